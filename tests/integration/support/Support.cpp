@@ -1,0 +1,419 @@
+#include "support/Support.hpp"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+#include <utility>
+
+namespace fs = std::filesystem;
+
+namespace fetchml::test {
+namespace {
+
+int decodeStatus(int status) {
+    if (WIFEXITED(status)) {
+        return WEXITSTATUS(status);
+    }
+    if (WIFSIGNALED(status)) {
+        return 128 + WTERMSIG(status);
+    }
+    return -1;
+}
+
+// Replaces or adds KEY=VALUE entries in a copy of the current environment.
+std::vector<std::string> mergedEnv(const std::vector<std::string>& extra) {
+    std::vector<std::string> env;
+    for (char** e = environ; *e != nullptr; ++e) {
+        env.emplace_back(*e);
+    }
+    for (const auto& kv : extra) {
+        auto key = kv.substr(0, kv.find('=') + 1);
+        std::erase_if(env, [&](const std::string& s) { return s.rfind(key, 0) == 0; });
+        env.push_back(kv);
+    }
+    return env;
+}
+
+[[noreturn]] void childExec(const SpawnOptions& o, const std::vector<std::string>& env, int outFd,
+                            int errFd, int inFd) {
+    if (o.newSession) {
+        setsid();
+    }
+    if (inFd >= 0) {
+        dup2(inFd, 0);
+    }
+    if (outFd >= 0) {
+        dup2(outFd, 1);
+    }
+    if (errFd >= 0) {
+        dup2(errFd, 2);
+    }
+    if (o.uid) {
+        gid_t gid = o.gid.value_or(*o.uid);
+        struct passwd* pw = getpwuid(*o.uid);
+        if (pw != nullptr) {
+            initgroups(pw->pw_name, gid);
+        } else {
+            setgroups(0, nullptr);
+        }
+        if (setgid(gid) != 0 || setuid(*o.uid) != 0) {
+            _exit(126);
+        }
+    }
+    if (!o.cwd.empty() && chdir(o.cwd.c_str()) != 0) {
+        _exit(126);
+    }
+    std::vector<char*> argv;
+    for (const auto& a : o.argv) {
+        argv.push_back(const_cast<char*>(a.c_str()));
+    }
+    argv.push_back(nullptr);
+    std::vector<char*> envp;
+    for (const auto& e : env) {
+        envp.push_back(const_cast<char*>(e.c_str()));
+    }
+    envp.push_back(nullptr);
+    execvpe(argv[0], argv.data(), envp.data());
+    _exit(127);
+}
+
+int openAppend(const std::string& path) {
+    if (path.empty()) {
+        return -1;
+    }
+    return ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+}
+
+}  // namespace
+
+std::string sourceDir() {
+    return FETCHML_SOURCE_DIR;
+}
+std::string binaryDir() {
+    return FETCHML_BINARY_DIR;
+}
+
+std::string binaryPath(const std::string& name) {
+    for (const auto& dir : {binaryDir() + "/daemons/" + name, binaryDir() + "/ctl", binaryDir()}) {
+        auto p = dir + "/" + name;
+        if (access(p.c_str(), X_OK) == 0) {
+            return p;
+        }
+    }
+    throw std::runtime_error("binary " + name + " is not built under " + binaryDir());
+}
+
+TempDir::TempDir() {
+    const char* base = std::getenv("TMPDIR");
+    std::string tmpl = std::string(base != nullptr ? base : "/tmp") + "/fetchml-test-XXXXXX";
+    if (mkdtemp(tmpl.data()) == nullptr) {
+        throw std::runtime_error("mkdtemp failed: " + std::string(std::strerror(errno)));
+    }
+    chmod(tmpl.c_str(), 0755);
+    path_ = tmpl;
+}
+
+TempDir::~TempDir() {
+    const char* keep = std::getenv("FETCHML_KEEP_TMP");
+    if (keep != nullptr && std::string(keep) == "1") {
+        return;
+    }
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+}
+
+Process Process::spawn(const SpawnOptions& options) {
+    if (options.argv.empty()) {
+        throw std::runtime_error("spawn: empty argv");
+    }
+    auto env = mergedEnv(options.env);
+    int outFd = openAppend(options.stdoutPath);
+    int errFd = openAppend(options.stderrPath);
+    pid_t pid = fork();
+    if (pid < 0) {
+        throw std::runtime_error("fork failed: " + std::string(std::strerror(errno)));
+    }
+    if (pid == 0) {
+        childExec(options, env, outFd, errFd, -1);
+    }
+    if (outFd >= 0) {
+        close(outFd);
+    }
+    if (errFd >= 0) {
+        close(errFd);
+    }
+    return Process(pid);
+}
+
+Process::Process(Process&& other) noexcept
+    : pid_(std::exchange(other.pid_, -1)), status_(other.status_) {}
+
+Process& Process::operator=(Process&& other) noexcept {
+    if (this != &other) {
+        if (pid_ > 0 && !status_) {
+            stop();
+        }
+        pid_ = std::exchange(other.pid_, -1);
+        status_ = other.status_;
+    }
+    return *this;
+}
+
+Process::~Process() {
+    if (pid_ > 0 && !status_) {
+        stop();
+    }
+}
+
+std::optional<int> Process::tryWait() {
+    if (status_ || pid_ <= 0) {
+        return status_;
+    }
+    int st = 0;
+    pid_t r = waitpid(pid_, &st, WNOHANG);
+    if (r == pid_) {
+        status_ = decodeStatus(st);
+    }
+    return status_;
+}
+
+int Process::wait() {
+    while (!status_ && pid_ > 0) {
+        int st = 0;
+        pid_t r = waitpid(pid_, &st, 0);
+        if (r == pid_) {
+            status_ = decodeStatus(st);
+        } else if (r < 0 && errno != EINTR) {
+            status_ = -1;
+        }
+    }
+    return status_.value_or(-1);
+}
+
+int Process::stop(int sig, int graceMs) {
+    if (pid_ <= 0 || tryWait()) {
+        return status_.value_or(-1);
+    }
+    kill(pid_, sig);
+    if (!waitUntil([&] { return tryWait().has_value(); }, graceMs, 20)) {
+        kill(pid_, SIGKILL);
+    }
+    return wait();
+}
+
+CommandResult run(const std::vector<std::string>& argv, const std::vector<std::string>& env,
+                  std::optional<uid_t> uid, std::optional<gid_t> gid, const std::string& input) {
+    int outPipe[2];
+    int errPipe[2];
+    int inPipe[2];
+    if (pipe2(outPipe, O_CLOEXEC) != 0 || pipe2(errPipe, O_CLOEXEC) != 0 ||
+        pipe2(inPipe, O_CLOEXEC) != 0) {
+        throw std::runtime_error("pipe failed");
+    }
+    SpawnOptions o;
+    o.argv = argv;
+    o.uid = uid;
+    o.gid = gid;
+    o.newSession = false;
+    auto fullEnv = mergedEnv(env);
+    pid_t pid = fork();
+    if (pid == 0) {
+        childExec(o, fullEnv, outPipe[1], errPipe[1], inPipe[0]);
+    }
+    close(outPipe[1]);
+    close(errPipe[1]);
+    close(inPipe[0]);
+    signal(SIGPIPE, SIG_IGN);
+    if (!input.empty()) {
+        [[maybe_unused]] auto n = write(inPipe[1], input.data(), input.size());
+    }
+    close(inPipe[1]);
+    CommandResult result;
+    pollfd fds[2] = {{outPipe[0], POLLIN, 0}, {errPipe[0], POLLIN, 0}};
+    int open = 2;
+    char buf[65536];
+    while (open > 0) {
+        if (poll(fds, 2, -1) < 0 && errno != EINTR) {
+            break;
+        }
+        for (int i = 0; i < 2; ++i) {
+            if (fds[i].fd >= 0 && (fds[i].revents & (POLLIN | POLLHUP)) != 0) {
+                ssize_t n = read(fds[i].fd, buf, sizeof buf);
+                if (n <= 0) {
+                    close(fds[i].fd);
+                    fds[i].fd = -1;
+                    --open;
+                } else {
+                    (i == 0 ? result.out : result.err).append(buf, static_cast<size_t>(n));
+                }
+            }
+        }
+    }
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    }
+    result.exitCode = decodeStatus(st);
+    return result;
+}
+
+bool waitUntil(const std::function<bool()>& pred, int timeoutMs, int stepMs) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeoutMs);
+    while (true) {
+        if (pred()) {
+            return true;
+        }
+        if (std::chrono::steady_clock::now() >= deadline) {
+            return pred();
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(stepMs));
+    }
+}
+
+std::string readFile(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+void writeFile(const std::string& path, const std::string& content, int mode) {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out << content;
+    out.close();
+    chmod(path.c_str(), static_cast<mode_t>(mode));
+}
+
+DbusDaemon::DbusDaemon(const std::string& dir, const std::string& ownerUser) {
+    std::string owner = ownerUser;
+    if (owner.empty()) {
+        struct passwd* pw = getpwuid(geteuid());
+        owner = pw != nullptr ? pw->pw_name : "root";
+    }
+    auto socket = dir + "/bus";
+    address_ = "unix:path=" + socket;
+    // The project's policy, with the owning user rewritten for the test's user.
+    std::string policy = readFile(sourceDir() + "/configs/dbus/org.fetchml.Scheduler1.conf");
+    for (std::string::size_type p; (p = policy.find("user=\"fetchml\"")) != std::string::npos;) {
+        policy.replace(p, 14, "user=\"" + owner + "\"");
+    }
+    auto policyPath = dir + "/org.fetchml.Scheduler1.conf";
+    writeFile(policyPath, policy);
+    std::string conf =
+        "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN\"\n"
+        " \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n"
+        "<busconfig>\n  <type>system</type>\n  <listen>" +
+        address_ +
+        "</listen>\n  <auth>EXTERNAL</auth>\n"
+        "  <policy context=\"default\">\n"
+        "    <allow user=\"*\"/>\n    <deny own=\"*\"/>\n    <deny send_type=\"method_call\"/>\n"
+        "    <allow send_destination=\"org.freedesktop.DBus\"/>\n"
+        "    <allow send_type=\"signal\"/>\n    <allow send_requested_reply=\"true\" "
+        "send_type=\"method_return\"/>\n    <allow send_requested_reply=\"true\" "
+        "send_type=\"error\"/>\n    <allow receive_type=\"method_call\"/>\n"
+        "    <allow receive_type=\"method_return\"/>\n    <allow receive_type=\"error\"/>\n"
+        "    <allow receive_type=\"signal\"/>\n  </policy>\n"
+        "  <include ignore_missing=\"no\">" +
+        policyPath + "</include>\n</busconfig>\n";
+    auto confPath = dir + "/bus.conf";
+    writeFile(confPath, conf);
+    SpawnOptions o;
+    o.argv = {"dbus-daemon", "--nofork", "--nopidfile", "--config-file=" + confPath};
+    o.stderrPath = dir + "/dbus-daemon.log";
+    process_.emplace(Process::spawn(o));
+    if (!waitUntil([&] { return access(socket.c_str(), F_OK) == 0; }, 30000)) {
+        throw std::runtime_error("dbus-daemon did not create " + socket + ": " +
+                                 readFile(dir + "/dbus-daemon.log"));
+    }
+    chmod(socket.c_str(), 0777);
+}
+
+ServiceUsers ensureServiceUsers() {
+    ServiceUsers u{};
+    if (geteuid() != 0) {
+        u.scheduler = u.worker = u.https = getuid();
+        u.group = u.workerGid = u.httpsGid = getgid();
+        const char* home = std::getenv("HOME");
+        u.workerHome = home != nullptr ? home : "/tmp";
+        u.root = false;
+        return u;
+    }
+    auto sysusers = run({"systemd-sysusers", sourceDir() + "/units/fetchml.sysusers"});
+    if (sysusers.exitCode != 0) {
+        throw std::runtime_error("systemd-sysusers failed: " + sysusers.err);
+    }
+    auto lookup = [](const char* name) {
+        struct passwd* pw = getpwnam(name);
+        if (pw == nullptr) {
+            throw std::runtime_error(std::string("user ") + name + " missing after sysusers");
+        }
+        return *pw;
+    };
+    auto sched = lookup("fetchml");
+    auto worker = lookup("fetchml-worker");
+    auto https = lookup("fetchml-https");
+    struct group* gr = getgrnam("fetchml");
+    if (gr == nullptr) {
+        throw std::runtime_error("group fetchml missing after sysusers");
+    }
+    if (readFile("/etc/subuid").find("fetchml-worker:") == std::string::npos) {
+        auto r = run({"usermod", "--add-subuids", "524288-589823", "--add-subgids", "524288-589823",
+                      "fetchml-worker"});
+        if (r.exitCode != 0) {
+            throw std::runtime_error("usermod --add-subuids failed: " + r.err);
+        }
+    }
+    u.scheduler = sched.pw_uid;
+    u.worker = worker.pw_uid;
+    u.https = https.pw_uid;
+    u.group = gr->gr_gid;
+    u.workerGid = worker.pw_gid;
+    u.httpsGid = https.pw_gid;
+    u.workerHome = "/var/tmp/fetchml-test-home";
+    fs::create_directories(u.workerHome);
+    if (chown(u.workerHome.c_str(), u.worker, u.workerGid) != 0) {
+        throw std::runtime_error("chown " + u.workerHome + " failed");
+    }
+    chmod(u.workerHome.c_str(), 0700);
+    u.root = true;
+    return u;
+}
+
+std::string busyboxRootfsDir() {
+    auto dir = binaryDir() + "/test-rootfs";
+    auto root = dir + "/busybox";
+    if (access((root + "/bin/sh").c_str(), X_OK) == 0) {
+        return dir;
+    }
+    fs::create_directories(root + "/bin");
+    for (const char* d : {"/tmp", "/etc", "/proc", "/sys", "/dev", "/workspace"}) {
+        fs::create_directories(root + d);
+    }
+    fs::copy_file("/bin/busybox", root + "/bin/busybox", fs::copy_options::overwrite_existing);
+    auto r = run({root + "/bin/busybox", "--install", "-s", root + "/bin"});
+    // busybox --install -s links to /bin/busybox by absolute path: correct inside the rootfs.
+    if (access((root + "/bin/sh").c_str(), F_OK) != 0) {
+        run({"ln", "-sf", "busybox", root + "/bin/sh"});
+    }
+    writeFile(root + "/etc/passwd", "root:x:0:0:root:/root:/bin/sh\n");
+    writeFile(root + "/etc/group", "root:x:0:\n");
+    chmod(root.c_str(), 0755);
+    chmod(dir.c_str(), 0755);
+    (void)r;
+    return dir;
+}
+
+}  // namespace fetchml::test
