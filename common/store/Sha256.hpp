@@ -50,7 +50,8 @@ public:
     /// SHA-256 of the file at path (opened read-only, O_NOFOLLOW is not used).
     /// Errors: NotFound when the file does not exist, Internal for other I/O failures; the
     /// message names the path.
-    static Result<std::string> hashFile(const std::string& path, std::uint64_t* bytesRead = nullptr);
+    static Result<std::string> hashFile(const std::string& path,
+                                        std::uint64_t* bytesRead = nullptr);
     /// True when text is exactly 64 lowercase hex digits (the only accepted spelling).
     static bool isValidHex(std::string_view text);
 
