@@ -1,0 +1,256 @@
+// End to end through the real stack: scripts/dev-stack starts a private dbus-daemon, fetchmld,
+// fetchml-workerd (socket-activated) and fetchml-httpsd; jobs run in real rootless podman
+// containers (as fetchml-worker when the test runs as root) from a busybox root file system.
+// A LAN client's view: fetchmlctl over HTTPS with a pinned certificate and an API key, and
+// curl for raw requests.
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+#include "support/Support.hpp"
+
+using namespace fetchml::test;
+using nlohmann::json;
+
+namespace {
+
+// One stack for the whole file: started on first use, stopped at exit.
+class Stack {
+public:
+    Stack() {
+        auto r = run({sourceDir() + "/scripts/dev-stack", "up", "--dir", dir_.path(), "--build",
+                      binaryDir(), "--port", "0"},
+                     {"FETCHML_DEV_SLOTS=3"});
+        INFO(r.out << r.err);
+        REQUIRE(r.exitCode == 0);
+        for (const auto& line : splitLines(r.out)) {
+            auto eq = line.find('=');
+            if (line.rfind("export ", 0) == 0 && eq != std::string::npos) {
+                env_.push_back(line.substr(7));
+            }
+        }
+        REQUIRE(env_.size() == 3);
+        auto add = ctl({"user", "add", "alice", "--role", "researcher"});
+        INFO(add.err);
+        REQUIRE(add.exitCode == 0);
+        auto lines = splitLines(add.out);
+        REQUIRE(!lines.empty());
+        key_ = lines.back();
+        REQUIRE(key_.rfind("fml_", 0) == 0);
+    }
+    ~Stack() { run({sourceDir() + "/scripts/dev-stack", "down", "--dir", dir_.path()}); }
+
+    static std::vector<std::string> splitLines(const std::string& s) {
+        std::vector<std::string> out;
+        std::string::size_type start = 0;
+        while (start < s.size()) {
+            auto end = s.find('\n', start);
+            if (end == std::string::npos) {
+                end = s.size();
+            }
+            if (end > start) {
+                out.push_back(s.substr(start, end - start));
+            }
+            start = end + 1;
+        }
+        return out;
+    }
+
+    // fetchmlctl with the stack's environment: D-Bus by default, HTTPS when https is true.
+    CommandResult ctl(std::vector<std::string> args, bool https = false) const {
+        std::vector<std::string> env = env_;
+        if (https) {
+            env.push_back("FETCHML_API_KEY=" + key_);
+        } else {
+            env.push_back("FETCHML_SERVER=");
+        }
+        args.insert(args.begin(), binaryPath("fetchmlctl"));
+        return run(args, env);
+    }
+
+    std::string server() const { return value("FETCHML_SERVER"); }
+    std::string value(const std::string& name) const {
+        for (const auto& e : env_) {
+            if (e.rfind(name + "=", 0) == 0) {
+                return e.substr(name.size() + 1);
+            }
+        }
+        return "";
+    }
+    const std::string& key() const { return key_; }
+    std::string path(const std::string& sub) const { return dir_.sub(sub); }
+
+    // curl against the edge, certificate checked against the generated one.
+    CommandResult curl(const std::string& method, const std::string& target,
+                       const std::string& body = "", bool withKey = true) const {
+        std::vector<std::string> args = {
+            "curl", "-sS", "-X", method, "--cacert", path("tls/cert.pem"), "-w", "\n%{http_code}"};
+        std::vector<std::string> env;
+        if (withKey) {
+            // From a file, not argv: keys never appear in ps.
+            writeFile(path("curl-auth"), "header = \"Authorization: Bearer " + key_ + "\"\n", 0600);
+            args.push_back("-K");
+            args.push_back(path("curl-auth"));
+        }
+        if (!body.empty()) {
+            args.insert(args.end(),
+                        {"-H", "Content-Type: application/json", "--data-binary", body});
+        }
+        args.push_back(server() + target);
+        return run(args, env);
+    }
+
+private:
+    TempDir dir_;
+    std::vector<std::string> env_;
+    std::string key_;
+};
+
+Stack& stack() {
+    static Stack s;
+    return s;
+}
+
+json jobJson(const std::string& id) {
+    auto r = stack().ctl({"status", id, "--json"}, true);
+    INFO(r.err);
+    REQUIRE(r.exitCode == 0);
+    return json::parse(r.out);
+}
+
+json waitFinished(const std::string& id) {
+    json j;
+    bool done = waitUntil(
+        [&] {
+            j = jobJson(id);
+            auto s = j.value("state", "");
+            return s == "succeeded" || s == "failed" || s == "cancelled" || s == "lost";
+        },
+        600000, 500);
+    INFO(j.dump());
+    REQUIRE(done);
+    return j;
+}
+
+std::string queue(const std::string& dir, const std::vector<std::string>& command) {
+    std::vector<std::string> args = {"queue", dir, "--image", "rootfs:busybox", "--"};
+    args.insert(args.end(), command.begin(), command.end());
+    auto r = stack().ctl(args, true);
+    INFO(r.out << r.err);
+    REQUIRE(r.exitCode == 0);
+    auto lines = Stack::splitLines(r.out);
+    REQUIRE(lines.size() == 1);
+    return lines[0];
+}
+
+}  // namespace
+
+TEST_CASE("a job runs in a container and its logs, metrics and results come back over HTTPS",
+          "[stack]") {
+    TempDir exp;
+    writeFile(
+        exp.sub("run.sh"),
+        "echo hello from $FETCHML_JOB_ID\n"
+        "echo \"lr is $FETCHML_PARAM_lr\"\n"
+        "echo fetchml:metric step=1 loss=0.5 accuracy=0.9\n"
+        "echo '{\"step\": 2, \"loss\": 0.25}' >> /workspace/results/metrics.jsonl\n"
+        "mkdir -p /workspace/results/sub && echo model-bytes > /workspace/results/sub/model.txt\n"
+        "if touch /workspace/code/x 2>/dev/null; then echo code-writable; fi\n"
+        "ls /sys/class/net\n");
+    auto r = stack().ctl({"queue", exp.path(), "--image", "rootfs:busybox", "--param", "lr=0.1",
+                          "--", "sh", "run.sh"},
+                         true);
+    INFO(r.out << r.err);
+    REQUIRE(r.exitCode == 0);
+    auto id = Stack::splitLines(r.out).at(0);
+
+    auto job = waitFinished(id);
+    INFO(job.dump());
+    REQUIRE(job["state"] == "succeeded");
+    REQUIRE(job["exit_code"] == 0);
+    REQUIRE(job["metrics"]["loss"].get<double>() == Approx(0.25));
+    REQUIRE(job["metrics"]["accuracy"].get<double>() == Approx(0.9));
+
+    auto logs = stack().ctl({"logs", id}, true);
+    REQUIRE(logs.exitCode == 0);
+    CHECK(logs.out.find("hello from " + id) != std::string::npos);
+    CHECK(logs.out.find("lr is 0.1") != std::string::npos);
+    CHECK(logs.out.find("code-writable") == std::string::npos);  // code is read-only
+    CHECK(logs.out.find("eth0") == std::string::npos);           // --network none: only lo
+
+    TempDir dl;
+    auto res = stack().ctl({"results", id, "--download", dl.path()}, true);
+    INFO(res.out << res.err);
+    REQUIRE(res.exitCode == 0);
+    REQUIRE(readFile(dl.sub("sub/model.txt")) == "model-bytes\n");
+
+    // The same tree again: nothing is uploaded twice (same commit).
+    auto again = stack().ctl(
+        {"queue", exp.path(), "--image", "rootfs:busybox", "--json", "--", "true"}, true);
+    INFO(again.out << again.err);
+    REQUIRE(again.exitCode == 0);
+}
+
+TEST_CASE("a failing job is recorded as failed with its exit code", "[stack]") {
+    TempDir exp;
+    writeFile(exp.sub("fail.sh"), "echo about to fail >&2\nexit 3\n");
+    auto id = queue(exp.path(), {"sh", "fail.sh"});
+    auto job = waitFinished(id);
+    REQUIRE(job["state"] == "failed");
+    REQUIRE(job["exit_code"] == 3);
+    auto logs = stack().ctl({"logs", id}, true);
+    CHECK(logs.out.find("about to fail") != std::string::npos);
+}
+
+TEST_CASE("a running job can be cancelled", "[stack]") {
+    TempDir exp;
+    writeFile(exp.sub("long.sh"), "echo started\nsleep 600\n");
+    auto id = queue(exp.path(), {"sh", "long.sh"});
+    REQUIRE(waitUntil([&] { return jobJson(id)["state"] == "running"; }, 300000, 200));
+    REQUIRE(waitUntil(
+        [&] {
+            return stack().ctl({"logs", id}, true).out.find("started") != std::string::npos;
+        },
+        120000, 200));
+    auto c = stack().ctl({"cancel", id}, true);
+    INFO(c.out << c.err);
+    REQUIRE(c.exitCode == 0);
+    auto job = waitFinished(id);
+    REQUIRE(job["state"] == "cancelled");
+}
+
+TEST_CASE("bad requests get clear errors and the daemons keep serving", "[stack]") {
+    auto& s = stack();
+    auto health = s.curl("GET", "/health", "", false);
+    REQUIRE(health.out.find("\n200") != std::string::npos);
+
+    auto noKey = s.curl("GET", "/v1/jobs", "", false);
+    REQUIRE(noKey.out.substr(noKey.out.rfind('\n') + 1) == "401");
+
+    auto badJson = s.curl("POST", "/v1/jobs", "{not json");
+    INFO(badJson.out);
+    REQUIRE(badJson.out.substr(badJson.out.rfind('\n') + 1) == "400");
+    auto body = json::parse(badJson.out.substr(0, badJson.out.rfind('\n')));
+    REQUIRE(body["error"]["code"] == "InvalidArgument");
+    REQUIRE_FALSE(body["error"]["message"].get<std::string>().empty());
+
+    auto noCommit = s.curl("POST", "/v1/jobs", R"({"command": ["true"]})");
+    INFO(noCommit.out);
+    REQUIRE(noCommit.out.substr(noCommit.out.rfind('\n') + 1) == "400");
+    REQUIRE(noCommit.out.find("commit") != std::string::npos);
+
+    auto missing = s.curl("GET", "/v1/jobs/does-not-exist");
+    REQUIRE(missing.out.substr(missing.out.rfind('\n') + 1) == "404");
+
+    // Still serving, over both transports.
+    auto list = s.curl("GET", "/v1/jobs");
+    REQUIRE(list.out.substr(list.out.rfind('\n') + 1) == "200");
+    auto local = s.ctl({"status"});
+    INFO(local.err);
+    REQUIRE(local.exitCode == 0);
+}
