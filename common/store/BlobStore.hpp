@@ -27,8 +27,9 @@ using ByteSource = std::function<Result<std::size_t>(char* buf, std::size_t max)
 class BlobStore {
 public:
     /// Opens the store at root, creating root, objects/sha256/ and tmp/ (mode 0750) if missing.
+    /// allowTmpfile=false forces the mkstemp(3) path even where O_TMPFILE works (for tests).
     /// Errors: Internal naming the directory that could not be created.
-    static Result<BlobStore> create(const std::string& root);
+    static Result<BlobStore> create(const std::string& root, bool allowTmpfile = true);
 
     /// The root directory.
     const std::string& root() const { return root_; }
@@ -75,7 +76,7 @@ private:
                            const ByteSource& source);
     Result<bool> verifyOnly(std::string_view expected, std::uint64_t size, bool sizeKnown,
                             const ByteSource& source);
-    Result<bool> publish(int fd, const std::string& tmpName, std::string_view hash);
+    Result<bool> publish(int fd, const std::string& tmpName, std::string_view hash) const;
 
     std::string root_;
     bool useTmpfile_ = true;  // O_TMPFILE + linkat via /proc/self/fd; else mkstemp + link
