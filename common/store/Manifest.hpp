@@ -16,10 +16,10 @@ namespace fetchml {
 
 /// One regular file of a tree.
 struct ManifestEntry {
-    std::string path;         ///< relative, '/'-separated, UTF-8 (Manifest::isValidPath)
-    std::uint32_t mode = 0;   ///< 0100644 or 0100755 (only the owner-execute bit is kept)
-    std::uint64_t size = 0;   ///< bytes
-    std::string sha256;       ///< 64 lowercase hex digits of the file's bytes
+    std::string path;        ///< relative, '/'-separated, UTF-8 (Manifest::isValidPath)
+    std::uint32_t mode = 0;  ///< 0100644 or 0100755 (only the owner-execute bit is kept)
+    std::uint64_t size = 0;  ///< bytes
+    std::string sha256;      ///< 64 lowercase hex digits of the file's bytes
 
     bool operator==(const ManifestEntry&) const = default;
 };
@@ -80,9 +80,6 @@ public:
     static bool isValidPath(std::string_view path);
 
 private:
-    static Result<void> validateSorted(const std::vector<ManifestEntry>& entries,
-                                       const std::string& (*where)(std::size_t index));
-
     std::vector<ManifestEntry> entries_;
     std::vector<SkippedPath> skipped_;
 };
