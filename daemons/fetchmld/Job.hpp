@@ -1,0 +1,54 @@
+#pragma once
+// Job: one job record as fetchmld stores it (table jobs) and returns it over D-Bus (GetJob).
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "JobState.hpp"
+
+namespace fetchml {
+
+/// What a client asks to run (validated by Scheduler before it reaches JobStore).
+struct JobSpec {
+    std::string name;                           ///< optional label
+    std::string user;                           ///< submitting user
+    std::string commit;                         ///< commit id (hex SHA-256 of the manifest)
+    std::vector<std::string> command;           ///< argv inside the container, non-empty
+    std::string image;                          ///< podman image or rootfs:<name>
+    std::int32_t priority = 0;                  ///< higher runs first
+    std::map<std::string, std::string> params;  ///< FETCHML_PARAM_<NAME>=<value>
+};
+
+/// A stored job.
+struct Job {
+    std::int64_t seq = 0;  ///< submission sequence number (queue tie-break)
+    std::string id;        ///< jobIdFromSeq(seq)
+    JobSpec spec;
+    JobState state = JobState::Queued;
+    std::int32_t exitCode = 0;     ///< process exit code, or 128+signal
+    std::string reason;            ///< why it ended (exited, cancelled, timeout, error, lost)
+    std::int64_t submittedAt = 0;  ///< ms since the Unix epoch
+    std::int64_t startedAt = 0;    ///< ms since the Unix epoch, 0 if not yet
+    std::int64_t finishedAt = 0;   ///< ms since the Unix epoch, 0 if not yet
+    std::string results;           ///< results tree id, "" until ingested
+    std::map<std::string, double> metrics;  ///< last value of each metric
+};
+
+/// One row of job_events: a state transition.
+struct JobEvent {
+    std::int64_t at = 0;  ///< ms since the Unix epoch
+    std::string from;     ///< "" for the submission
+    std::string to;
+    std::string reason;
+};
+
+/// Job id of a sequence number: "j" and at least 6 decimal digits ("j000042"), so ids are
+/// short, unique per database and sort by submission up to a million jobs
+/// (decisions.md "Job ids").
+std::string jobIdFromSeq(std::int64_t seq);
+/// Inverse of jobIdFromSeq; 0 when id is not a job id.
+std::int64_t seqFromJobId(const std::string& id);
+
+}  // namespace fetchml

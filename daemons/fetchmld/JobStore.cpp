@@ -1,0 +1,369 @@
+#include "JobStore.hpp"
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+
+namespace fetchml {
+
+namespace {
+
+constexpr const char* kJobColumns =
+    "seq, name, user, state, commit_id, command, image, priority, params, exit_code, reason, "
+    "submitted_at, started_at, finished_at, results";
+
+Job rowToJob(const Statement& row) {
+    Job job;
+    job.seq = row.int64(0);
+    job.id = jobIdFromSeq(job.seq);
+    job.spec.name = row.text(1);
+    job.spec.user = row.text(2);
+    job.state = parseJobState(row.text(3)).value_or(JobState::Failed);
+    job.spec.commit = row.text(4);
+    auto command = nlohmann::json::parse(row.text(5), nullptr, false);
+    if (command.is_array()) {
+        for (const auto& arg : command) {
+            job.spec.command.push_back(arg.is_string() ? arg.get<std::string>() : "");
+        }
+    }
+    job.spec.image = row.text(6);
+    job.spec.priority = static_cast<std::int32_t>(row.int64(7));
+    auto params = nlohmann::json::parse(row.text(8), nullptr, false);
+    if (params.is_object()) {
+        for (const auto& [key, value] : params.items()) {
+            job.spec.params[key] = value.is_string() ? value.get<std::string>() : "";
+        }
+    }
+    job.exitCode = static_cast<std::int32_t>(row.int64(9));
+    job.reason = row.text(10);
+    job.submittedAt = row.int64(11);
+    job.startedAt = row.int64(12);
+    job.finishedAt = row.int64(13);
+    job.results = row.text(14);
+    return job;
+}
+
+Error notFound(const std::string& id) {
+    return makeError(ErrorCode::NotFound, "job " + id + " does not exist");
+}
+
+}  // namespace
+
+std::int64_t wallClockMs() {
+    using namespace std::chrono;
+    return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+Result<Job> JobStore::submit(const JobSpec& spec) {
+    std::int64_t seq = 0;
+    auto done = db_.transaction([&]() -> Result<void> {
+        auto stmt = db_.prepare(
+            "INSERT INTO jobs (name, user, state, commit_id, command, image, priority, params, "
+            "submitted_at) VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?)");
+        if (!stmt) {
+            return stmt.error();
+        }
+        nlohmann::json params(spec.params);
+        (*stmt)
+            ->bind(1, spec.name)
+            .bind(2, spec.user)
+            .bind(3, spec.commit)
+            .bind(4, nlohmann::json(spec.command).dump())
+            .bind(5, spec.image)
+            .bind(6, static_cast<std::int64_t>(spec.priority))
+            .bind(7, params.dump())
+            .bind(8, clock_());
+        if (auto r = (*stmt)->run(); !r) {
+            return r;
+        }
+        seq = db_.lastInsertRowid();
+        auto event = db_.prepare(
+            "INSERT INTO job_events (job_seq, at, from_state, to_state) VALUES (?, ?, '', "
+            "'queued')");
+        if (!event) {
+            return event.error();
+        }
+        return (*event)->bind(1, seq).bind(2, clock_()).run();
+    });
+    if (!done) {
+        return done.error();
+    }
+    return load(seq);
+}
+
+Result<Job> JobStore::load(std::int64_t seq) {
+    auto stmt = db_.prepare(std::string("SELECT ") + kJobColumns + " FROM jobs WHERE seq = ?");
+    if (!stmt) {
+        return stmt.error();
+    }
+    auto row = (*stmt)->bind(1, seq).step();
+    if (!row) {
+        return row.error();
+    }
+    if (!*row) {
+        return notFound(jobIdFromSeq(seq));
+    }
+    Job job = rowToJob(**stmt);
+    (*stmt)->reset();
+    auto metrics = lastMetrics(seq);
+    if (!metrics) {
+        return metrics.error();
+    }
+    job.metrics = std::move(*metrics);
+    return job;
+}
+
+Result<Job> JobStore::get(const std::string& id) {
+    std::int64_t seq = seqFromJobId(id);
+    if (seq == 0) {
+        return notFound(id);
+    }
+    return load(seq);
+}
+
+Result<std::map<std::string, double>> JobStore::lastMetrics(std::int64_t seq) {
+    // Latest step of each metric name (the index covers job_seq, name, step).
+    auto stmt = db_.prepare(
+        "SELECT m.name, m.value FROM metrics m WHERE m.job_seq = ?1 AND m.step = "
+        "(SELECT MAX(step) FROM metrics WHERE job_seq = ?1 AND name = m.name)");
+    if (!stmt) {
+        return stmt.error();
+    }
+    (*stmt)->bind(1, seq);
+    std::map<std::string, double> values;
+    while (true) {
+        auto row = (*stmt)->step();
+        if (!row) {
+            return row.error();
+        }
+        if (!*row) {
+            break;
+        }
+        values[(*stmt)->text(0)] = (*stmt)->real(1);
+    }
+    return values;
+}
+
+Result<std::vector<Job>> JobStore::query(const std::string& sql,
+                                         const std::function<void(Statement&)>& bind) {
+    auto stmt = db_.prepare(sql);
+    if (!stmt) {
+        return stmt.error();
+    }
+    bind(**stmt);
+    std::vector<Job> jobs;
+    while (true) {
+        auto row = (*stmt)->step();
+        if (!row) {
+            return row.error();
+        }
+        if (!*row) {
+            break;
+        }
+        jobs.push_back(rowToJob(**stmt));
+    }
+    for (auto& job : jobs) {
+        auto metrics = lastMetrics(job.seq);
+        if (!metrics) {
+            return metrics.error();
+        }
+        job.metrics = std::move(*metrics);
+    }
+    return jobs;
+}
+
+Result<std::vector<Job>> JobStore::list(std::optional<JobState> state, std::uint32_t limit) {
+    std::string base = std::string("SELECT ") + kJobColumns + " FROM jobs";
+    if (state) {
+        return query(base + " WHERE state = ? ORDER BY seq DESC LIMIT ?", [&](Statement& s) {
+            s.bind(1, std::string(jobStateName(*state))).bind(2, std::int64_t{limit});
+        });
+    }
+    return query(base + " ORDER BY seq DESC LIMIT ?",
+                 [&](Statement& s) { s.bind(1, std::int64_t{limit}); });
+}
+
+Result<std::vector<Job>> JobStore::inStates(const std::vector<JobState>& states) {
+    std::vector<Job> all;
+    for (JobState state : states) {
+        auto jobs = query(
+            std::string("SELECT ") + kJobColumns + " FROM jobs WHERE state = ? ORDER BY seq ASC",
+            [&](Statement& s) { s.bind(1, std::string(jobStateName(state))); });
+        if (!jobs) {
+            return jobs.error();
+        }
+        all.insert(all.end(), jobs->begin(), jobs->end());
+    }
+    return all;
+}
+
+Result<std::optional<Job>> JobStore::nextQueued() {
+    auto jobs = query(std::string("SELECT ") + kJobColumns +
+                          " FROM jobs WHERE state = 'queued' ORDER BY priority DESC, seq ASC "
+                          "LIMIT 1",
+                      [](Statement&) {});
+    if (!jobs) {
+        return jobs.error();
+    }
+    if (jobs->empty()) {
+        return std::optional<Job>{};
+    }
+    return std::optional<Job>{jobs->front()};
+}
+
+Result<Job> JobStore::transition(const std::string& id, JobState to,
+                                 const TransitionFields& fields) {
+    auto current = get(id);
+    if (!current) {
+        return current.error();
+    }
+    JobState from = current->state;
+    if (!canTransition(from, to)) {
+        return makeError(
+            ErrorCode::InvalidArgument,
+            "job " + id + " cannot go from " + jobStateName(from) + " to " + jobStateName(to));
+    }
+    std::int64_t now = clock_();
+    auto done = db_.transaction([&]() -> Result<void> {
+        auto stmt = db_.prepare(
+            "UPDATE jobs SET state = ?1, exit_code = COALESCE(?2, exit_code), "
+            "reason = CASE WHEN ?3 = '' THEN reason ELSE ?3 END, "
+            "started_at = CASE WHEN ?4 AND started_at = 0 THEN ?5 ELSE started_at END, "
+            "finished_at = CASE WHEN ?6 THEN ?5 ELSE finished_at END WHERE seq = ?7");
+        if (!stmt) {
+            return stmt.error();
+        }
+        Statement& s = **stmt;
+        s.bind(1, std::string(jobStateName(to)));
+        if (fields.exitCode) {
+            s.bind(2, std::int64_t{*fields.exitCode});
+        } else {
+            s.bindNull(2);
+        }
+        bool starts = to == JobState::Starting || to == JobState::Running;
+        s.bind(3, fields.reason)
+            .bind(4, std::int64_t{starts})
+            .bind(5, now)
+            .bind(6, std::int64_t{isTerminal(to)})
+            .bind(7, current->seq);
+        if (auto r = s.run(); !r) {
+            return r;
+        }
+        auto event = db_.prepare(
+            "INSERT INTO job_events (job_seq, at, from_state, to_state, reason) "
+            "VALUES (?, ?, ?, ?, ?)");
+        if (!event) {
+            return event.error();
+        }
+        return (*event)
+            ->bind(1, current->seq)
+            .bind(2, now)
+            .bind(3, std::string(jobStateName(from)))
+            .bind(4, std::string(jobStateName(to)))
+            .bind(5, fields.reason)
+            .run();
+    });
+    if (!done) {
+        return done.error();
+    }
+    return load(current->seq);
+}
+
+Result<std::vector<JobEvent>> JobStore::events(const std::string& id) {
+    auto job = get(id);
+    if (!job) {
+        return job.error();
+    }
+    auto stmt = db_.prepare(
+        "SELECT at, from_state, to_state, reason FROM job_events WHERE job_seq = ? ORDER BY id");
+    if (!stmt) {
+        return stmt.error();
+    }
+    (*stmt)->bind(1, job->seq);
+    std::vector<JobEvent> events;
+    while (true) {
+        auto row = (*stmt)->step();
+        if (!row) {
+            return row.error();
+        }
+        if (!*row) {
+            break;
+        }
+        events.push_back(
+            JobEvent{(*stmt)->int64(0), (*stmt)->text(1), (*stmt)->text(2), (*stmt)->text(3)});
+    }
+    return events;
+}
+
+Result<void> JobStore::setResults(const std::string& id, const std::string& resultsTreeId) {
+    auto job = get(id);
+    if (!job) {
+        return job.error();
+    }
+    auto stmt = db_.prepare("UPDATE jobs SET results = ? WHERE seq = ?");
+    if (!stmt) {
+        return stmt.error();
+    }
+    return (*stmt)->bind(1, resultsTreeId).bind(2, job->seq).run();
+}
+
+Result<void> JobStore::addMetrics(const std::string& id, std::int64_t step,
+                                  const std::map<std::string, double>& values) {
+    std::int64_t seq = seqFromJobId(id);
+    if (seq == 0) {
+        return notFound(id);
+    }
+    std::int64_t now = clock_();
+    return db_.transaction([&]() -> Result<void> {
+        auto stmt = db_.prepare(
+            "INSERT INTO metrics (job_seq, step, name, value, at) VALUES (?, ?, ?, ?, ?)");
+        if (!stmt) {
+            return stmt.error();
+        }
+        for (const auto& [name, value] : values) {
+            (*stmt)->reset().bind(1, seq).bind(2, step).bind(3, name).bind(4, value).bind(5, now);
+            if (auto r = (*stmt)->run(); !r) {
+                if (r.error().message.find("FOREIGN KEY") != std::string::npos) {
+                    return notFound(id);
+                }
+                return r;
+            }
+        }
+        return {};
+    });
+}
+
+Result<void> JobStore::putCommit(const std::string& id, const std::string& manifest,
+                                 const std::string& kind, const std::string& user) {
+    auto stmt = db_.prepare(
+        "INSERT OR IGNORE INTO commits (id, manifest, kind, user, created_at) "
+        "VALUES (?, ?, ?, ?, ?)");
+    if (!stmt) {
+        return stmt.error();
+    }
+    return (*stmt)
+        ->bind(1, id)
+        .bind(2, manifest)
+        .bind(3, kind)
+        .bind(4, user)
+        .bind(5, clock_())
+        .run();
+}
+
+Result<std::optional<std::string>> JobStore::getCommit(const std::string& id) {
+    auto stmt = db_.prepare("SELECT manifest FROM commits WHERE id = ?");
+    if (!stmt) {
+        return stmt.error();
+    }
+    auto row = (*stmt)->bind(1, id).step();
+    if (!row) {
+        return row.error();
+    }
+    if (!*row) {
+        return std::optional<std::string>{};
+    }
+    std::optional<std::string> text = (*stmt)->text(0);
+    (*stmt)->reset();
+    return text;
+}
+
+}  // namespace fetchml

@@ -1,0 +1,76 @@
+#pragma once
+// JobStore: jobs, their state transitions (job_events: one row per transition), metrics and
+// commits in fetchmld's SQLite database. Every write is one transaction that has committed
+// before the call returns.
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "Database.hpp"
+#include "Job.hpp"
+#include "core/Result.hpp"
+
+namespace fetchml {
+
+/// Milliseconds since the Unix epoch; injectable so tests need no real clock.
+using MsClock = std::function<std::int64_t()>;
+
+/// The real wall clock in ms since the epoch.
+std::int64_t wallClockMs();
+
+/// Optional fields written with a state transition.
+struct TransitionFields {
+    std::optional<std::int32_t> exitCode;
+    std::string reason;
+};
+
+/// Job and commit records. Expects a database migrated with schedulerMigrations().
+class JobStore {
+public:
+    explicit JobStore(Database& db, MsClock clock = wallClockMs)
+        : db_(db), clock_(std::move(clock)) {}
+
+    /// Inserts a queued job and its first event ("" → queued). Returns the stored job.
+    /// Errors: Busy/Internal from SQLite.
+    Result<Job> submit(const JobSpec& spec);
+    /// One job with its latest metrics. Errors: NotFound "job <id> does not exist".
+    Result<Job> get(const std::string& id);
+    /// Jobs newest first, optionally only those in `state`, at most `limit`.
+    Result<std::vector<Job>> list(std::optional<JobState> state, std::uint32_t limit);
+    /// Jobs in any of the given states, oldest first (for reconciliation).
+    Result<std::vector<Job>> inStates(const std::vector<JobState>& states);
+    /// The next job to run: queued, highest priority, then earliest submitted.
+    Result<std::optional<Job>> nextQueued();
+    /// Moves a job to `to`, recording an event; sets started_at when it enters running (or
+    /// starting, if not yet set) and finished_at when it becomes terminal.
+    /// Errors: NotFound; InvalidArgument "job <id> cannot go from <a> to <b>".
+    Result<Job> transition(const std::string& id, JobState to, const TransitionFields& fields);
+    /// The job's transitions, oldest first. Errors: NotFound.
+    Result<std::vector<JobEvent>> events(const std::string& id);
+    /// Records the results tree id of a job. Errors: NotFound.
+    Result<void> setResults(const std::string& id, const std::string& resultsTreeId);
+    /// Stores the values of one metric step. Errors: NotFound.
+    Result<void> addMetrics(const std::string& id, std::int64_t step,
+                            const std::map<std::string, double>& values);
+
+    /// Records a manifest under its id (kind "commit" or "results"); idempotent.
+    Result<void> putCommit(const std::string& id, const std::string& manifest,
+                           const std::string& kind, const std::string& user);
+    /// The manifest text of a commit or results tree; nullopt when unknown.
+    Result<std::optional<std::string>> getCommit(const std::string& id);
+
+private:
+    Result<Job> load(std::int64_t seq);
+    Result<std::map<std::string, double>> lastMetrics(std::int64_t seq);
+    Result<std::vector<Job>> query(const std::string& sql,
+                                   const std::function<void(Statement&)>& bind);
+
+    Database& db_;
+    MsClock clock_;
+};
+
+}  // namespace fetchml

@@ -1,0 +1,73 @@
+#include "Schema.hpp"
+
+namespace fetchml {
+
+namespace {
+
+// Version 1: jobs with their events, metrics and results; commits; users and API keys.
+// Times are ms since the Unix epoch. command is a JSON array, params a JSON object.
+constexpr const char* kVersion1 = R"sql(
+CREATE TABLE jobs (
+    seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+    name         TEXT NOT NULL DEFAULT '',
+    user         TEXT NOT NULL,
+    state        TEXT NOT NULL,
+    commit_id    TEXT NOT NULL,
+    command      TEXT NOT NULL,
+    image        TEXT NOT NULL,
+    priority     INTEGER NOT NULL DEFAULT 0,
+    params       TEXT NOT NULL DEFAULT '{}',
+    exit_code    INTEGER NOT NULL DEFAULT 0,
+    reason       TEXT NOT NULL DEFAULT '',
+    submitted_at INTEGER NOT NULL,
+    started_at   INTEGER NOT NULL DEFAULT 0,
+    finished_at  INTEGER NOT NULL DEFAULT 0,
+    results      TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX jobs_queue ON jobs (state, priority DESC, seq ASC);
+CREATE TABLE job_events (
+    id         INTEGER PRIMARY KEY,
+    job_seq    INTEGER NOT NULL REFERENCES jobs (seq) ON DELETE CASCADE,
+    at         INTEGER NOT NULL,
+    from_state TEXT NOT NULL,
+    to_state   TEXT NOT NULL,
+    reason     TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX job_events_job ON job_events (job_seq, id);
+CREATE TABLE metrics (
+    job_seq INTEGER NOT NULL REFERENCES jobs (seq) ON DELETE CASCADE,
+    step    INTEGER NOT NULL,
+    name    TEXT NOT NULL,
+    value   REAL NOT NULL,
+    at      INTEGER NOT NULL
+);
+CREATE INDEX metrics_job ON metrics (job_seq, name, step);
+CREATE TABLE commits (
+    id         TEXT PRIMARY KEY,
+    manifest   TEXT NOT NULL,
+    kind       TEXT NOT NULL,
+    user       TEXT NOT NULL DEFAULT '',
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE users (
+    name       TEXT PRIMARY KEY,
+    role       TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE api_keys (
+    key_id     TEXT PRIMARY KEY,
+    user       TEXT NOT NULL REFERENCES users (name) ON DELETE CASCADE,
+    hash       TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX api_keys_user ON api_keys (user);
+)sql";
+
+}  // namespace
+
+const std::vector<std::string>& schedulerMigrations() {
+    static const std::vector<std::string> migrations{kVersion1};
+    return migrations;
+}
+
+}  // namespace fetchml

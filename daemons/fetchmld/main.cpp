@@ -1,0 +1,5 @@
+#include "SchedulerDaemon.hpp"
+
+int main(int argc, char** argv) {
+    return fetchml::SchedulerDaemon::run(argc, argv);
+}

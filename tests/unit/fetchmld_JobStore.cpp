@@ -1,0 +1,182 @@
+// Unit tests of fetchmld's JobStore and Database on a temporary SQLite file.
+#include <stdlib.h>
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+
+#include "Database.hpp"
+#include "JobStore.hpp"
+#include "Schema.hpp"
+
+using namespace fetchml;
+
+namespace {
+
+// A temporary directory holding one database file, removed afterwards.
+struct TempDb {
+    TempDb() {
+        std::string tmpl = (std::filesystem::temp_directory_path() / "fetchmld-ut-XXXXXX").string();
+        dir = mkdtemp(tmpl.data());
+        REQUIRE(!dir.empty());
+        auto opened = Database::open(dir + "/fetchml.db");
+        REQUIRE(opened.ok());
+        db = std::move(*opened);
+        REQUIRE(db->migrate(schedulerMigrations()).ok());
+    }
+    ~TempDb() {
+        db.reset();
+        std::filesystem::remove_all(dir);
+    }
+    std::string dir;
+    std::unique_ptr<Database> db;
+};
+
+JobSpec spec(const std::string& name, int priority) {
+    JobSpec s;
+    s.name = name;
+    s.user = "alice";
+    s.commit = std::string(64, 'a');
+    s.command = {"python3", "train.py"};
+    s.image = "rootfs:busybox";
+    s.priority = priority;
+    s.params = {{"lr", "0.1"}};
+    return s;
+}
+
+}  // namespace
+
+TEST_CASE("migrations are idempotent", "[fetchmld][jobstore]") {
+    TempDb t;
+    auto version = t.db->schemaVersion();
+    REQUIRE(version.ok());
+    CHECK(*version == static_cast<int>(schedulerMigrations().size()));
+    REQUIRE(t.db->migrate(schedulerMigrations()).ok());
+    CHECK(*t.db->schemaVersion() == *version);
+
+    // A second connection to the same file sees the schema and does not re-apply it.
+    auto again = Database::open(t.dir + "/fetchml.db");
+    REQUIRE(again.ok());
+    REQUIRE((*again)->migrate(schedulerMigrations()).ok());
+    CHECK(*(*again)->schemaVersion() == *version);
+}
+
+TEST_CASE("submitted jobs are stored with their fields", "[fetchmld][jobstore]") {
+    TempDb t;
+    std::int64_t now = 1000;
+    JobStore store(*t.db, [&] { return now; });
+    auto job = store.submit(spec("first", 0));
+    REQUIRE(job.ok());
+    CHECK(job->id == "j000001");
+    CHECK(job->state == JobState::Queued);
+    CHECK(job->submittedAt == 1000);
+    CHECK(job->spec.command == std::vector<std::string>{"python3", "train.py"});
+    CHECK(job->spec.params.at("lr") == "0.1");
+    auto loaded = store.get("j000001");
+    REQUIRE(loaded.ok());
+    CHECK(loaded->spec.name == "first");
+    CHECK(store.get("j000099").error().code == ErrorCode::NotFound);
+    CHECK(store.get("nonsense").error().code == ErrorCode::NotFound);
+}
+
+TEST_CASE("queue order: priority first, then submission order", "[fetchmld][jobstore]") {
+    TempDb t;
+    JobStore store(*t.db, [] { return std::int64_t{5}; });
+    REQUIRE(store.submit(spec("low-1", 0)).ok());
+    REQUIRE(store.submit(spec("high-1", 10)).ok());
+    REQUIRE(store.submit(spec("low-2", 0)).ok());
+    REQUIRE(store.submit(spec("high-2", 10)).ok());
+    REQUIRE(store.submit(spec("negative", -5)).ok());
+
+    std::vector<std::string> order;
+    while (true) {
+        auto next = store.nextQueued();
+        REQUIRE(next.ok());
+        if (!*next) {
+            break;
+        }
+        order.push_back((*next)->spec.name);
+        REQUIRE(store.transition((*next)->id, JobState::Starting, {}).ok());
+    }
+    CHECK(order == std::vector<std::string>{"high-1", "high-2", "low-1", "low-2", "negative"});
+}
+
+TEST_CASE("every transition is recorded as an event", "[fetchmld][jobstore]") {
+    TempDb t;
+    std::int64_t now = 100;
+    JobStore store(*t.db, [&] { return now; });
+    auto job = store.submit(spec("run", 0));
+    REQUIRE(job.ok());
+    now = 200;
+    REQUIRE(store.transition(job->id, JobState::Starting, {}).ok());
+    now = 300;
+    REQUIRE(store.transition(job->id, JobState::Running, {}).ok());
+    now = 400;
+    auto done = store.transition(job->id, JobState::Failed, {1, "exited"});
+    REQUIRE(done.ok());
+    CHECK(done->exitCode == 1);
+    CHECK(done->reason == "exited");
+    CHECK(done->startedAt == 200);
+    CHECK(done->finishedAt == 400);
+
+    auto events = store.events(job->id);
+    REQUIRE(events.ok());
+    REQUIRE(events->size() == 4);
+    CHECK((*events)[0].from == "");
+    CHECK((*events)[0].to == "queued");
+    CHECK((*events)[1].to == "starting");
+    CHECK((*events)[2].to == "running");
+    CHECK((*events)[3].from == "running");
+    CHECK((*events)[3].to == "failed");
+    CHECK((*events)[3].reason == "exited");
+    CHECK((*events)[3].at == 400);
+
+    auto illegal = store.transition(job->id, JobState::Running, {});
+    REQUIRE_FALSE(illegal.ok());
+    CHECK(illegal.error().code == ErrorCode::InvalidArgument);
+    CHECK(store.events(job->id)->size() == 4);
+}
+
+TEST_CASE("list is newest first and filters by state", "[fetchmld][jobstore]") {
+    TempDb t;
+    JobStore store(*t.db, [] { return std::int64_t{1}; });
+    for (int i = 0; i < 5; ++i) {
+        REQUIRE(store.submit(spec("job" + std::to_string(i), 0)).ok());
+    }
+    REQUIRE(store.transition("j000002", JobState::Cancelled, {std::nullopt, "cancelled"}).ok());
+    auto all = store.list(std::nullopt, 3);
+    REQUIRE(all.ok());
+    REQUIRE(all->size() == 3);
+    CHECK((*all)[0].id == "j000005");
+    CHECK((*all)[2].id == "j000003");
+    auto cancelled = store.list(JobState::Cancelled, 100);
+    REQUIRE(cancelled.ok());
+    REQUIRE(cancelled->size() == 1);
+    CHECK(cancelled->front().id == "j000002");
+}
+
+TEST_CASE("metrics keep the last value of each name", "[fetchmld][jobstore]") {
+    TempDb t;
+    JobStore store(*t.db, [] { return std::int64_t{1}; });
+    auto job = store.submit(spec("m", 0));
+    REQUIRE(job.ok());
+    REQUIRE(store.addMetrics(job->id, 1, {{"loss", 0.9}, {"acc", 0.5}}).ok());
+    REQUIRE(store.addMetrics(job->id, 2, {{"loss", 0.4}}).ok());
+    auto loaded = store.get(job->id);
+    REQUIRE(loaded.ok());
+    CHECK(loaded->metrics.at("loss") == Approx(0.4));
+    CHECK(loaded->metrics.at("acc") == Approx(0.5));
+    CHECK(store.addMetrics("j000077", 1, {{"loss", 1.0}}).error().code == ErrorCode::NotFound);
+}
+
+TEST_CASE("commits are stored once", "[fetchmld][jobstore]") {
+    TempDb t;
+    JobStore store(*t.db, [] { return std::int64_t{1}; });
+    std::string id(64, 'b');
+    REQUIRE(store.putCommit(id, "fetchml-manifest 1\n", "commit", "alice").ok());
+    REQUIRE(store.putCommit(id, "fetchml-manifest 1\n", "commit", "bob").ok());
+    auto text = store.getCommit(id);
+    REQUIRE(text.ok());
+    REQUIRE(text->has_value());
+    CHECK(**text == "fetchml-manifest 1\n");
+    CHECK_FALSE(store.getCommit(std::string(64, 'c'))->has_value());
+}
