@@ -1,0 +1,391 @@
+#include "JobProcess.hpp"
+
+#include <fcntl.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+
+#include "ChildSpawn.hpp"
+#include "PodmanCommand.hpp"
+
+namespace fetchml {
+namespace {
+
+constexpr std::size_t kReadChunk = 64 * 1024;
+constexpr std::size_t kDrainLimit = 16u << 20;  // bytes read after exit before giving up
+constexpr const char* kMetricsFile = "metrics.jsonl";
+
+Error sysError(const std::string& what) {
+    return makeError(ErrorCode::Internal, what + ": " + std::strerror(errno));
+}
+
+// mkdir that accepts an existing directory but not a symlink or other file in its place.
+Result<void> makeDir(const std::string& path, mode_t mode) {
+    if (::mkdir(path.c_str(), mode) != 0 && errno != EEXIST) {
+        return sysError("cannot create " + path);
+    }
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+        return makeError(ErrorCode::Internal, path + " is not a directory");
+    }
+    return {};
+}
+
+void writeAll(int fd, std::string_view data) {
+    while (!data.empty()) {
+        ssize_t n = ::write(fd, data.data(), data.size());
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return;  // a full disk loses log bytes; the job keeps running
+        }
+        data.remove_prefix(static_cast<std::size_t>(n));
+    }
+}
+
+}  // namespace
+
+JobProcess::JobProcess(sd_event* event, JobSpec spec, Listener& listener)
+    : event_(event), spec_(std::move(spec)), listener_(listener) {}
+
+JobProcess::~JobProcess() {
+    // Sources first: their callbacks point at this object.
+    outSource_.reset();
+    errSource_.reset();
+    inotifySource_.reset();
+    childSource_.reset();
+    timeoutTimer_.reset();
+    killTimer_.reset();
+    ::unlink(PodmanCommand::envFilePath(spec_).c_str());
+}
+
+Result<void> JobProcess::start(const WorkerSettings& worker) {
+    graceS_ = worker.cancelGraceS;
+    if (auto r = prepareDirectories(); !r) {
+        return r;
+    }
+    auto fail = [this](const Error& e) -> Result<void> {
+        notice(e.message);
+        return e;
+    };
+    if (auto r = writeEnvFile(); !r) {
+        return fail(r.error());
+    }
+    if (auto r = watchMetrics(); !r) {
+        return fail(r.error());
+    }
+    if (auto r = spawn(worker); !r) {
+        return fail(r.error());
+    }
+    std::uint64_t limit = spec_.maxRuntimeS != 0 ? spec_.maxRuntimeS : worker.maxRuntimeS;
+    if (limit != 0) {
+        armTimer(timeoutTimer_, limit, &JobProcess::onTimeout);
+    }
+    return {};
+}
+
+Result<void> JobProcess::prepareDirectories() {
+    for (const char* sub : {"/results", "/logs"}) {
+        if (auto r = makeDir(spec_.runDir + sub, 0770); !r) {
+            return r;
+        }
+    }
+    auto path = spec_.runDir + "/logs/output.log";
+    log_.reset(::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0640));
+    if (!log_) {
+        return sysError("cannot open " + path);
+    }
+    return {};
+}
+
+Result<void> JobProcess::writeEnvFile() {
+    auto path = PodmanCommand::envFilePath(spec_);
+    ::unlink(path.c_str());
+    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
+    if (!fd) {
+        return sysError("cannot create " + path);
+    }
+    auto content = PodmanCommand::envFileContent(spec_);
+    if (::write(fd.get(), content.data(), content.size()) != static_cast<ssize_t>(content.size())) {
+        return sysError("cannot write " + path);
+    }
+    return {};
+}
+
+Result<void> JobProcess::watchMetrics() {
+    inotify_.reset(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
+    if (!inotify_) {
+        return sysError("inotify_init1");
+    }
+    auto dir = spec_.runDir + "/results";
+    if (::inotify_add_watch(inotify_.get(), dir.c_str(),
+                            IN_CREATE | IN_MODIFY | IN_CLOSE_WRITE | IN_MOVED_TO) < 0) {
+        return sysError("cannot watch " + dir);
+    }
+    sd_event_source* src = nullptr;
+    int r = sd_event_add_io(event_, &src, inotify_.get(), EPOLLIN, &JobProcess::onInotify, this);
+    if (r < 0) {
+        return makeError(ErrorCode::Internal, std::string("sd_event_add_io: ") + std::strerror(-r));
+    }
+    inotifySource_.reset(src);
+    return {};
+}
+
+Result<void> JobProcess::spawn(const WorkerSettings& worker) {
+    int out[2];
+    int err[2];
+    if (::pipe2(out, O_CLOEXEC) != 0) {
+        return sysError("pipe2");
+    }
+    outPipe_.reset(out[0]);
+    UniqueFd outWrite(out[1]);
+    if (::pipe2(err, O_CLOEXEC) != 0) {
+        return sysError("pipe2");
+    }
+    errPipe_.reset(err[0]);
+    UniqueFd errWrite(err[1]);
+    // Only our read ends are non-blocking; podman writes to blocking pipes.
+    ::fcntl(outPipe_.get(), F_SETFL, O_NONBLOCK);
+    ::fcntl(errPipe_.get(), F_SETFL, O_NONBLOCK);
+
+    auto pid = spawnChild(PodmanCommand::runArgs(spec_, worker),
+                          ChildIo{outWrite.get(), errWrite.get()}, childEnvironment());
+    if (!pid) {
+        return pid.error();
+    }
+    pid_ = *pid;
+    sd_event_source* src = nullptr;
+    int r = sd_event_add_child(event_, &src, pid_, WEXITED, &JobProcess::onChild, this);
+    if (r < 0) {
+        // Cannot watch it: do not leave an unsupervised container behind.
+        ::kill(pid_, SIGKILL);
+        return makeError(ErrorCode::Internal,
+                         std::string("sd_event_add_child: ") + std::strerror(-r));
+    }
+    childSource_.reset(src);
+    for (auto [fd, slot] :
+         {std::pair{outPipe_.get(), &outSource_}, std::pair{errPipe_.get(), &errSource_}}) {
+        src = nullptr;
+        if (sd_event_add_io(event_, &src, fd, EPOLLIN, &JobProcess::onOutput, this) >= 0) {
+            slot->reset(src);
+        }
+    }
+    return {};
+}
+
+void JobProcess::armTimer(SdEventSourcePtr& timer, std::uint64_t seconds,
+                          sd_event_time_handler_t cb) {
+    sd_event_source* src = nullptr;
+    std::uint64_t usec = seconds > UINT64_MAX / 1000000 ? UINT64_MAX - 1 : seconds * 1000000;
+    if (sd_event_add_time_relative(event_, &src, CLOCK_MONOTONIC, usec, 0, cb, this) >= 0) {
+        timer.reset(src);
+    }
+}
+
+void JobProcess::stop(const std::string& reason, const std::string& message, std::uint32_t graceS) {
+    if (!alive() || stopping_) {
+        return;
+    }
+    stopping_ = true;
+    reason_ = reason;
+    message_ = message;
+    notice(message + "; sending SIGTERM");
+    ::kill(pid_, SIGTERM);
+    armTimer(killTimer_, graceS, &JobProcess::onKillDue);
+}
+
+void JobProcess::killProcess() {
+    if (alive()) {
+        ::kill(pid_, SIGKILL);
+    }
+}
+
+void JobProcess::notice(std::string_view text) {
+    if (log_) {
+        std::string line = "[fetchml-workerd] ";
+        line.append(text);
+        line += '\n';
+        writeAll(log_.get(), line);
+    }
+}
+
+ssize_t JobProcess::readOutput(Stream stream) {
+    int fd = stream == Stream::Stdout ? outPipe_.get() : errPipe_.get();
+    LineBuffer& lines = stream == Stream::Stdout ? outLines_ : errLines_;
+    char buf[kReadChunk];
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n <= 0) {
+        return n;
+    }
+    if (log_) {
+        writeAll(log_.get(), std::string_view(buf, static_cast<std::size_t>(n)));
+    }
+    lines.append(buf, static_cast<std::size_t>(n));
+    while (auto line = lines.next()) {
+        handleOutputLine(*line, stream);
+    }
+    if (lines.overflowed()) {
+        lines = LineBuffer();  // a very long line is log, not a metric
+    }
+    // Metrics files are read on output too: jobs often print and write at the same time.
+    readMetricsFile();
+    return n;
+}
+
+void JobProcess::handleOutputLine(const std::string& line, Stream stream) {
+    if (auto metric = MetricParser::parseLine(line)) {
+        emitMetric(*metric);
+    } else if (stream == Stream::Stderr && line.rfind("Error: ", 0) == 0) {
+        podmanError_ = line.substr(7);
+    }
+}
+
+void JobProcess::readMetricsFile() {
+    auto path = spec_.runDir + "/results/" + kMetricsFile;
+    // O_NOFOLLOW and the S_ISREG check: the container owns results/ and could plant a
+    // symlink to a host file or a FIFO there.
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+    struct stat st {};
+    if (!fd || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
+        return;
+    }
+    if (static_cast<std::uint64_t>(st.st_size) < metricsOffset_) {
+        metricsOffset_ = 0;  // truncated and rewritten
+        metricLines_ = LineBuffer();
+    }
+    char buf[kReadChunk];
+    std::size_t total = 0;
+    while (total < kDrainLimit) {
+        ssize_t n = ::pread(fd.get(), buf, sizeof buf, static_cast<off_t>(metricsOffset_));
+        if (n <= 0) {
+            break;
+        }
+        metricsOffset_ += static_cast<std::uint64_t>(n);
+        total += static_cast<std::size_t>(n);
+        metricLines_.append(buf, static_cast<std::size_t>(n));
+        while (auto line = metricLines_.next()) {
+            if (auto metric = MetricParser::parseJsonLine(*line)) {
+                emitMetric(*metric);
+            }
+        }
+        if (metricLines_.overflowed()) {
+            metricLines_ = LineBuffer();
+        }
+    }
+}
+
+void JobProcess::emitMetric(const Metric& metric) {
+    std::int64_t step = metric.step ? *metric.step : lastStep_ + 1;
+    lastStep_ = step;
+    listener_.jobMetric(*this, step, metric);
+}
+
+void JobProcess::finish(const siginfo_t& info) {
+    exited_ = true;
+    // Drain what podman wrote before it exited (up to EAGAIN or EOF: conmon may still hold
+    // the write end), then the unterminated last lines.
+    for (Stream s : {Stream::Stdout, Stream::Stderr}) {
+        std::size_t total = 0;
+        ssize_t n = 0;
+        while (total < kDrainLimit && (n = readOutput(s)) > 0) {
+            total += static_cast<std::size_t>(n);
+        }
+        LineBuffer& lines = s == Stream::Stdout ? outLines_ : errLines_;
+        lines.append("\n", 1);
+        while (auto line = lines.next()) {
+            handleOutputLine(*line, s);
+        }
+    }
+    readMetricsFile();
+    metricLines_.append("\n", 1);
+    while (auto line = metricLines_.next()) {
+        if (auto metric = MetricParser::parseJsonLine(*line)) {
+            emitMetric(*metric);
+        }
+    }
+    outSource_.reset();
+    errSource_.reset();
+    inotifySource_.reset();
+    timeoutTimer_.reset();
+    killTimer_.reset();
+
+    int exitCode = 0;
+    int signal = 0;
+    if (info.si_code == CLD_EXITED) {
+        exitCode = info.si_status;
+    } else {
+        signal = info.si_status;
+        exitCode = 128 + signal;
+    }
+    if (!stopping_ && exitCode >= 125 && exitCode <= 127 && !podmanError_.empty()) {
+        reason_ = "error";
+        message_ = podmanError_;
+    }
+    ::unlink(PodmanCommand::envFilePath(spec_).c_str());
+    listener_.jobExited(*this, exitCode, signal);
+}
+
+int JobProcess::onOutput(sd_event_source* s, int fd, std::uint32_t, void* userdata) {
+    auto* self = static_cast<JobProcess*>(userdata);
+    Stream stream = fd == self->outPipe_.get() ? Stream::Stdout : Stream::Stderr;
+    ssize_t n = self->readOutput(stream);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+        // EOF: stop watching; the fd is closed with the job.
+        sd_event_source_set_enabled(s, SD_EVENT_OFF);
+    }
+    return 0;
+}
+
+int JobProcess::onInotify(sd_event_source*, int fd, std::uint32_t, void* userdata) {
+    auto* self = static_cast<JobProcess*>(userdata);
+    alignas(inotify_event) char buf[4096];
+    bool relevant = false;
+    for (;;) {
+        ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n <= 0) {
+            break;
+        }
+        for (char* p = buf; p < buf + n;) {
+            auto* ev = reinterpret_cast<inotify_event*>(p);
+            if (ev->len > 0 && std::strcmp(ev->name, kMetricsFile) == 0) {
+                relevant = true;
+            }
+            p += sizeof(inotify_event) + ev->len;
+        }
+    }
+    if (relevant) {
+        self->readMetricsFile();
+    }
+    return 0;
+}
+
+int JobProcess::onChild(sd_event_source*, const siginfo_t* info, void* userdata) {
+    static_cast<JobProcess*>(userdata)->finish(*info);
+    return 0;
+}
+
+int JobProcess::onTimeout(sd_event_source*, std::uint64_t, void* userdata) {
+    auto* self = static_cast<JobProcess*>(userdata);
+    std::uint64_t limit = self->spec_.maxRuntimeS;
+    self->stop("timeout",
+               "maximum run time reached" +
+                   (limit != 0 ? " (" + std::to_string(limit) + " s)" : std::string()),
+               self->graceS_);
+    return 0;
+}
+
+int JobProcess::onKillDue(sd_event_source*, std::uint64_t, void* userdata) {
+    auto* self = static_cast<JobProcess*>(userdata);
+    if (self->alive()) {
+        self->notice("grace period over; killing the container");
+        self->listener_.jobKillDue(*self);
+    }
+    return 0;
+}
+
+}  // namespace fetchml

@@ -1,0 +1,87 @@
+#include "PodmanCommand.hpp"
+
+#include <cstdio>
+
+namespace fetchml {
+namespace {
+
+std::string formatCpus(double cpus) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.3f", cpus);
+    return buf;
+}
+
+}  // namespace
+
+std::string PodmanCommand::containerName(const std::string& jobId) {
+    return "fetchml-" + jobId;
+}
+
+std::string PodmanCommand::envFilePath(const JobSpec& job) {
+    return job.runDir + "/env";
+}
+
+std::string PodmanCommand::rootfsPath(const JobSpec& job, const WorkerSettings& worker) {
+    if (job.image.rfind("rootfs:", 0) != 0) {
+        return "";
+    }
+    return worker.rootfsDir + "/" + job.image.substr(7);
+}
+
+std::string PodmanCommand::envFileContent(const JobSpec& job) {
+    std::string out;
+    if (job.env.find("FETCHML_JOB_ID") == job.env.end()) {
+        out += "FETCHML_JOB_ID=" + job.id + "\n";
+    }
+    for (const auto& [name, value] : job.env) {
+        out += name + "=" + value + "\n";
+    }
+    return out;
+}
+
+std::vector<std::string> PodmanCommand::runArgs(const JobSpec& job, const WorkerSettings& worker) {
+    std::uint32_t pids = job.pidsLimit != 0 ? job.pidsLimit : worker.pidsLimit;
+    // One flag (and its value) per line: this list is the job's isolation.
+    // clang-format off
+    std::vector<std::string> args = {
+        worker.podman, "run",
+        "--rm",
+        "--runtime", worker.runtime,
+        "--network", "none",
+        "--read-only",
+        "--cap-drop", "all",
+        "--security-opt", "no-new-privileges",
+        "--pids-limit", std::to_string(pids),
+    };
+    if (job.cpus > 0) {
+        args.insert(args.end(), {"--cpus", formatCpus(job.cpus)});
+    }
+    if (job.memoryMib > 0) {
+        args.insert(args.end(), {"--memory", std::to_string(job.memoryMib) + "m"});
+    }
+    args.insert(args.end(), {
+        "--label", "org.fetchml.job=" + job.id,
+        "--name", containerName(job.id),
+        "-v", job.runDir + "/code:/workspace/code:ro",
+        "-v", job.runDir + "/results:/workspace/results:rw",
+        "--workdir", "/workspace/code",
+        "--env-file", envFilePath(job),
+        "--tmpfs", "/tmp",
+    });
+    // clang-format on
+    auto rootfs = rootfsPath(job, worker);
+    if (rootfs.empty()) {
+        args.push_back(job.image);
+    } else {
+        args.insert(args.end(), {"--rootfs", rootfs});
+    }
+    args.insert(args.end(), job.command.begin(), job.command.end());
+    return args;
+}
+
+std::vector<std::string> PodmanCommand::killArgs(const std::string& jobId,
+                                                 const WorkerSettings& worker) {
+    return {worker.podman, "kill", "--signal", "KILL", containerName(jobId)};
+}
+
+}  // namespace fetchml

@@ -1,0 +1,43 @@
+#pragma once
+// PodmanCommand: the podman command lines of the worker (podman-run(1), podman-kill(1)), as
+// pure functions of the job and the worker settings so the isolation flags are unit-tested.
+
+#include <string>
+#include <vector>
+
+#include "JobSpec.hpp"
+#include "core/Settings.hpp"
+
+namespace fetchml {
+
+/// Builders for podman argv vectors. argv[0] is worker.podman.
+class PodmanCommand {
+public:
+    /// Container name of a job: "fetchml-<id>".
+    static std::string containerName(const std::string& jobId);
+
+    /// Path of the job's env file: <run_dir>/env (written 0600 by the worker, removed at exit).
+    static std::string envFilePath(const JobSpec& job);
+
+    /// Host directory of a "rootfs:<name>" image: <worker.rootfs_dir>/<name>; "" for an
+    /// ordinary image reference. worker.rootfs_dir must already be resolved (resolvePaths).
+    static std::string rootfsPath(const JobSpec& job, const WorkerSettings& worker);
+
+    /// Content of the env file (podman-run(1) --env-file: one NAME=value per line). The job's
+    /// env plus FETCHML_JOB_ID unless the job sets it. Values never contain newlines
+    /// (parseJobSpec refuses them).
+    static std::string envFileContent(const JobSpec& job);
+
+    /// `podman run` for a job: --rm, --runtime, --network none, --read-only, --cap-drop all,
+    /// --security-opt no-new-privileges, --pids-limit, --cpus/--memory when asked, the
+    /// org.fetchml.job label, --name fetchml-<id>, code (ro) and results (rw) mounts,
+    /// --workdir /workspace/code, --env-file (values are never in argv), --tmpfs /tmp, then
+    /// the image (or --rootfs <dir>) and the command.
+    static std::vector<std::string> runArgs(const JobSpec& job, const WorkerSettings& worker);
+
+    /// `podman kill --signal KILL fetchml-<id>`.
+    static std::vector<std::string> killArgs(const std::string& jobId,
+                                             const WorkerSettings& worker);
+};
+
+}  // namespace fetchml
