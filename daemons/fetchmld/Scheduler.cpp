@@ -1,0 +1,314 @@
+#include "Scheduler.hpp"
+
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <system_error>
+
+#include "core/Log.hpp"
+#include "store/Manifest.hpp"
+#include "store/Sha256.hpp"
+#include "store/TreeIo.hpp"
+
+namespace fetchml {
+
+namespace {
+
+auto log() {
+    return logger("sched.dispatch");
+}
+
+}  // namespace
+
+bool Scheduler::isValidParamName(const std::string& name) {
+    if (name.empty() || name.size() > 64) {
+        return false;
+    }
+    for (std::size_t i = 0; i < name.size(); ++i) {
+        char c = name[i];
+        bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+        bool digit = c >= '0' && c <= '9';
+        if (!(alpha || (i > 0 && digit))) {
+            return false;
+        }
+    }
+    return true;
+}
+
+Result<void> Scheduler::validate(const JobSpec& spec) {
+    auto invalid = [](std::string message) {
+        return makeError(ErrorCode::InvalidArgument, std::move(message));
+    };
+    if (spec.commit.empty()) {
+        return invalid("commit: missing");
+    }
+    auto known = jobs_.getCommit(spec.commit);
+    if (!known) {
+        return known.error();
+    }
+    if (!*known) {
+        return invalid("commit: " + spec.commit + " is not a known commit (PutManifest it first)");
+    }
+    if (spec.command.empty()) {
+        return invalid("command: must not be empty");
+    }
+    if (spec.command.front().empty()) {
+        return invalid("command: the program (first element) must not be empty");
+    }
+    if (spec.priority < kMinPriority || spec.priority > kMaxPriority) {
+        return invalid("priority: expected " + std::to_string(kMinPriority) + " to " +
+                       std::to_string(kMaxPriority) + ", got " + std::to_string(spec.priority));
+    }
+    for (const auto& [name, value] : spec.params) {
+        if (!isValidParamName(name)) {
+            return invalid("params." + name + ": names are [A-Za-z_][A-Za-z0-9_]*, at most 64");
+        }
+        if (value.find('\0') != std::string::npos) {
+            return invalid("params." + name + ": value contains a NUL byte");
+        }
+    }
+    if (spec.name.size() > 200) {
+        return invalid("name: at most 200 characters");
+    }
+    return {};
+}
+
+Result<Job> Scheduler::submit(JobSpec spec) {
+    if (spec.image.empty()) {
+        spec.image = options_.defaultImage;
+    }
+    if (auto valid = validate(spec); !valid) {
+        return valid.error();
+    }
+    auto job = jobs_.submit(spec);
+    if (!job) {
+        return job.error();
+    }
+    log()->info("job {} queued by {} (priority {})", job->id, spec.user, spec.priority);
+    if (changed_) {
+        changed_(*job);
+    }
+    dispatch();
+    return job;
+}
+
+Result<Job> Scheduler::cancel(const Identity& caller, const std::string& id) {
+    auto job = jobs_.get(id);
+    if (!job) {
+        return job.error();
+    }
+    if (caller.role != "admin" && job->spec.user != caller.user) {
+        return makeError(
+            ErrorCode::PermissionDenied,
+            caller.user + " may cancel only its own jobs; " + id + " belongs to " + job->spec.user);
+    }
+    if (isTerminal(job->state)) {
+        return makeError(ErrorCode::InvalidArgument,
+                         "id: job " + id + " is already " + jobStateName(job->state));
+    }
+    if (job->state == JobState::Queued || job->state == JobState::Held ||
+        job->state == JobState::Lost) {
+        JobState to = job->state == JobState::Lost ? JobState::Failed : JobState::Cancelled;
+        auto done = jobs_.transition(id, to, {std::nullopt, "cancelled"});
+        if (done && changed_) {
+            changed_(*done);
+        }
+        return done;
+    }
+    if (!connected_ || !send_ || !send_({{"type", "cancel"}, {"id", id}})) {
+        return makeError(ErrorCode::Busy,
+                         "job " + id + " runs but the worker is not connected; try again");
+    }
+    log()->info("job {}: cancel sent to the worker", id);
+    return job;
+}
+
+void Scheduler::changeState(const std::string& id, JobState to, const TransitionFields& fields) {
+    auto job = jobs_.transition(id, to, fields);
+    if (!job) {
+        log()->warn("job {}: {}", id, job.error().message);
+        return;
+    }
+    log()->info("job {} is {}{}{}", id, jobStateName(to), fields.reason.empty() ? "" : ": ",
+                fields.reason);
+    if (changed_) {
+        changed_(*job);
+    }
+}
+
+void Scheduler::workerConnected(std::uint32_t slots, const std::vector<std::string>& running) {
+    connected_ = true;
+    slots_ = slots;
+    std::set<std::string> listed(running.begin(), running.end());
+    active_.clear();
+    auto ours = jobs_.inStates({JobState::Starting, JobState::Running});
+    if (!ours) {
+        log()->error("cannot reconcile with the worker: {}", ours.error().message);
+        return;
+    }
+    for (const auto& job : *ours) {
+        if (listed.count(job.id) == 0) {
+            changeState(job.id, JobState::Failed, {std::nullopt, "lost"});
+            continue;
+        }
+        active_.insert(job.id);
+        if (job.state == JobState::Starting) {
+            changeState(job.id, JobState::Running, {});
+        }
+    }
+    for (const auto& id : listed) {
+        if (active_.count(id) == 0) {
+            log()->warn("worker runs {} which is not ours to run; cancelling it", id);
+            if (send_) {
+                send_({{"type", "cancel"}, {"id", id}});
+            }
+        }
+    }
+    log()->info("worker connected: {} slots, {} of our jobs still running", slots, active_.size());
+    dispatch();
+}
+
+void Scheduler::workerDisconnected() {
+    connected_ = false;
+    slots_ = 0;
+}
+
+void Scheduler::jobStarted(const std::string& id) {
+    auto job = jobs_.get(id);
+    if (job && job->state == JobState::Starting) {
+        changeState(id, JobState::Running, {});
+    }
+}
+
+void Scheduler::jobMetric(const std::string& id, std::int64_t step,
+                          const std::map<std::string, double>& values) {
+    if (auto stored = jobs_.addMetrics(id, step, values); !stored) {
+        log()->warn("job {}: metric not stored: {}", id, stored.error().message);
+    }
+}
+
+void Scheduler::jobExited(const std::string& id, const ExitReport& report) {
+    active_.erase(id);
+    auto job = jobs_.get(id);
+    if (!job || isTerminal(job->state)) {
+        log()->warn("job {}: exit reported for an unknown or finished job", id);
+        dispatch();
+        return;
+    }
+    std::int32_t code = report.signal != 0 ? 128 + report.signal : report.exitCode;
+    JobState to = JobState::Failed;
+    if (report.reason == "cancelled") {
+        to = JobState::Cancelled;
+    } else if (report.reason == "exited" && code == 0) {
+        to = JobState::Succeeded;
+    }
+    std::string reason = report.reason.empty() ? "exited" : report.reason;
+    if (!report.message.empty()) {
+        reason += ": " + report.message;
+    }
+    ingestResults(id);
+    changeState(id, to, {code, reason});
+    dispatch();
+}
+
+void Scheduler::ingestResults(const std::string& id) {
+    std::string dir = runDir(id) + "/results";
+    std::error_code ec;
+    if (!std::filesystem::is_directory(dir, ec)) {
+        return;
+    }
+    auto manifest = TreeIo::ingest(dir, store_);
+    if (!manifest) {
+        log()->error("job {}: results not ingested: {}", id, manifest.error().message);
+        return;
+    }
+    std::string tree = manifest->commitId();
+    auto recorded = jobs_.putCommit(tree, manifest->text(), "results", "");
+    if (recorded) {
+        recorded = jobs_.setResults(id, tree);
+    }
+    if (!recorded) {
+        log()->error("job {}: results tree not recorded: {}", id, recorded.error().message);
+        return;
+    }
+    log()->info("job {}: results {} ({} files)", id, tree, manifest->entries().size());
+}
+
+Result<void> Scheduler::prepareRunDir(const Job& job) {
+    auto text = jobs_.getCommit(job.spec.commit);
+    if (!text) {
+        return text.error();
+    }
+    if (!*text) {
+        return makeError(ErrorCode::NotFound, "commit " + job.spec.commit + " is not recorded");
+    }
+    auto manifest = Manifest::parse(**text);
+    if (!manifest) {
+        return manifest.error();
+    }
+    std::string dir = runDir(job.id);
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);  // a half-made run dir from before a crash
+    std::filesystem::create_directories(options_.runsDir, ec);
+    if (::mkdir(dir.c_str(), 02770) != 0 || ::chmod(dir.c_str(), 02770) != 0) {
+        return makeError(ErrorCode::Internal, "cannot create run directory " + dir + ": " +
+                                                  std::generic_category().message(errno));
+    }
+    return TreeIo::materialize(*manifest, store_, dir + "/code");
+}
+
+nlohmann::json Scheduler::runMessage(const Job& job) const {
+    nlohmann::json env = nlohmann::json::object();
+    env["FETCHML_JOB_ID"] = job.id;
+    env["FETCHML_PARAMS"] = nlohmann::json(job.spec.params).dump();
+    for (const auto& [name, value] : job.spec.params) {
+        env["FETCHML_PARAM_" + name] = value;
+    }
+    return {{"type", "run"},
+            {"job",
+             {{"id", job.id},
+              {"image", job.spec.image},
+              {"command", job.spec.command},
+              {"env", env},
+              {"run_dir", runDir(job.id)},
+              {"cpus", 0},
+              {"memory_mib", 0},
+              {"pids_limit", options_.pidsLimit},
+              {"max_runtime_s", options_.maxRuntimeS}}}};
+}
+
+void Scheduler::dispatch() {
+    while (connected_ && send_ && active_.size() < slots_) {
+        auto next = jobs_.nextQueued();
+        if (!next) {
+            log()->error("cannot read the queue: {}", next.error().message);
+            return;
+        }
+        if (!*next) {
+            return;
+        }
+        const Job& job = **next;
+        auto starting = jobs_.transition(job.id, JobState::Starting, {});
+        if (!starting) {
+            log()->error("job {}: {}", job.id, starting.error().message);
+            return;
+        }
+        if (changed_) {
+            changed_(*starting);
+        }
+        if (auto prepared = prepareRunDir(job); !prepared) {
+            changeState(job.id, JobState::Failed, {-1, "error: " + prepared.error().message});
+            continue;
+        }
+        if (!send_(runMessage(job))) {
+            // The connection dropped under us: reconciliation on reconnect marks it lost.
+            log()->warn("job {}: worker went away while starting it", job.id);
+            return;
+        }
+        active_.insert(job.id);
+        log()->info("job {} sent to the worker ({} of {} slots busy)", job.id, active_.size(),
+                    slots_);
+    }
+}
+
+}  // namespace fetchml

@@ -1,0 +1,109 @@
+#pragma once
+// Scheduler: the job queue and life cycle. Validates submissions, hands the next queued job
+// (priority, then submission order) to the worker when it has a free slot, follows the
+// worker's started/metric/exited messages, ingests results into the store and reports every
+// state change. Runs on the daemon's event loop; the worker link and the bus are callbacks.
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "Authenticator.hpp"
+#include "Job.hpp"
+#include "JobStore.hpp"
+#include "core/Result.hpp"
+#include "store/BlobStore.hpp"
+
+namespace fetchml {
+
+/// Limits and defaults the scheduler applies.
+struct SchedulerOptions {
+    std::string runsDir;       ///< <state_dir>/runs
+    std::string defaultImage;  ///< used when a submission names no image
+    std::uint32_t pidsLimit = 512;
+    std::uint32_t maxRuntimeS = 86400;
+};
+
+/// What the worker reported when a job ended (decisions.md "Worker socket", exited).
+struct ExitReport {
+    std::int32_t exitCode = 0;
+    std::int32_t signal = 0;
+    std::string reason;   ///< exited | cancelled | timeout | error
+    std::string message;  ///< for reason error
+};
+
+/// Queue and job life cycle.
+class Scheduler {
+public:
+    /// Sends one message to the worker; false when it is not connected.
+    using WorkerSend = std::function<bool(const nlohmann::json& message)>;
+    /// Called after every state change with the job as stored.
+    using JobChanged = std::function<void(const Job& job)>;
+
+    /// Lowest and highest accepted priority.
+    static constexpr std::int32_t kMinPriority = -1000;
+    static constexpr std::int32_t kMaxPriority = 1000;
+
+    Scheduler(JobStore& jobs, BlobStore& store, SchedulerOptions options, JobChanged changed)
+        : jobs_(jobs), store_(store), options_(std::move(options)), changed_(std::move(changed)) {}
+
+    /// Sets how messages reach the worker.
+    void setWorkerSend(WorkerSend send) { send_ = std::move(send); }
+
+    /// True for parameter names [A-Za-z_][A-Za-z0-9_]* of at most 64 characters.
+    static bool isValidParamName(const std::string& name);
+    /// Checks a submission; InvalidArgument naming the field ("command: must not be empty",
+    /// "commit: <id> is not a known commit", "params.<name>: ...", "priority: ...").
+    Result<void> validate(const JobSpec& spec);
+    /// Validates, fills the default image, stores the job (committed before returning) and
+    /// tries to dispatch. Returns the job as queued.
+    Result<Job> submit(JobSpec spec);
+    /// Cancels a job: a queued one at once; a starting or running one by asking the worker
+    /// (it becomes cancelled when the worker reports it exited). Researchers may cancel only
+    /// their own jobs. Errors: NotFound, PermissionDenied, InvalidArgument when it is finished,
+    /// Busy when it runs but the worker is not connected.
+    Result<Job> cancel(const Identity& caller, const std::string& id);
+
+    /// The worker said hello: slots and the jobs it still runs. Jobs we think start or run
+    /// but it does not list are failed with reason "lost"; listed starting jobs are running.
+    void workerConnected(std::uint32_t slots, const std::vector<std::string>& running);
+    /// The connection to the worker is gone; nothing is dispatched until it is back.
+    void workerDisconnected();
+    /// The worker started a job's container.
+    void jobStarted(const std::string& id);
+    /// A metric step of a running job.
+    void jobMetric(const std::string& id, std::int64_t step,
+                   const std::map<std::string, double>& values);
+    /// A job ended: exit 0 → succeeded, non-zero → failed, reason cancelled → cancelled; its
+    /// results directory is ingested into the store and recorded.
+    void jobExited(const std::string& id, const ExitReport& report);
+
+    /// Starts queued jobs while the worker has free slots.
+    void dispatch();
+
+    /// The `run` message for a job (decisions.md "Worker socket"), with the environment
+    /// FETCHML_JOB_ID, FETCHML_PARAMS (JSON object) and FETCHML_PARAM_<name> (name as given).
+    nlohmann::json runMessage(const Job& job) const;
+    /// <runsDir>/<id>.
+    std::string runDir(const std::string& id) const { return options_.runsDir + "/" + id; }
+
+private:
+    Result<void> prepareRunDir(const Job& job);
+    void ingestResults(const std::string& id);
+    void changeState(const std::string& id, JobState to, const TransitionFields& fields);
+
+    JobStore& jobs_;
+    BlobStore& store_;
+    SchedulerOptions options_;
+    JobChanged changed_;
+    WorkerSend send_;
+    bool connected_ = false;
+    std::uint32_t slots_ = 0;
+    std::set<std::string> active_;  // jobs handed to the worker and not yet exited
+};
+
+}  // namespace fetchml

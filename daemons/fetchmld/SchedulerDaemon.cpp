@@ -1,0 +1,201 @@
+#include "SchedulerDaemon.hpp"
+
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <iostream>
+
+#include "Schema.hpp"
+#include "core/DaemonCli.hpp"
+#include "core/Log.hpp"
+#include "core/Version.hpp"
+#include "sys/Notify.hpp"
+
+namespace fetchml {
+
+namespace {
+
+auto log() {
+    return logger("sched.main");
+}
+
+}  // namespace
+
+int SchedulerDaemon::run(int argc, char** argv) {
+    CLI::App app{"fetchmld: the FetchML scheduler"};
+    DaemonCli cli(app, "fetchmld");
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e);
+    }
+    if (auto code = cli.handleInfoFlags(std::cout, std::cerr)) {
+        return *code;
+    }
+    auto loaded = loadSettings(cli.loadOptions());
+    if (!loaded) {
+        std::cerr << "fetchmld: " << loaded.error().message << "\n";
+        return 1;
+    }
+    SchedulerDaemon daemon(resolvePaths(std::move(*loaded)), cli.loadOptions());
+    setupLogging(daemon.settings_.log, "fetchmld");
+    log()->info("fetchmld {} starting (config {})", projectVersion(),
+                daemon.settings_.sourceFile.empty() ? "defaults" : daemon.settings_.sourceFile);
+    try {
+        if (auto opened = daemon.openState(); !opened) {
+            log()->critical("cannot start: {}", opened.error().message);
+            return 1;
+        }
+        if (auto loop = daemon.setupLoop(); !loop) {
+            log()->critical("cannot start: {}", loop.error().message);
+            return 1;
+        }
+        daemon.connectBus();
+    } catch (const std::exception& e) {
+        // Start-up only: a bus we cannot reach or a name we may not own.
+        log()->critical("cannot start: {}", e.what());
+        return 1;
+    }
+    return daemon.serve();
+}
+
+Result<void> SchedulerDaemon::openState() {
+    const std::string& stateDir = settings_.paths.stateDir;
+    std::error_code ec;
+    std::filesystem::create_directories(stateDir + "/runs", ec);
+    if (ec) {
+        return makeError(ErrorCode::Internal,
+                         "cannot create " + stateDir + "/runs: " + ec.message());
+    }
+    auto db = Database::open(settings_.scheduler.database);
+    if (!db) {
+        return db.error();
+    }
+    db_ = std::move(*db);
+    if (auto migrated = db_->migrate(schedulerMigrations()); !migrated) {
+        return migrated;
+    }
+    auto store = BlobStore::create(stateDir + "/store");
+    if (!store) {
+        return store.error();
+    }
+    store_ = std::make_unique<BlobStore>(std::move(*store));
+    jobs_ = std::make_unique<JobStore>(*db_);
+    users_ = std::make_unique<UserStore>(*db_);
+    auth_ = std::make_unique<Authenticator>(*users_, ::getuid());
+    SchedulerOptions options{stateDir + "/runs", settings_.scheduler.defaultImage,
+                             settings_.worker.pidsLimit, settings_.worker.maxRuntimeS};
+    scheduler_ = std::make_unique<Scheduler>(*jobs_, *store_, options, [this](const Job& job) {
+        if (object_) {
+            object_->jobChanged(job);
+        }
+    });
+    log()->info("database {} and store {}/store ready", settings_.scheduler.database, stateDir);
+    return {};
+}
+
+Result<void> SchedulerDaemon::setupLoop() {
+    sd_event* raw = nullptr;
+    if (sd_event_new(&raw) < 0) {
+        return makeError(ErrorCode::Internal, "cannot create the event loop");
+    }
+    loop_.reset(raw);
+    sigset_t mask;
+    sigemptyset(&mask);
+    for (int sig : {SIGTERM, SIGINT, SIGHUP}) {
+        sigaddset(&mask, sig);
+    }
+    sigprocmask(SIG_BLOCK, &mask, nullptr);
+    std::pair<int, EventSourcePtr*> signals[] = {
+        {SIGTERM, &sigterm_}, {SIGINT, &sigint_}, {SIGHUP, &sighup_}};
+    for (auto& [sig, holder] : signals) {
+        sd_event_source* source = nullptr;
+        if (sd_event_add_signal(loop_.get(), &source, sig, &SchedulerDaemon::onSignal, this) < 0) {
+            return makeError(ErrorCode::Internal, "cannot watch signal " + std::to_string(sig));
+        }
+        holder->reset(source);
+    }
+    worker_ = std::make_unique<WorkerLink>(loop_.get(), settings_.scheduler.workerSocket,
+                                           settings_.scheduler.reconnectMs, *scheduler_);
+    scheduler_->setWorkerSend([this](const nlohmann::json& m) { return worker_->send(m); });
+    return {};
+}
+
+void SchedulerDaemon::connectBus() {
+    bus_ = settings_.scheduler.bus == "session" ? sdbus::createSessionBusConnection()
+                                                : sdbus::createSystemBusConnection();
+    object_ = std::make_unique<SchedulerBus>(
+        *bus_, SchedulerBusDeps{*auth_, *users_, *jobs_, *scheduler_, *store_});
+    bus_->requestName(kSchedulerBusName);
+    pump_ = std::make_unique<BusPump>(loop_.get(), *bus_);
+    log()->info("serving {} on the {} bus", kSchedulerBusName, settings_.scheduler.bus);
+}
+
+int SchedulerDaemon::serve() {
+    worker_->start();
+    armWatchdog(watchdogIntervalUsec());
+    notifyReady("scheduling");
+    int rc = sd_event_loop(loop_.get());
+    notifyStopping();
+    log()->info("fetchmld stopping");
+    pump_.reset();
+    object_.reset();
+    if (bus_) {
+        try {
+            bus_->releaseName(kSchedulerBusName);
+        } catch (const sdbus::Error&) {
+            // Exiting anyway; the bus drops the name with the connection.
+        }
+    }
+    return rc < 0 ? 1 : 0;
+}
+
+void SchedulerDaemon::armWatchdog(std::uint64_t intervalUsec) {
+    if (intervalUsec == 0) {
+        return;
+    }
+    watchdogUsec_ = intervalUsec / 4;
+    std::uint64_t now = 0;
+    sd_event_now(loop_.get(), CLOCK_MONOTONIC, &now);
+    sd_event_source* source = nullptr;
+    if (sd_event_add_time(loop_.get(), &source, CLOCK_MONOTONIC, now + watchdogUsec_, 0,
+                          &SchedulerDaemon::onWatchdog, this) >= 0) {
+        watchdog_.reset(source);
+        sd_event_source_set_enabled(source, SD_EVENT_ON);
+    }
+}
+
+int SchedulerDaemon::onWatchdog(sd_event_source* source, std::uint64_t usec, void* self) {
+    auto* daemon = static_cast<SchedulerDaemon*>(self);
+    notifyWatchdog();
+    sd_event_source_set_time(source, usec + daemon->watchdogUsec_);
+    return 0;
+}
+
+void SchedulerDaemon::reload() {
+    auto loaded = loadSettings(loadOptions_);
+    if (!loaded) {
+        log()->error("reload failed, keeping the old configuration: {}", loaded.error().message);
+        return;
+    }
+    // Only the log level is taken over at run time; paths, bus and socket need a restart.
+    settings_.log = loaded->log;
+    setupLogging(settings_.log, "fetchmld");
+    log()->info("configuration reloaded (log level {})", settings_.log.level);
+}
+
+int SchedulerDaemon::onSignal(sd_event_source*, const struct signalfd_siginfo* info, void* self) {
+    auto* daemon = static_cast<SchedulerDaemon*>(self);
+    if (info->ssi_signo == SIGHUP) {
+        daemon->reload();
+        return 0;
+    }
+    log()->info("signal {} received, stopping", info->ssi_signo);
+    sd_event_exit(daemon->loop_.get(), 0);
+    return 0;
+}
+
+}  // namespace fetchml

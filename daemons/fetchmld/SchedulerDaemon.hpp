@@ -1,0 +1,64 @@
+#pragma once
+// SchedulerDaemon: fetchmld's process. run() goes in the fixed order of STYLE.md: argv →
+// settings → --check-config → logging → database → store → bus name → READY=1 → sd-event
+// loop (bus, worker link, SIGTERM/SIGINT/SIGHUP, watchdog) → STOPPING=1 → exit 0.
+
+#include <systemd/sd-event.h>
+
+#include <memory>
+#include <string>
+
+#include "Authenticator.hpp"
+#include "BusPump.hpp"
+#include "Database.hpp"
+#include "EventHandles.hpp"
+#include "JobStore.hpp"
+#include "Scheduler.hpp"
+#include "SchedulerBus.hpp"
+#include "UserStore.hpp"
+#include "WorkerLink.hpp"
+#include "core/Config.hpp"
+#include "core/Settings.hpp"
+#include "store/BlobStore.hpp"
+
+namespace fetchml {
+
+/// The scheduler daemon.
+class SchedulerDaemon {
+public:
+    /// The whole program: returns the process exit code (0 after a clean SIGTERM; 1 for a
+    /// bad config or a start-up failure, logged as one line).
+    static int run(int argc, char** argv);
+
+private:
+    explicit SchedulerDaemon(Settings settings, LoadOptions loadOptions)
+        : settings_(std::move(settings)), loadOptions_(std::move(loadOptions)) {}
+
+    Result<void> openState();
+    void connectBus();
+    Result<void> setupLoop();
+    void armWatchdog(std::uint64_t intervalUsec);
+    void reload();
+    int serve();
+
+    static int onSignal(sd_event_source* source, const struct signalfd_siginfo* info, void* self);
+    static int onWatchdog(sd_event_source* source, std::uint64_t usec, void* self);
+
+    Settings settings_;
+    LoadOptions loadOptions_;
+    std::unique_ptr<Database> db_;
+    std::unique_ptr<BlobStore> store_;
+    std::unique_ptr<JobStore> jobs_;
+    std::unique_ptr<UserStore> users_;
+    std::unique_ptr<Authenticator> auth_;
+    std::unique_ptr<Scheduler> scheduler_;
+    EventLoopPtr loop_;
+    EventSourcePtr sigterm_, sigint_, sighup_, watchdog_;
+    std::uint64_t watchdogUsec_ = 0;
+    std::unique_ptr<sdbus::IConnection> bus_;
+    std::unique_ptr<SchedulerBus> object_;
+    std::unique_ptr<BusPump> pump_;
+    std::unique_ptr<WorkerLink> worker_;
+};
+
+}  // namespace fetchml
