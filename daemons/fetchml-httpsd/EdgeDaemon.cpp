@@ -1,1 +1,162 @@
-// being written
+#include "EdgeDaemon.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+
+#include "Certificate.hpp"
+#include "HttpServer.hpp"
+#include "SchedulerClient.hpp"
+#include "TlsContext.hpp"
+#include "UploadSpool.hpp"
+#include "core/Config.hpp"
+#include "core/DaemonCli.hpp"
+#include "core/Log.hpp"
+#include "sys/Notify.hpp"
+
+namespace fetchml::edge {
+
+namespace {
+
+std::string hostName() {
+    char name[256] = {};
+    if (::gethostname(name, sizeof name - 1) != 0) {
+        return "localhost";
+    }
+    return name;
+}
+
+/// Writes "<port>\n" to <runtime_dir>/https.port through a renamed temporary file.
+bool writePortFile(const std::string& path, std::uint16_t port) {
+    std::error_code ec;
+    std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+    std::string tmp = path + ".tmp";
+    {
+        std::ofstream out(tmp, std::ios::trunc);
+        out << port << "\n";
+        if (!out.flush()) {
+            return false;
+        }
+    }
+    return ::rename(tmp.c_str(), path.c_str()) == 0;
+}
+
+HttpServerOptions serverOptions(const HttpsSettings& https) {
+    HttpServerOptions options;
+    options.address = https.address;
+    options.port = https.port;
+    options.maxBodyBytes = https.maxBodyBytes;
+    options.spoolDir = UploadSpool::directory(https.spoolDir);
+    return options;
+}
+
+/// Arms the watchdog keep-alive at a quarter of WATCHDOG_USEC, from the loop.
+void armWatchdog(boost::asio::steady_timer& timer, std::chrono::microseconds interval) {
+    timer.expires_after(interval / 4);
+    timer.async_wait([&timer, interval](const boost::system::error_code& ec) {
+        if (!ec) {
+            notifyWatchdog();
+            armWatchdog(timer, interval);
+        }
+    });
+}
+
+}  // namespace
+
+int EdgeDaemon::main(int argc, char** argv) {
+    CLI::App app{"FetchML HTTPS edge"};
+    DaemonCli cli(app, "fetchml-httpsd");
+    CLI11_PARSE(app, argc, argv);
+    if (auto code = cli.handleInfoFlags(std::cout, std::cerr)) {
+        return *code;
+    }
+    auto settings = loadSettings(cli.loadOptions());
+    if (!settings) {
+        std::cerr << "fetchml-httpsd: " << settings.error().message << "\n";
+        return 1;
+    }
+    Settings resolved = resolvePaths(std::move(settings.value()));
+    setupLogging(resolved.log, "fetchml-httpsd");
+    return EdgeDaemon(std::move(resolved)).run();
+}
+
+int EdgeDaemon::run() {
+    auto log = logger("edge");
+    const HttpsSettings& https = settings_.https;
+    auto cert = Certificate::ensure(https, hostName());
+    if (!cert) {
+        log->critical("TLS certificate: {}", cert.error().message);
+        return 1;
+    }
+    log->info("TLS certificate {} ({}), SHA-256 fingerprint {}", cert->certFile,
+              cert->generated ? "generated" : "loaded", cert->fingerprint);
+    auto tls = TlsContext::create(cert->certFile, cert->keyFile);
+    if (!tls) {
+        log->critical("TLS: {}", tls.error().message);
+        return 1;
+    }
+    std::unique_ptr<SchedulerClient> scheduler;
+    try {
+        scheduler = std::make_unique<SchedulerClient>(settings_.scheduler.bus, https.threads);
+    } catch (const sdbus::Error& e) {
+        log->critical("cannot connect to the {} bus: {}", settings_.scheduler.bus, e.what());
+        return 1;
+    }
+
+    boost::asio::io_context io(1);
+    HttpServer server(io, tls->get(), *scheduler, serverOptions(https));
+    auto port = server.listen();
+    if (!port) {
+        log->critical("{}", port.error().message);
+        return 1;
+    }
+    std::string portFile = settings_.paths.runtimeDir + "/https.port";
+    if (!writePortFile(portFile, port.value())) {
+        log->critical("cannot write {}", portFile);
+        return 1;
+    }
+    log->info("listening on {}:{}", https.address, port.value());
+    server.start();
+
+    boost::asio::steady_timer deadline(io);
+    boost::asio::steady_timer watchdog(io);
+    boost::asio::signal_set signals(io, SIGTERM, SIGINT);
+    signals.async_wait([&](const boost::system::error_code& ec, int signal) {
+        if (ec) {
+            return;
+        }
+        log->info("signal {}: stopping, finishing requests in flight", signal);
+        notifyStopping();
+        deadline.expires_after(kStopGrace);
+        deadline.async_wait([&](const boost::system::error_code& timerEc) {
+            if (!timerEc) {
+                log->warn("requests still open after {}s: dropping them", kStopGrace.count());
+                io.stop();
+            }
+        });
+        server.shutdown([&] {
+            deadline.cancel();
+            watchdog.cancel();
+        });
+    });
+    if (auto usec = watchdogIntervalUsec(); usec > 0) {
+        armWatchdog(watchdog, std::chrono::microseconds(usec));
+    }
+    ::signal(SIGPIPE, SIG_IGN);
+    notifyReady("listening on " + https.address + ":" + std::to_string(port.value()));
+    io.run();
+    ::unlink(portFile.c_str());
+    log->info("stopped");
+    return 0;
+}
+
+}  // namespace fetchml::edge

@@ -238,4 +238,40 @@ std::string Router::redactTarget(std::string_view target) {
     return out;
 }
 
+std::string Router::bearerToken(std::string_view header) {
+    auto trim = [](std::string_view text) {
+        while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) {
+            text.remove_prefix(1);
+        }
+        while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) {
+            text.remove_suffix(1);
+        }
+        return text;
+    };
+    header = trim(header);
+    constexpr std::string_view kScheme = "bearer";
+    if (header.size() <= kScheme.size() + 1) {
+        return "";
+    }
+    for (std::size_t i = 0; i < kScheme.size(); ++i) {
+        char c = header[i];
+        if (static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c) != kScheme[i]) {
+            return "";
+        }
+    }
+    if (header[kScheme.size()] != ' ') {
+        return "";
+    }
+    std::string_view token = trim(header.substr(kScheme.size() + 1));
+    for (char c : token) {
+        // b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/' || c == '=';
+        if (!ok) {
+            return "";
+        }
+    }
+    return std::string(token);
+}
+
 }  // namespace fetchml::edge

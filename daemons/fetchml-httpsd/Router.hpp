@@ -68,6 +68,10 @@ public:
     /// then the query with the values of parameters named like a key or token replaced by
     /// "***" (e.g. "/v1/jobs?limit=5&api_key=***").
     static std::string redactTarget(std::string_view target);
+
+    /// The credentials of an "Authorization: Bearer <token>" header value (RFC 6750 §2.1; the
+    /// scheme is case-insensitive, RFC 9110 §11.1); "" when the value is not of that form.
+    static std::string bearerToken(std::string_view header);
 };
 
 }  // namespace fetchml::edge

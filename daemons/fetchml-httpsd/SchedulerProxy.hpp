@@ -14,11 +14,9 @@
 #include <sdbus-c++/sdbus-c++.h>
 
 #include "core/Result.hpp"
+#include "proto/VariantJson.hpp"
 
 namespace fetchml::edge {
-
-/// A request or reply dictionary, a{sv}.
-using VariantMap = std::map<std::string, sdbus::Variant>;
 
 /// A blocking client of fetchmld on its own bus connection.
 class SchedulerProxy {

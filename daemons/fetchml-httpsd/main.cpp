@@ -1,3 +1,5 @@
-int main() {
-    return 1;
+#include "EdgeDaemon.hpp"
+
+int main(int argc, char** argv) {
+    return fetchml::edge::EdgeDaemon::main(argc, argv);
 }

@@ -1,0 +1,67 @@
+#pragma once
+// HttpServer: HTTP/1.1 over TLS with Boost.Beast on one Asio io_context. Keep-alive, a header
+// size cap, a body cap (https.max_body_bytes for POST /v1/blobs, which is streamed to an
+// UploadSpool file; a smaller cap for JSON bodies), a handshake/read timeout and an idle
+// timeout. Authenticated routes need "Authorization: Bearer <key>" (missing: 401 without a
+// D-Bus call); the work itself runs on the SchedulerClient pool. Every error is a JSON
+// response (ErrorResponse). One access line per request at info on logger "edge.access":
+//   <remote> "<METHOD> <redacted target>" <status> <bytes> <ms>ms
+// Beast lives only in HttpServer.cpp; this header is free of it.
+
+#include <openssl/ssl.h>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "SchedulerClient.hpp"
+#include "core/Result.hpp"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace fetchml::edge {
+
+class ServerState;
+
+/// Limits and addresses of the server.
+struct HttpServerOptions {
+    std::string address = "0.0.0.0";           ///< listen address (https.address)
+    std::uint16_t port = 9101;                 ///< 0 = any free port (https.port)
+    std::uint64_t maxBodyBytes = 1ull << 30;   ///< upload cap, bytes (https.max_body_bytes)
+    std::uint64_t maxJsonBytes = 64ull << 20;  ///< cap of JSON bodies, bytes
+    std::uint32_t maxHeaderBytes = 16384;      ///< request line + headers, bytes
+    std::string spoolDir;                  ///< where uploads are spooled (UploadSpool::directory)
+    std::chrono::seconds readTimeout{30};  ///< handshake, headers, each body chunk, each write
+    std::chrono::seconds idleTimeout{60};  ///< between requests on a kept-alive connection
+};
+
+/// The listening server.
+class HttpServer {
+public:
+    /// Borrows `io`, `tls` (SSL_CTX, kept alive by the caller) and `scheduler`.
+    HttpServer(boost::asio::io_context& io, SSL_CTX* tls, SchedulerClient& scheduler,
+               HttpServerOptions options);
+    ~HttpServer();
+    HttpServer(const HttpServer&) = delete;
+    HttpServer& operator=(const HttpServer&) = delete;
+
+    /// Binds and listens. Returns the bound port (the chosen one when options.port is 0).
+    /// Errors: Internal with the address and the system error.
+    Result<std::uint16_t> listen();
+
+    /// Starts accepting connections on the io_context.
+    void start();
+
+    /// Graceful stop: closes the listener, closes idle connections, lets requests in flight
+    /// finish (their connections close after the answer), then calls `drained` on the loop.
+    void shutdown(std::function<void()> drained);
+
+private:
+    std::shared_ptr<ServerState> impl_;  // shared with the connections' coroutines
+};
+
+}  // namespace fetchml::edge
