@@ -1,0 +1,36 @@
+#pragma once
+// The command groups of fetchmlctl. Each adds its subcommands to the app; a subcommand's
+// callback runs the command and stores its outcome in the context.
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+
+#include "CtlContext.hpp"
+
+namespace CLI {
+class App;
+}
+
+namespace fetchml::ctl {
+
+/// `user add NAME --role ROLE` (UserCommands.cpp).
+void addUserCommands(CLI::App& app, CtlContext& ctx);
+/// `queue DIR [--image] [--priority] [--param k=v ...] [--name] [--json] -- CMD...`
+/// (QueueCommand.cpp).
+void addQueueCommand(CLI::App& app, CtlContext& ctx);
+/// `status [ID] [--state S] [--limit N] [--json]` (StatusCommand.cpp).
+void addStatusCommand(CLI::App& app, CtlContext& ctx);
+/// `logs ID [-f]` and `cancel ID [--json]` (JobCommands.cpp).
+void addJobCommands(CLI::App& app, CtlContext& ctx);
+/// `results ID [--download DIR] [--json]` (ResultsCommand.cpp).
+void addResultsCommand(CLI::App& app, CtlContext& ctx);
+
+/// Prints JSON to stdout, indented by 2, with a final newline.
+void printJson(const nlohmann::json& value);
+
+/// Runs fetchmlctl: parses argv, runs the command, prints a failure as one line
+/// "fetchmlctl: <message>" on stderr and returns the exit code (ExitCode).
+int runCtl(int argc, char** argv);
+
+}  // namespace fetchml::ctl

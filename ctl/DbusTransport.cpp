@@ -1,0 +1,296 @@
+#include "DbusTransport.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "dbus/Scheduler1Proxy.h"
+#include "proto/VariantJson.hpp"
+#include "store/Pack.hpp"
+#include "sys/UniqueFd.hpp"
+
+namespace fetchml::ctl {
+
+using nlohmann::json;
+
+/// The generated proxy bound to fetchmld's object. Signals are not used by these calls.
+class SchedulerProxy : public sdbus::ProxyInterfaces<org::fetchml::Scheduler1_proxy> {
+public:
+    explicit SchedulerProxy(sdbus::IConnection& connection)
+        : ProxyInterfaces(connection, "org.fetchml.Scheduler1", "/org/fetchml/Scheduler1") {
+        registerProxy();
+    }
+    ~SchedulerProxy() { unregisterProxy(); }
+
+private:
+    void onJobChanged(const std::string&, const std::string&,
+                      const std::map<std::string, sdbus::Variant>&) override {}
+};
+
+namespace {
+
+template <typename T>
+struct AsResult {
+    using Type = Result<T>;
+};
+template <typename T>
+struct AsResult<Result<T>> {
+    using Type = Result<T>;
+};
+
+/// Runs one D-Bus call, turning sdbus-c++ exceptions into Errors (the sdbus-c++ boundary).
+/// A call that returns a Result already is passed through unchanged.
+template <typename F>
+auto guarded(F&& call) -> typename AsResult<decltype(call())>::Type {
+    try {
+        return call();
+    } catch (const sdbus::Error& e) {
+        return DbusTransport::fromDbusError(e.getName(), e.getMessage());
+    }
+}
+
+/// An unlinked temporary file for a pack: O_TMPFILE where supported, else mkstemp + unlink.
+Result<UniqueFd> unlinkedTempFile() {
+    const char* env = std::getenv("TMPDIR");
+    std::string dir = env != nullptr && *env != '\0' ? env : "/tmp";
+    UniqueFd fd(::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
+    if (fd) {
+        return fd;
+    }
+    std::string name = dir + "/fetchmlctl-pack-XXXXXX";
+    fd.reset(::mkostemp(name.data(), O_CLOEXEC));
+    if (!fd) {
+        return makeError(ErrorCode::Internal,
+                         "cannot create a temporary file in " + dir + ": " + std::strerror(errno));
+    }
+    ::unlink(name.c_str());
+    return fd;
+}
+
+std::string str(const std::map<std::string, sdbus::Variant>& dict, const char* key) {
+    auto it = dict.find(key);
+    return it == dict.end() ? std::string() : it->second.get<std::string>();
+}
+
+}  // namespace
+
+Error DbusTransport::fromDbusError(const std::string& name, const std::string& message) {
+    if (name.rfind("org.fetchml.Error.", 0) == 0) {
+        return makeError(errorCodeFromDbusName(name), message);
+    }
+    if (name == "org.freedesktop.DBus.Error.AccessDenied") {
+        return makeError(ErrorCode::PermissionDenied,
+                         "the system bus refused the call: " + message);
+    }
+    return makeError(ErrorCode::Internal, "cannot reach fetchmld on the system bus: " + message);
+}
+
+DbusTransport::DbusTransport(std::unique_ptr<sdbus::IConnection> connection, std::string apiKey)
+    : connection_(std::move(connection)),
+      proxy_(std::make_unique<SchedulerProxy>(*connection_)),
+      apiKey_(std::move(apiKey)) {}
+
+DbusTransport::~DbusTransport() = default;
+
+Result<std::unique_ptr<DbusTransport>> DbusTransport::create(const std::string& apiKey) {
+    try {
+        auto connection = sdbus::createSystemBusConnection();
+        return std::unique_ptr<DbusTransport>(new DbusTransport(std::move(connection), apiKey));
+    } catch (const sdbus::Error& e) {
+        return makeError(ErrorCode::Internal,
+                         "cannot connect to the system bus: " + e.getMessage());
+    }
+}
+
+DbusTransport::Dict DbusTransport::request() const {
+    Dict dict;
+    if (!apiKey_.empty()) {
+        dict["api_key"] = sdbus::Variant(apiKey_);
+    }
+    return dict;
+}
+
+Result<json> DbusTransport::addUser(const std::string& name, const std::string& role) {
+    return guarded([&] {
+        auto req = request();
+        req["name"] = sdbus::Variant(name);
+        req["role"] = sdbus::Variant(role);
+        return variantMapToJson(proxy_->AddUser(req));
+    });
+}
+
+Result<std::vector<std::string>> DbusTransport::missingBlobs(
+    const std::vector<std::string>& hashes) {
+    return guarded([&] {
+        auto req = request();
+        req["hashes"] = sdbus::Variant(hashes);
+        auto reply = proxy_->MissingBlobs(req);
+        auto it = reply.find("missing");
+        return it == reply.end() ? std::vector<std::string>{}
+                                 : it->second.get<std::vector<std::string>>();
+    });
+}
+
+Result<json> DbusTransport::putBlobs(PackWriter& pack) {
+    auto fd = unlinkedTempFile();
+    if (!fd) {
+        return fd.error();
+    }
+    if (auto written = pack.writeTo(fd->get()); !written) {
+        return written.error();
+    }
+    return guarded(
+        [&] { return variantMapToJson(proxy_->PutBlobs(request(), sdbus::UnixFd(fd->get()))); });
+}
+
+Result<std::string> DbusTransport::putManifest(const std::string& manifest) {
+    return guarded([&] {
+        auto req = request();
+        req["manifest"] = sdbus::Variant(manifest);
+        return str(proxy_->PutManifest(req), "commit");
+    });
+}
+
+Result<std::string> DbusTransport::getManifest(const std::string& id) {
+    return guarded([&] {
+        auto req = request();
+        req["commit"] = sdbus::Variant(id);
+        return str(proxy_->GetManifest(req), "manifest");
+    });
+}
+
+Result<std::uint64_t> DbusTransport::fetchBlob(const std::string& sha256, int fd) {
+    auto blob = guarded([&] {
+        auto req = request();
+        req["hash"] = sdbus::Variant(sha256);
+        return proxy_->OpenBlob(req);
+    });
+    if (!blob) {
+        return blob.error();
+    }
+    std::vector<char> buf(1 << 20);
+    std::uint64_t total = 0;
+    while (true) {
+        ssize_t n = ::read(blob->get(), buf.data(), buf.size());
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            return makeError(ErrorCode::Internal,
+                             std::string("reading blob ") + sha256 + ": " + std::strerror(errno));
+        }
+        if (n == 0) {
+            return total;
+        }
+        for (ssize_t off = 0; off < n;) {
+            ssize_t w = ::write(fd, buf.data() + off, static_cast<std::size_t>(n - off));
+            if (w < 0 && errno == EINTR) {
+                continue;
+            }
+            if (w < 0) {
+                return makeError(ErrorCode::Internal,
+                                 std::string("writing download: ") + std::strerror(errno));
+            }
+            off += w;
+        }
+        total += static_cast<std::uint64_t>(n);
+    }
+}
+
+Result<json> DbusTransport::submitJob(const json& job) {
+    // Built field by field so each has the exact D-Bus type the XML documents.
+    auto req = request();
+    req["commit"] = sdbus::Variant(job.value("commit", std::string()));
+    req["command"] = sdbus::Variant(job.value("command", std::vector<std::string>{}));
+    if (job.contains("image") && job["image"].is_string()) {
+        req["image"] = sdbus::Variant(job["image"].get<std::string>());
+    }
+    req["priority"] = sdbus::Variant(job.value("priority", std::int32_t{0}));
+    req["params"] = sdbus::Variant(job.value("params", std::map<std::string, std::string>{}));
+    if (job.contains("name") && job["name"].is_string()) {
+        req["name"] = sdbus::Variant(job["name"].get<std::string>());
+    }
+    return guarded([&] { return variantMapToJson(proxy_->SubmitJob(req)); });
+}
+
+Result<json> DbusTransport::getJob(const std::string& id) {
+    return guarded([&] {
+        auto req = request();
+        req["id"] = sdbus::Variant(id);
+        return variantMapToJson(proxy_->GetJob(req));
+    });
+}
+
+Result<json> DbusTransport::listJobs(const std::string& state, std::uint32_t limit) {
+    return guarded([&] {
+        auto req = request();
+        if (!state.empty()) {
+            req["state"] = sdbus::Variant(state);
+        }
+        req["limit"] = sdbus::Variant(limit);
+        json out = json::array();
+        for (const auto& job : proxy_->ListJobs(req)) {
+            auto converted = variantMapToJson(job);
+            if (!converted) {
+                return Result<json>(converted.error());
+            }
+            out.push_back(std::move(*converted));
+        }
+        return Result<json>(std::move(out));
+    });
+}
+
+Result<json> DbusTransport::cancelJob(const std::string& id) {
+    return guarded([&] {
+        auto req = request();
+        req["id"] = sdbus::Variant(id);
+        return variantMapToJson(proxy_->CancelJob(req));
+    });
+}
+
+Result<LogChunk> DbusTransport::readLog(const std::string& id, std::uint64_t offset,
+                                        std::uint32_t max) {
+    return guarded([&] {
+        auto req = request();
+        req["id"] = sdbus::Variant(id);
+        req["offset"] = sdbus::Variant(offset);
+        req["max"] = sdbus::Variant(max);
+        auto reply = proxy_->ReadLog(req);
+        LogChunk chunk;
+        if (auto it = reply.find("data"); it != reply.end()) {
+            auto bytes = it->second.get<std::vector<std::uint8_t>>();
+            chunk.data.assign(bytes.begin(), bytes.end());
+        }
+        chunk.offset = offset + chunk.data.size();
+        if (auto it = reply.find("offset"); it != reply.end()) {
+            chunk.offset = it->second.get<std::uint64_t>();
+        }
+        if (auto it = reply.find("eof"); it != reply.end()) {
+            chunk.eof = it->second.get<bool>();
+        }
+        return chunk;
+    });
+}
+
+Result<JobResults> DbusTransport::jobResults(const std::string& id) {
+    auto job = getJob(id);
+    if (!job) {
+        return job.error();
+    }
+    std::string results = job->value("results", std::string());
+    if (results.empty()) {
+        return makeError(ErrorCode::NotFound, "job " + id + " has no results yet");
+    }
+    auto manifest = getManifest(results);
+    if (!manifest) {
+        return manifest.error();
+    }
+    return JobResults{results, std::move(*manifest)};
+}
+
+}  // namespace fetchml::ctl

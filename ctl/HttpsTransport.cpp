@@ -1,0 +1,159 @@
+#include "HttpsTransport.hpp"
+
+#include "store/Pack.hpp"
+
+namespace fetchml::ctl {
+
+namespace {
+
+using nlohmann::json;
+
+/// Percent-encodes a path segment or query value (RFC 3986 §2.1; unreserved characters stay).
+std::string encode(const std::string& text) {
+    static const char* kHex = "0123456789ABCDEF";
+    std::string out;
+    for (unsigned char c : text) {
+        bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+                          (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~';
+        if (unreserved) {
+            out.push_back(static_cast<char>(c));
+        } else {
+            out.push_back('%');
+            out.push_back(kHex[c >> 4]);
+            out.push_back(kHex[c & 0xf]);
+        }
+    }
+    return out;
+}
+
+/// A string field of an answer, or Internal naming the route.
+Result<std::string> stringField(const json& answer, const char* field, const std::string& route) {
+    if (!answer.is_object() || !answer.contains(field) || !answer[field].is_string()) {
+        return makeError(ErrorCode::Internal,
+                         "the answer to " + route + " has no string field '" + field + "'");
+    }
+    return answer[field].get<std::string>();
+}
+
+}  // namespace
+
+Result<json> HttpsTransport::addUser(const std::string& name, const std::string& role) {
+    return client_->requestJson(HttpMethod::Post, "/v1/users",
+                                json{{"name", name}, {"role", role}});
+}
+
+Result<std::vector<std::string>> HttpsTransport::missingBlobs(
+    const std::vector<std::string>& hashes) {
+    auto answer =
+        client_->requestJson(HttpMethod::Post, "/v1/blobs/missing", json{{"hashes", hashes}});
+    if (!answer) {
+        return answer.error();
+    }
+    if (!answer->is_object() || !answer->contains("missing") || !(*answer)["missing"].is_array()) {
+        return makeError(ErrorCode::Internal, "the answer to /v1/blobs/missing has no 'missing'");
+    }
+    std::vector<std::string> out;
+    for (const auto& item : (*answer)["missing"]) {
+        if (item.is_string()) {
+            out.push_back(item.get<std::string>());
+        }
+    }
+    return out;
+}
+
+Result<json> HttpsTransport::putBlobs(PackWriter& pack) {
+    auto size = pack.packSize();
+    if (!size) {
+        return size.error();
+    }
+    return client_->uploadJson(
+        "/v1/blobs", *size, "application/octet-stream",
+        [&pack](const HttpsClient::Sink& sink) { return pack.writeTo(sink); });
+}
+
+Result<std::string> HttpsTransport::putManifest(const std::string& manifest) {
+    auto answer =
+        client_->requestJson(HttpMethod::Post, "/v1/commits", json{{"manifest", manifest}});
+    if (!answer) {
+        return answer.error();
+    }
+    return stringField(*answer, "commit", "/v1/commits");
+}
+
+Result<std::string> HttpsTransport::getManifest(const std::string& id) {
+    std::string route = "/v1/commits/" + encode(id);
+    auto answer = client_->requestJson(HttpMethod::Get, route);
+    if (!answer) {
+        return answer.error();
+    }
+    return stringField(*answer, "manifest", route);
+}
+
+Result<std::uint64_t> HttpsTransport::fetchBlob(const std::string& sha256, int fd) {
+    return client_->download("/v1/blobs/" + encode(sha256), fd);
+}
+
+Result<json> HttpsTransport::submitJob(const json& request) {
+    return client_->requestJson(HttpMethod::Post, "/v1/jobs", request);
+}
+
+Result<json> HttpsTransport::getJob(const std::string& id) {
+    return client_->requestJson(HttpMethod::Get, "/v1/jobs/" + encode(id));
+}
+
+Result<json> HttpsTransport::listJobs(const std::string& state, std::uint32_t limit) {
+    std::string route = "/v1/jobs?limit=" + std::to_string(limit);
+    if (!state.empty()) {
+        route += "&state=" + encode(state);
+    }
+    auto answer = client_->requestJson(HttpMethod::Get, route);
+    if (!answer) {
+        return answer.error();
+    }
+    if (!answer->is_object() || !answer->contains("jobs") || !(*answer)["jobs"].is_array()) {
+        return makeError(ErrorCode::Internal, "the answer to /v1/jobs has no 'jobs' list");
+    }
+    return (*answer)["jobs"];
+}
+
+Result<json> HttpsTransport::cancelJob(const std::string& id) {
+    return client_->requestJson(HttpMethod::Post, "/v1/jobs/" + encode(id) + "/cancel");
+}
+
+Result<LogChunk> HttpsTransport::readLog(const std::string& id, std::uint64_t offset,
+                                         std::uint32_t max) {
+    std::string route = "/v1/jobs/" + encode(id) + "/logs?offset=" + std::to_string(offset) +
+                        "&max=" + std::to_string(max);
+    auto answer = client_->requestJson(HttpMethod::Get, route);
+    if (!answer) {
+        return answer.error();
+    }
+    auto data = stringField(*answer, "data", route);
+    if (!data) {
+        return data.error();
+    }
+    LogChunk chunk;
+    chunk.data = std::move(*data);
+    chunk.offset = answer->value("offset", offset + chunk.data.size());
+    chunk.eof = answer->value("eof", false);
+    return chunk;
+}
+
+Result<JobResults> HttpsTransport::jobResults(const std::string& id) {
+    std::string route = "/v1/jobs/" + encode(id) + "/results";
+    auto answer = client_->requestJson(HttpMethod::Get, route);
+    if (!answer) {
+        return answer.error();
+    }
+    auto results = stringField(*answer, "results", route);
+    auto manifest = stringField(*answer, "manifest", route);
+    if (!results) {
+        return results.error();
+    }
+    if (!manifest) {
+        return manifest.error();
+    }
+    return JobResults{std::move(*results), std::move(*manifest)};
+}
+
+}  // namespace fetchml::ctl

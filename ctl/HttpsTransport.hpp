@@ -1,0 +1,35 @@
+#pragma once
+// HttpsTransport: the routes of fetchml-httpsd (docs/architecture/decisions.md "HTTPS API").
+
+#include <memory>
+
+#include "Transport.hpp"
+#include "net/HttpsClient.hpp"
+
+namespace fetchml::ctl {
+
+/// Transport over HTTPS with a pinned certificate and a bearer API key.
+class HttpsTransport : public Transport {
+public:
+    /// Takes a client that is set up (pin, bearer token).
+    explicit HttpsTransport(std::unique_ptr<HttpsClient> client) : client_(std::move(client)) {}
+
+    Result<nlohmann::json> addUser(const std::string& name, const std::string& role) override;
+    Result<std::vector<std::string>> missingBlobs(const std::vector<std::string>& hashes) override;
+    Result<nlohmann::json> putBlobs(PackWriter& pack) override;
+    Result<std::string> putManifest(const std::string& manifest) override;
+    Result<std::string> getManifest(const std::string& id) override;
+    Result<std::uint64_t> fetchBlob(const std::string& sha256, int fd) override;
+    Result<nlohmann::json> submitJob(const nlohmann::json& request) override;
+    Result<nlohmann::json> getJob(const std::string& id) override;
+    Result<nlohmann::json> listJobs(const std::string& state, std::uint32_t limit) override;
+    Result<nlohmann::json> cancelJob(const std::string& id) override;
+    Result<LogChunk> readLog(const std::string& id, std::uint64_t offset,
+                             std::uint32_t max) override;
+    Result<JobResults> jobResults(const std::string& id) override;
+
+private:
+    std::unique_ptr<HttpsClient> client_;
+};
+
+}  // namespace fetchml::ctl

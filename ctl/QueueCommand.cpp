@@ -1,0 +1,144 @@
+// `fetchmlctl queue DIR -- CMD...`: sync an experiment directory and submit jobs (a sweep
+// gives one job per parameter combination).
+
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <set>
+
+#include "Commands.hpp"
+#include "Sweep.hpp"
+#include "store/Manifest.hpp"
+#include "store/Pack.hpp"
+
+namespace fetchml::ctl {
+
+namespace {
+
+struct QueueArgs {
+    std::string dir;
+    std::vector<std::string> command;
+    std::string image;
+    int priority = 0;
+    std::vector<std::string> params;
+    std::string name;
+    bool json = false;
+};
+
+/// Uploads the blobs of manifest the server lacks, as one pack, and records the manifest.
+/// Returns the commit id.
+Result<std::string> syncTree(Transport& transport, const Manifest& manifest,
+                             const std::string& dir) {
+    auto missing = transport.missingBlobs(manifest.blobHashes());
+    if (!missing) {
+        return missing.error();
+    }
+    if (!missing->empty()) {
+        std::set<std::string> wanted(missing->begin(), missing->end());
+        std::vector<PackItem> items;
+        for (const auto& entry : manifest.entries()) {
+            if (wanted.erase(entry.sha256) == 1) {
+                items.push_back(PackItem{entry.sha256, dir + "/" + entry.path});
+            }
+        }
+        PackWriter pack(std::move(items));
+        auto stored = transport.putBlobs(pack);
+        if (!stored) {
+            return stored.error();
+        }
+    }
+    auto commit = transport.putManifest(manifest.text());
+    if (!commit) {
+        return commit.error();
+    }
+    if (*commit != manifest.commitId()) {
+        return makeError(ErrorCode::Internal, "the server recorded commit " + *commit +
+                                                  " for a tree whose id is " + manifest.commitId());
+    }
+    return commit;
+}
+
+Outcome runQueue(CtlContext& ctx, const QueueArgs& args) {
+    auto specs = parseParams(args.params);
+    if (!specs) {
+        return usageFailure(specs.error().message);
+    }
+    auto combos = expandSweep(*specs);
+    if (!combos) {
+        return usageFailure(combos.error().message);
+    }
+    auto manifest = Manifest::scan(args.dir);
+    if (!manifest) {
+        return usageFailure(manifest.error().message);
+    }
+    for (const auto& skipped : manifest->skipped()) {
+        std::fprintf(stderr, "fetchmlctl: skipped %s (%s)\n", skipped.path.c_str(),
+                     skipped.reason.c_str());
+    }
+    Outcome failure;
+    Transport* transport = ctx.transport(failure);
+    if (transport == nullptr) {
+        return failure;
+    }
+    auto commit = syncTree(*transport, *manifest, args.dir);
+    if (!commit) {
+        return failureFrom(commit.error());
+    }
+    nlohmann::json jobs = nlohmann::json::array();
+    for (const auto& params : *combos) {
+        nlohmann::json request = {{"commit", *commit},
+                                  {"command", args.command},
+                                  {"priority", args.priority},
+                                  {"params", params}};
+        if (!args.image.empty()) {
+            request["image"] = args.image;
+        }
+        if (!args.name.empty()) {
+            request["name"] = args.name;
+        }
+        auto job = transport->submitJob(request);
+        if (!job) {
+            // Jobs already submitted stay queued; their ids are on stdout already.
+            std::cout.flush();
+            return failureFrom(job.error());
+        }
+        if (!args.json) {
+            std::cout << job->value("id", std::string()) << "\n" << std::flush;
+        }
+        jobs.push_back(std::move(*job));
+    }
+    if (args.json) {
+        printJson(jobs);
+    }
+    return std::nullopt;
+}
+
+}  // namespace
+
+void addQueueCommand(CLI::App& app, CtlContext& ctx) {
+    auto args = std::make_shared<QueueArgs>();
+    auto* queue = app.add_subcommand(
+        "queue", "Upload an experiment directory (only blobs the server lacks) and queue jobs");
+    queue->add_option("DIR", args->dir, "Experiment directory")
+        ->required()
+        ->check(CLI::ExistingDirectory);
+    queue->add_option("CMD", args->command, "Command to run in /workspace/code, after --")
+        ->required();
+    queue->add_option("--image", args->image,
+                      "Image: a podman image name or rootfs:<name> (default: the server's)");
+    queue->add_option("--priority", args->priority, "Higher runs first (default 0)");
+    queue
+        ->add_option("--param", args->params,
+                     "Parameter name=value; name=v1,v2,... is a sweep (one job per "
+                     "combination)")
+        ->type_name("K=V")
+        ->allow_extra_args(false);
+    queue->add_option("--name", args->name, "Name of the job (or of the sweep's jobs)");
+    queue->add_flag("--json", args->json, "Print the submitted jobs as a JSON array");
+    queue->callback([&ctx, args] { ctx.outcome = runQueue(ctx, *args); });
+}
+
+}  // namespace fetchml::ctl

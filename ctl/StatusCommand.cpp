@@ -1,0 +1,170 @@
+// `fetchmlctl status [ID]`: a table of jobs, or one job in detail.
+
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <ctime>
+#include <iomanip>
+#include <iostream>
+#include <memory>
+#include <sstream>
+
+#include "Commands.hpp"
+
+namespace fetchml::ctl {
+
+namespace {
+
+using nlohmann::json;
+
+struct StatusArgs {
+    std::string id;
+    std::string state;
+    std::uint32_t limit = 50;
+    bool json = false;
+};
+
+/// Local time "YYYY-MM-DD HH:MM:SS" of ms since the epoch; "-" for 0.
+std::string timeText(const json& job, const char* field) {
+    std::int64_t ms = job.value(field, std::int64_t{0});
+    if (ms <= 0) {
+        return "-";
+    }
+    std::time_t seconds = static_cast<std::time_t>(ms / 1000);
+    std::tm local{};
+    localtime_r(&seconds, &local);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &local);
+    return buf;
+}
+
+bool finished(const std::string& state) {
+    return state == "succeeded" || state == "failed" || state == "cancelled" || state == "lost";
+}
+
+std::string exitText(const json& job) {
+    if (!finished(job.value("state", std::string())) || !job.contains("exit_code")) {
+        return "-";
+    }
+    return job["exit_code"].dump();
+}
+
+/// "loss=0.25 accuracy=0.9" from the last value of each metric; "-" when none.
+std::string metricsText(const json& job) {
+    if (!job.contains("metrics") || !job["metrics"].is_object() || job["metrics"].empty()) {
+        return "-";
+    }
+    std::ostringstream out;
+    bool first = true;
+    for (const auto& [name, value] : job["metrics"].items()) {
+        out << (first ? "" : " ") << name << "=";
+        if (value.is_number()) {
+            out << std::setprecision(4) << value.get<double>();
+        } else {
+            out << value.dump();
+        }
+        first = false;
+    }
+    return out.str();
+}
+
+void printTable(const json& jobs) {
+    std::vector<std::vector<std::string>> rows = {
+        {"ID", "STATE", "PRIO", "IMAGE", "SUBMITTED", "EXIT", "METRICS"}};
+    for (const auto& job : jobs) {
+        rows.push_back({job.value("id", std::string()), job.value("state", std::string()),
+                        std::to_string(job.value("priority", 0)), job.value("image", std::string()),
+                        timeText(job, "submitted_at"), exitText(job), metricsText(job)});
+    }
+    std::vector<std::size_t> widths(rows[0].size(), 0);
+    for (const auto& row : rows) {
+        for (std::size_t i = 0; i < row.size(); ++i) {
+            widths[i] = std::max(widths[i], row[i].size());
+        }
+    }
+    for (const auto& row : rows) {
+        std::string line;
+        for (std::size_t i = 0; i < row.size(); ++i) {
+            line += row[i];
+            if (i + 1 < row.size()) {
+                line += std::string(widths[i] - row[i].size() + 2, ' ');
+            }
+        }
+        std::cout << line << "\n";
+    }
+}
+
+void printDetail(const json& job) {
+    auto line = [](const char* label, const std::string& value) {
+        std::cout << std::left << std::setw(11) << label << value << "\n";
+    };
+    line("id:", job.value("id", std::string()));
+    if (job.contains("name") && job["name"].is_string() &&
+        !job["name"].get<std::string>().empty()) {
+        line("name:", job["name"].get<std::string>());
+    }
+    line("state:", job.value("state", std::string()));
+    if (job.contains("reason") && job["reason"].is_string() &&
+        !job["reason"].get<std::string>().empty()) {
+        line("reason:", job["reason"].get<std::string>());
+    }
+    line("user:", job.value("user", std::string()));
+    line("image:", job.value("image", std::string()));
+    line("priority:", std::to_string(job.value("priority", 0)));
+    std::string command;
+    for (const auto& arg : job.value("command", json::array())) {
+        command +=
+            (command.empty() ? "" : " ") + (arg.is_string() ? arg.get<std::string>() : arg.dump());
+    }
+    line("command:", command);
+    line("commit:", job.value("commit", std::string()));
+    std::string params;
+    for (const auto& [name, value] : job.value("params", json::object()).items()) {
+        params += (params.empty() ? "" : " ") + name + "=" +
+                  (value.is_string() ? value.get<std::string>() : value.dump());
+    }
+    line("params:", params.empty() ? "-" : params);
+    line("submitted:", timeText(job, "submitted_at"));
+    line("started:", timeText(job, "started_at"));
+    line("finished:", timeText(job, "finished_at"));
+    line("exit code:", exitText(job));
+    line("metrics:", metricsText(job));
+    std::string results = job.value("results", std::string());
+    line("results:", results.empty() ? "-" : results);
+}
+
+Outcome runStatus(CtlContext& ctx, const StatusArgs& args) {
+    Outcome failure;
+    Transport* transport = ctx.transport(failure);
+    if (transport == nullptr) {
+        return failure;
+    }
+    if (!args.id.empty()) {
+        auto job = transport->getJob(args.id);
+        if (!job) {
+            return failureFrom(job.error());
+        }
+        args.json ? printJson(*job) : printDetail(*job);
+        return std::nullopt;
+    }
+    auto jobs = transport->listJobs(args.state, args.limit);
+    if (!jobs) {
+        return failureFrom(jobs.error());
+    }
+    args.json ? printJson(*jobs) : printTable(*jobs);
+    return std::nullopt;
+}
+
+}  // namespace
+
+void addStatusCommand(CLI::App& app, CtlContext& ctx) {
+    auto args = std::make_shared<StatusArgs>();
+    auto* status = app.add_subcommand("status", "Show jobs (newest first), or one job in detail");
+    status->add_option("ID", args->id, "Job id");
+    status->add_option("--state", args->state, "Only jobs in this state");
+    status->add_option("--limit", args->limit, "At most this many jobs (default 50)");
+    status->add_flag("--json", args->json, "Print JSON");
+    status->callback([&ctx, args] { ctx.outcome = runStatus(ctx, *args); });
+}
+
+}  // namespace fetchml::ctl

@@ -1,0 +1,67 @@
+#pragma once
+// Transport: how fetchmlctl reaches fetchmld. DbusTransport calls it on the system bus (host
+// admins, local users); HttpsTransport goes through fetchml-httpsd (LAN clients). Both speak
+// the same JSON shapes: a job is the dictionary GetJob returns (common/dbus XML) as JSON.
+// Every method returns the server's error (kind and sentence) or a connection error
+// (Internal) unchanged.
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "core/Result.hpp"
+
+namespace fetchml {
+class PackWriter;
+}
+
+namespace fetchml::ctl {
+
+/// A piece of a job's log.
+struct LogChunk {
+    std::string data;          ///< bytes of the log
+    std::uint64_t offset = 0;  ///< offset to ask for next, bytes
+    bool eof = false;          ///< the job has finished and the whole log was read
+};
+
+/// A job's results tree.
+struct JobResults {
+    std::string id;        ///< results tree id
+    std::string manifest;  ///< its manifest text
+};
+
+/// The operations fetchmlctl needs from the scheduler.
+class Transport {
+public:
+    virtual ~Transport() = default;
+
+    /// Creates a user; returns {"name","role","api_key"}.
+    virtual Result<nlohmann::json> addUser(const std::string& name, const std::string& role) = 0;
+    /// The hashes of the given blobs that the store lacks.
+    virtual Result<std::vector<std::string>> missingBlobs(
+        const std::vector<std::string>& hashes) = 0;
+    /// Uploads a pack of blobs; returns {"stored","present","bytes"}.
+    virtual Result<nlohmann::json> putBlobs(PackWriter& pack) = 0;
+    /// Records a manifest; returns its commit id.
+    virtual Result<std::string> putManifest(const std::string& manifest) = 0;
+    /// Fetches the manifest text of a commit or results tree.
+    virtual Result<std::string> getManifest(const std::string& id) = 0;
+    /// Writes one blob's bytes to fd; returns the byte count.
+    virtual Result<std::uint64_t> fetchBlob(const std::string& sha256, int fd) = 0;
+    /// Queues a job: request {"commit","command","image","priority","params","name"}; the job.
+    virtual Result<nlohmann::json> submitJob(const nlohmann::json& request) = 0;
+    /// One job.
+    virtual Result<nlohmann::json> getJob(const std::string& id) = 0;
+    /// Jobs, newest first (state "" = all); a JSON array of jobs.
+    virtual Result<nlohmann::json> listJobs(const std::string& state, std::uint32_t limit) = 0;
+    /// Cancels a job; the job after the request.
+    virtual Result<nlohmann::json> cancelJob(const std::string& id) = 0;
+    /// Reads the log from offset (bytes), at most max bytes.
+    virtual Result<LogChunk> readLog(const std::string& id, std::uint64_t offset,
+                                     std::uint32_t max) = 0;
+    /// The results tree of a finished job (NotFound until it has been ingested).
+    virtual Result<JobResults> jobResults(const std::string& id) = 0;
+};
+
+}  // namespace fetchml::ctl
