@@ -109,7 +109,7 @@ Result<void> SchedulerDaemon::setupLoop() {
         sigaddset(&mask, sig);
     }
     sigprocmask(SIG_BLOCK, &mask, nullptr);
-    std::pair<int, EventSourcePtr*> signals[] = {
+    std::pair<int, SdEventSourcePtr*> signals[] = {
         {SIGTERM, &sigterm_}, {SIGINT, &sigint_}, {SIGHUP, &sighup_}};
     for (auto& [sig, holder] : signals) {
         sd_event_source* source = nullptr;
@@ -130,7 +130,7 @@ void SchedulerDaemon::connectBus() {
     object_ = std::make_unique<SchedulerBus>(
         *bus_, SchedulerBusDeps{*auth_, *users_, *jobs_, *scheduler_, *store_});
     bus_->requestName(kSchedulerBusName);
-    pump_ = std::make_unique<BusPump>(loop_.get(), *bus_);
+    pump_ = std::make_unique<SdEventBus>(loop_.get(), *bus_);
     log()->info("serving {} on the {} bus", kSchedulerBusName, settings_.scheduler.bus);
 }
 

@@ -9,9 +9,7 @@
 #include <string>
 
 #include "Authenticator.hpp"
-#include "BusPump.hpp"
 #include "Database.hpp"
-#include "EventHandles.hpp"
 #include "JobStore.hpp"
 #include "Scheduler.hpp"
 #include "SchedulerBus.hpp"
@@ -19,7 +17,9 @@
 #include "WorkerLink.hpp"
 #include "core/Config.hpp"
 #include "core/Settings.hpp"
+#include "dbus/SdEventBus.hpp"
 #include "store/BlobStore.hpp"
+#include "sys/SdEvent.hpp"
 
 namespace fetchml {
 
@@ -52,12 +52,12 @@ private:
     std::unique_ptr<UserStore> users_;
     std::unique_ptr<Authenticator> auth_;
     std::unique_ptr<Scheduler> scheduler_;
-    EventLoopPtr loop_;
-    EventSourcePtr sigterm_, sigint_, sighup_, watchdog_;
+    SdEventPtr loop_;
+    SdEventSourcePtr sigterm_, sigint_, sighup_, watchdog_;
     std::uint64_t watchdogUsec_ = 0;
     std::unique_ptr<sdbus::IConnection> bus_;
     std::unique_ptr<SchedulerBus> object_;
-    std::unique_ptr<BusPump> pump_;
+    std::unique_ptr<SdEventBus> pump_;
     std::unique_ptr<WorkerLink> worker_;
 };
 

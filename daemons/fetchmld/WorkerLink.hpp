@@ -10,14 +10,14 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "EventHandles.hpp"
 #include "Scheduler.hpp"
 #include "proto/LineBuffer.hpp"
+#include "sys/SdEvent.hpp"
 #include "sys/UniqueFd.hpp"
 
 namespace fetchml {
 
-/// Connection to fetml-workerd, driven by an sd-event loop.
+/// Connection to fetchml-workerd, driven by an sd-event loop.
 class WorkerLink {
 public:
     /// Protocol version sent in hello.
@@ -62,8 +62,8 @@ private:
     Scheduler& scheduler_;
     State state_ = State::Idle;
     UniqueFd fd_;
-    EventSourcePtr io_;
-    EventSourcePtr timer_;
+    SdEventSourcePtr io_;
+    SdEventSourcePtr timer_;
     LineBuffer in_;
     std::string out_;
     std::string lastFailure_;
