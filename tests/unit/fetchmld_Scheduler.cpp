@@ -1,0 +1,181 @@
+// Unit tests of fetchmld's Scheduler: validation, dispatch by priority within the worker's
+// slots, reconciliation after a reconnect, and the mapping of exit reports to states. The
+// worker side is the Scheduler's send callback; the database and store are real temp files.
+#include <stdlib.h>
+#include <catch2/catch.hpp>
+
+#include <sys/stat.h>
+#include <filesystem>
+
+#include "Database.hpp"
+#include "JobStore.hpp"
+#include "Scheduler.hpp"
+#include "Schema.hpp"
+#include "store/Manifest.hpp"
+#include "store/Sha256.hpp"
+
+using namespace fetchml;
+
+namespace {
+
+struct World {
+    World() {
+        std::string tmpl = (std::filesystem::temp_directory_path() / "fetchmld-ut-XXXXXX").string();
+        dir = mkdtemp(tmpl.data());
+        db = std::move(Database::open(dir + "/fetchml.db")).value();
+        REQUIRE(db->migrate(schedulerMigrations()).ok());
+        jobs = std::make_unique<JobStore>(*db, [] { return std::int64_t{7}; });
+        store = std::make_unique<BlobStore>(std::move(BlobStore::create(dir + "/store")).value());
+        scheduler = std::make_unique<Scheduler>(
+            *jobs, *store, SchedulerOptions{dir + "/runs", "rootfs:busybox", 64, 60},
+            [this](const Job& job) { changes.push_back(job.id + ":" + jobStateName(job.state)); });
+        scheduler->setWorkerSend([this](const nlohmann::json& m) {
+            sent.push_back(m);
+            return true;
+        });
+        std::filesystem::create_directories(dir + "/runs");
+        std::string content = "echo hi\n";
+        std::string hash = Sha256::hashBuffer(content);
+        REQUIRE(store->putBuffer(content, hash).ok());
+        auto manifest =
+            Manifest::fromEntries({{"run.sh", Manifest::kModeExecutable, content.size(), hash}});
+        REQUIRE(manifest.ok());
+        commit = manifest->commitId();
+        REQUIRE(jobs->putCommit(commit, manifest->text(), "commit", "alice").ok());
+    }
+    ~World() { std::filesystem::remove_all(dir); }
+
+    JobSpec spec(const std::string& name, int priority) const {
+        JobSpec s;
+        s.name = name;
+        s.user = "alice";
+        s.commit = commit;
+        s.command = {"sh", "run.sh"};
+        s.priority = priority;
+        s.params = {{"lr", "0.1"}};
+        return s;
+    }
+
+    std::string dir, commit;
+    std::unique_ptr<Database> db;
+    std::unique_ptr<JobStore> jobs;
+    std::unique_ptr<BlobStore> store;
+    std::unique_ptr<Scheduler> scheduler;
+    std::vector<nlohmann::json> sent;
+    std::vector<std::string> changes;
+};
+
+}  // namespace
+
+TEST_CASE("submissions are validated field by field", "[fetchmld][scheduler]") {
+    World w;
+    auto noCommand = w.spec("x", 0);
+    noCommand.command.clear();
+    auto r = w.scheduler->submit(noCommand);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().code == ErrorCode::InvalidArgument);
+    CHECK(r.error().message.rfind("command:", 0) == 0);
+
+    auto unknown = w.spec("x", 0);
+    unknown.commit = std::string(64, 'd');
+    CHECK(w.scheduler->submit(unknown).error().message.rfind("commit:", 0) == 0);
+
+    auto badParam = w.spec("x", 0);
+    badParam.params = {{"9lives", "1"}};
+    CHECK(w.scheduler->submit(badParam).error().message.rfind("params.9lives:", 0) == 0);
+
+    auto badPriority = w.spec("x", 0);
+    badPriority.priority = 5000;
+    CHECK(w.scheduler->submit(badPriority).error().message.rfind("priority:", 0) == 0);
+
+    CHECK(Scheduler::isValidParamName("_lr2"));
+    CHECK_FALSE(Scheduler::isValidParamName("lr-2"));
+    CHECK_FALSE(Scheduler::isValidParamName(""));
+
+    auto ok = w.scheduler->submit(w.spec("x", 0));
+    REQUIRE(ok.ok());
+    CHECK(ok->spec.image == "rootfs:busybox");  // the default image
+    CHECK(w.sent.empty());                      // no worker yet
+}
+
+TEST_CASE("dispatch fills the worker's slots by priority", "[fetchmld][scheduler]") {
+    World w;
+    REQUIRE(w.scheduler->submit(w.spec("low", 0)).ok());
+    REQUIRE(w.scheduler->submit(w.spec("high", 9)).ok());
+    REQUIRE(w.scheduler->submit(w.spec("mid", 3)).ok());
+    w.scheduler->workerConnected(2, {});
+    REQUIRE(w.sent.size() == 2);
+    CHECK(w.sent[0]["type"] == "run");
+    CHECK(w.sent[0]["job"]["id"] == "j000002");
+    CHECK(w.sent[1]["job"]["id"] == "j000003");
+    const auto& job = w.sent[0]["job"];
+    CHECK(job["env"]["FETCHML_JOB_ID"] == "j000002");
+    CHECK(job["env"]["FETCHML_PARAM_lr"] == "0.1");
+    CHECK(nlohmann::json::parse(job["env"]["FETCHML_PARAMS"].get<std::string>())["lr"] == "0.1");
+    CHECK(job["command"] == nlohmann::json({"sh", "run.sh"}));
+    std::string runDir = job["run_dir"];
+    CHECK(std::filesystem::exists(runDir + "/code/run.sh"));
+    struct stat st {};
+    REQUIRE(stat(runDir.c_str(), &st) == 0);
+    CHECK((st.st_mode & 07777) == 02770);
+    CHECK(w.jobs->get("j000002")->state == JobState::Starting);
+
+    w.scheduler->jobStarted("j000002");
+    CHECK(w.jobs->get("j000002")->state == JobState::Running);
+    w.scheduler->jobExited("j000002", {0, 0, "exited", ""});
+    CHECK(w.jobs->get("j000002")->state == JobState::Succeeded);
+    REQUIRE(w.sent.size() == 3);  // the freed slot went to the last job
+    CHECK(w.sent[2]["job"]["id"] == "j000001");
+
+    w.scheduler->jobExited("j000003", {2, 0, "exited", ""});
+    auto failed = w.jobs->get("j000003");
+    CHECK(failed->state == JobState::Failed);
+    CHECK(failed->exitCode == 2);
+    w.scheduler->jobExited("j000001", {0, 15, "cancelled", ""});
+    auto cancelled = w.jobs->get("j000001");
+    CHECK(cancelled->state == JobState::Cancelled);
+    CHECK(cancelled->exitCode == 128 + 15);
+}
+
+TEST_CASE("a results directory is ingested when a job ends", "[fetchmld][scheduler]") {
+    World w;
+    REQUIRE(w.scheduler->submit(w.spec("r", 0)).ok());
+    w.scheduler->workerConnected(1, {});
+    REQUIRE(w.sent.size() == 1);
+    std::string runDir = w.sent[0]["job"]["run_dir"];
+    std::filesystem::create_directories(runDir + "/results");
+    {
+        std::FILE* f = std::fopen((runDir + "/results/model.txt").c_str(), "w");
+        REQUIRE(f != nullptr);
+        std::fputs("weights\n", f);
+        std::fclose(f);
+    }
+    w.scheduler->jobExited("j000001", {0, 0, "exited", ""});
+    auto job = w.jobs->get("j000001");
+    REQUIRE(job.ok());
+    REQUIRE(job->results.size() == 64);
+    auto manifest = w.jobs->getCommit(job->results);
+    REQUIRE(manifest.ok());
+    REQUIRE(manifest->has_value());
+    CHECK((*manifest)->find("model.txt") != std::string::npos);
+    CHECK(w.store->has(Sha256::hashBuffer("weights\n")));
+}
+
+TEST_CASE("after a reconnect, jobs the worker lost are failed", "[fetchmld][scheduler]") {
+    World w;
+    REQUIRE(w.scheduler->submit(w.spec("a", 0)).ok());
+    REQUIRE(w.scheduler->submit(w.spec("b", 0)).ok());
+    w.scheduler->workerConnected(2, {});
+    REQUIRE(w.sent.size() == 2);
+    w.scheduler->jobStarted("j000001");
+    w.scheduler->workerDisconnected();
+    w.sent.clear();
+    // The worker comes back still running j000002 but not j000001, plus one not ours.
+    w.scheduler->workerConnected(2, {"j000002", "j000099"});
+    auto lost = w.jobs->get("j000001");
+    CHECK(lost->state == JobState::Failed);
+    CHECK(lost->reason == "lost");
+    CHECK(w.jobs->get("j000002")->state == JobState::Running);
+    REQUIRE(w.sent.size() == 1);
+    CHECK(w.sent[0] == nlohmann::json({{"type", "cancel"}, {"id", "j000099"}}));
+}
