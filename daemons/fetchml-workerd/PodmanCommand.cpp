@@ -84,4 +84,9 @@ std::vector<std::string> PodmanCommand::killArgs(const std::string& jobId,
     return {worker.podman, "kill", "--signal", "KILL", containerName(jobId)};
 }
 
+std::vector<std::string> PodmanCommand::removeArgs(const std::string& jobId,
+                                                   const WorkerSettings& worker) {
+    return {worker.podman, "rm", "--force", "--ignore", "--time", "0", containerName(jobId)};
+}
+
 }  // namespace fetchml

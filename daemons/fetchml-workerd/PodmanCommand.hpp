@@ -38,6 +38,11 @@ public:
     /// `podman kill --signal KILL fetchml-<id>`.
     static std::vector<std::string> killArgs(const std::string& jobId,
                                              const WorkerSettings& worker);
+
+    /// `podman rm --force --ignore --time 0 fetchml-<id>`: removes a container left behind
+    /// when podman run itself was killed (e.g. SIGTERM before it forwarded signals).
+    static std::vector<std::string> removeArgs(const std::string& jobId,
+                                               const WorkerSettings& worker);
 };
 
 }  // namespace fetchml

@@ -127,16 +127,23 @@ void PodmanExecutor::jobMetric(JobProcess& job, std::int64_t step, const Metric&
 
 void PodmanExecutor::jobKillDue(JobProcess& job) {
     log()->warn("job {}: still running after {} s; podman kill", job.id(), worker_.cancelGraceS);
-    auto pid =
-        spawnChild(PodmanCommand::killArgs(job.id(), worker_), ChildIo{}, childEnvironment());
+    spawnHelper(PodmanCommand::killArgs(job.id(), worker_), job.id(), true);
+}
+
+void PodmanExecutor::spawnHelper(const std::vector<std::string>& argv, const std::string& jobId,
+                                 bool killsJob) {
+    auto pid = spawnChild(argv, ChildIo{}, childEnvironment());
     sd_event_source* src = nullptr;
     if (!pid ||
         sd_event_add_child(event_, &src, *pid, WEXITED, &PodmanExecutor::onHelperExit, this) < 0) {
-        log()->error("job {}: cannot run podman kill; killing podman", job.id());
-        job.killProcess();
+        log()->error("job {}: cannot run podman {}; killing podman", jobId, argv.at(1));
+        auto it = jobs_.find(jobId);
+        if (killsJob && it != jobs_.end()) {
+            it->second->killProcess();
+        }
         return;
     }
-    helpers_[*pid] = Helper{job.id(), SdEventSourcePtr(src)};
+    helpers_[*pid] = Helper{jobId, killsJob, SdEventSourcePtr(src)};
 }
 
 void PodmanExecutor::jobExited(JobProcess& job, int exitCode, int signal) {
@@ -146,6 +153,10 @@ void PodmanExecutor::jobExited(JobProcess& job, int exitCode, int signal) {
         job.notice(job.message());
     }
     emitExited(job.id(), exitCode, signal, job.reason(), job.message());
+    if (signal != 0) {
+        // podman run was killed itself and may have left its container behind.
+        spawnHelper(PodmanCommand::removeArgs(job.id(), worker_), job.id(), false);
+    }
     auto it = jobs_.find(job.id());
     if (it != jobs_.end()) {
         deadJobs_.push_back(std::move(it->second));
@@ -196,7 +207,7 @@ int PodmanExecutor::onHelperExit(sd_event_source*, const siginfo_t* info, void* 
         return 0;
     }
     auto job = self->jobs_.find(it->second.jobId);
-    if (job != self->jobs_.end() && job->second->alive()) {
+    if (it->second.killsJob && job != self->jobs_.end() && job->second->alive()) {
         // podman kill has done its part; podman run itself may still wait: end it.
         job->second->killProcess();
     }

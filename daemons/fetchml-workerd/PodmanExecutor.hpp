@@ -66,11 +66,13 @@ public:
 private:
     struct Helper {
         std::string jobId;
+        bool killsJob = false;  // podman kill: SIGKILL podman run when it is done
         SdEventSourcePtr source;
     };
 
     void emitExited(const std::string& id, int exitCode, int signal, const std::string& reason,
                     const std::string& message);
+    void spawnHelper(const std::vector<std::string>& argv, const std::string& jobId, bool killsJob);
     void scheduleReap();
     void checkDone();
     static int onReap(sd_event_source* s, void* userdata);
