@@ -32,6 +32,10 @@ Result<void> makeDir(const std::string& path, mode_t mode) {
     if (::lstat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
         return makeError(ErrorCode::Internal, path + " is not a directory");
     }
+    // Exactly `mode` whatever the umask: fetchmld (group) must be able to prune what is in it.
+    if (st.st_uid == ::getuid() && (st.st_mode & 07777 & ~S_ISGID) != mode) {
+        ::chmod(path.c_str(), mode | (st.st_mode & S_ISGID));
+    }
     return {};
 }
 

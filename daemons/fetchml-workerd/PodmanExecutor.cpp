@@ -149,9 +149,6 @@ void PodmanExecutor::spawnHelper(const std::vector<std::string>& argv, const std
 void PodmanExecutor::jobExited(JobProcess& job, int exitCode, int signal) {
     log()->info("job {}: exited (code {}, signal {}, reason {})", job.id(), exitCode, signal,
                 job.reason());
-    if (job.reason() == "error" && !job.message().empty()) {
-        job.notice(job.message());
-    }
     emitExited(job.id(), exitCode, signal, job.reason(), job.message());
     if (signal != 0) {
         // podman run was killed itself and may have left its container behind.
