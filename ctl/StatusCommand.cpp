@@ -119,7 +119,9 @@ void printDetail(const json& job) {
     line("command:", command);
     line("commit:", job.value("commit", std::string()));
     std::string params;
-    for (const auto& [name, value] : job.value("params", json::object()).items()) {
+    const json paramsJson =
+        job.value("params", json::object());  // named: items() keeps a reference
+    for (const auto& [name, value] : paramsJson.items()) {
         params += (params.empty() ? "" : " ") + name + "=" +
                   (value.is_string() ? value.get<std::string>() : value.dump());
     }
