@@ -154,6 +154,9 @@ int EdgeDaemon::run() {
     ::signal(SIGPIPE, SIG_IGN);
     notifyReady("listening on " + https.address + ":" + std::to_string(port.value()));
     io.run();
+    // Join the D-Bus threads while the loop still exists: after a forced stop their last
+    // answers are posted to it (and dropped with it).
+    scheduler.reset();
     ::unlink(portFile.c_str());
     log->info("stopped");
     return 0;

@@ -248,7 +248,11 @@ asio::awaitable<void> Session::run(std::shared_ptr<Session> self) {
         logger("edge.tls")->debug("{}: TLS handshake failed: {}", self->remote_, ec.message());
         co_return;
     }
-    while (!self->server_->stopping_ && co_await self->serveOne()) {
+    while (!self->server_->stopping_) {
+        bool again = co_await self->serveOne();
+        if (!again) {
+            break;
+        }
     }
     self->lowest().expires_after(std::chrono::seconds(2));
     co_await self->stream_.async_shutdown(token);
@@ -275,7 +279,12 @@ asio::awaitable<bool> Session::serveOne() {
     unsigned version = req.version();
     bool keepAlive = req.keep_alive();
     Reply reply;
-    if (ec) {
+    if (ec == http::error::body_limit) {
+        // Content-Length over the cap: refused before any of the body is read.
+        reply = errorReply(413, makeError(ErrorCode::InvalidArgument,
+                                          "request body larger than the server accepts"));
+        reply.close = true;
+    } else if (ec) {
         bool tooLarge = ec == http::error::header_limit;
         reply = errorReply(tooLarge ? 431 : 400,
                            makeError(ErrorCode::InvalidArgument,
@@ -330,8 +339,13 @@ asio::awaitable<Reply> Session::perform(http::request_parser<http::empty_body>& 
                 co_return Reply{{}, {}, true, true};
             }
         }
-        Reply failed = request->match.streamedBody ? co_await readSpooled(header, *request)
-                                                   : co_await readJson(header, *request);
+        // No co_await inside ?: — GCC 12 destroys the temporaries of such an expression twice.
+        Reply failed;
+        if (request->match.streamedBody) {
+            failed = co_await readSpooled(header, *request);
+        } else {
+            failed = co_await readJson(header, *request);
+        }
         if (failed.abort || failed.api.status != 200) {
             co_return failed;
         }

@@ -1,0 +1,354 @@
+// fetchml-httpsd, the TLS edge, for real: a private dbus-daemon with the project's policy, the
+// real fetchmld behind it, and HTTPS clients (curl, openssl s_client) on loopback. The edge
+// binds port 0 and the test reads the port from <runtime_dir>/https.port.
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <csignal>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "dbus/Scheduler1Proxy.h"
+#include "store/Manifest.hpp"
+#include "store/Pack.hpp"
+#include "support/Support.hpp"
+
+using namespace fetchml::test;
+using nlohmann::json;
+using VariantMap = std::map<std::string, sdbus::Variant>;
+
+namespace {
+
+class BusClient final : public sdbus::ProxyInterfaces<org::fetchml::Scheduler1_proxy> {
+public:
+    explicit BusClient(std::unique_ptr<sdbus::IConnection> connection)
+        : ProxyInterfaces(std::move(connection), "org.fetchml.Scheduler1",
+                          "/org/fetchml/Scheduler1") {
+        registerProxy();
+    }
+    ~BusClient() { unregisterProxy(); }
+
+private:
+    void onJobChanged(const std::string&, const std::string&, const VariantMap&) override {}
+};
+
+/// An HTTPS answer.
+struct Answer {
+    int status = 0;
+    std::string body;
+    nlohmann::json json() const { return nlohmann::json::parse(body, nullptr, false); }
+};
+
+/// The edge (and, with withScheduler, fetchmld) on a private bus in a temp dir.
+class Stack {
+public:
+    explicit Stack(bool withScheduler, std::string extraConfig = "")
+        : bus_((mkdir(tmp.sub("bus").c_str(), 0755), tmp.sub("bus"))),
+          extraConfig_(std::move(extraConfig)) {
+        if (withScheduler) {
+            startScheduler();
+        }
+        startEdge();
+    }
+    ~Stack() {
+        client.reset();
+        stopEdge();
+        if (scheduler_) {
+            scheduler_->stop();
+        }
+    }
+
+    void startScheduler() {
+        writeFile(tmp.sub("fetchmld.yaml"), "paths:\n  state_dir: " + tmp.sub("state") +
+                                                "\n  runtime_dir: " + tmp.sub("sched-run") +
+                                                "\nlog:\n  level: debug\n  target: console\n");
+        SpawnOptions o;
+        o.argv = {binaryPath("fetchmld"), "--config", tmp.sub("fetchmld.yaml")};
+        o.env = {bus_.envEntry()};
+        o.stderrPath = tmp.sub("fetchmld.log");
+        scheduler_.emplace(Process::spawn(o));
+        bool up = waitUntil([&] {
+            return !scheduler_->running() || run({"busctl", "--address=" + bus_.address(), "status",
+                                                  "org.fetchml.Scheduler1"})
+                                                     .exitCode == 0;
+        });
+        INFO(readFile(tmp.sub("fetchmld.log")));
+        REQUIRE(up);
+        REQUIRE(scheduler_->running());
+        client = std::make_unique<BusClient>(
+            sdbus::createSessionBusConnectionWithAddress(bus_.address()));
+    }
+
+    void startEdge() {
+        ::unlink(portFile().c_str());
+        writeFile(tmp.sub("edge.yaml"),
+                  "paths:\n  state_dir: " + tmp.sub("edge-state") + "\n  runtime_dir: " +
+                      tmp.sub("run") + "\nlog:\n  level: info\n  target: console\n" +
+                      "https:\n  address: 127.0.0.1\n  port: 0\n  threads: 2\n" + extraConfig_);
+        SpawnOptions o;
+        o.argv = {binaryPath("fetchml-httpsd"), "--config", tmp.sub("edge.yaml")};
+        o.env = {bus_.envEntry()};
+        o.stderrPath = edgeLog();
+        o.stdoutPath = edgeLog();
+        edge_.emplace(Process::spawn(o));
+        bool up = waitUntil([&] { return !edge_->running() || !readFile(portFile()).empty(); });
+        INFO(readFile(edgeLog()));
+        REQUIRE(up);
+        REQUIRE(edge_->running());
+        port = std::stoi(readFile(portFile()));
+    }
+
+    int stopEdge() {
+        int code = edge_ ? edge_->stop(SIGTERM) : -1;
+        edge_.reset();
+        return code;
+    }
+
+    std::string portFile() const { return tmp.sub("run") + "/https.port"; }
+    std::string edgeLog() const { return tmp.sub("edge.log"); }
+    std::string certFile() const { return tmp.sub("edge-state") + "/tls/cert.pem"; }
+    std::string url(const std::string& path) const {
+        return "https://127.0.0.1:" + std::to_string(port) + path;
+    }
+
+    /// One request with curl, verifying the server against the generated certificate. The key
+    /// goes through curl's config on stdin, never argv. bodyFile "" = none; output to outFile
+    /// (or captured).
+    Answer request(const std::string& method, const std::string& path, const std::string& key,
+                   const std::string& body = "", const std::string& bodyFile = "",
+                   const std::string& outFile = "", const std::string& extraHeader = "") {
+        std::string out = outFile.empty() ? tmp.sub("curl.out") : outFile;
+        std::vector<std::string> argv{"curl", "-sS", "--cacert", certFile(),     "-X", method,
+                                      "-o",   out,   "-w",       "%{http_code}", "-K", "-"};
+        if (!body.empty()) {
+            writeFile(tmp.sub("curl.body"), body, 0600);
+            argv.insert(argv.end(), {"-H", "Content-Type: application/json", "--data-binary",
+                                     "@" + tmp.sub("curl.body")});
+        }
+        if (!bodyFile.empty()) {
+            argv.insert(argv.end(), {"-H", "Content-Type: application/octet-stream",
+                                     "--data-binary", "@" + bodyFile});
+        }
+        if (!extraHeader.empty()) {
+            argv.insert(argv.end(), {"-H", extraHeader});
+        }
+        argv.push_back(url(path));
+        std::string config = key.empty() ? "" : "header = \"Authorization: Bearer " + key + "\"\n";
+        auto result = run(argv, {}, std::nullopt, std::nullopt, config);
+        if (result.exitCode != 0) {
+            WARN("curl " << method << " " << path << ": " << result.err);
+        }
+        Answer answer;
+        answer.status = std::atoi(result.out.c_str());
+        if (outFile.empty()) {
+            answer.body = readFile(out);
+            ::unlink(out.c_str());
+        }
+        return answer;
+    }
+
+    TempDir tmp;
+    std::unique_ptr<BusClient> client;
+    int port = 0;
+
+private:
+    DbusDaemon bus_;
+    std::string extraConfig_;
+    std::optional<Process> scheduler_;
+    std::optional<Process> edge_;
+};
+
+/// `openssl s_client` with one protocol version; true when the handshake completed.
+bool handshake(const Stack& stack, const std::string& versionFlag, std::string* output) {
+    auto r = run({"openssl", "s_client", "-connect", "127.0.0.1:" + std::to_string(stack.port),
+                  versionFlag, "-cipher", "DEFAULT@SECLEVEL=0", "-CAfile", stack.certFile()},
+                 {}, std::nullopt, std::nullopt, "Q\n");
+    *output = r.out + r.err;
+    return r.exitCode == 0 && r.out.find("Cipher is (NONE)") == std::string::npos &&
+           r.out.find("New, ") != std::string::npos;
+}
+
+std::string opensslFingerprint(const std::string& cert) {
+    auto r = run({"openssl", "x509", "-in", cert, "-noout", "-fingerprint", "-sha256"});
+    std::string out = r.out;
+    auto eq = out.find('=');
+    return eq == std::string::npos ? "" : out.substr(eq + 1, out.find('\n') - eq - 1);
+}
+
+}  // namespace
+
+TEST_CASE("the edge alone: TLS versions, certificate, health and authentication",
+          "[httpsd][edge]") {
+    Stack stack(false);
+
+    auto health = stack.request("GET", "/health", "");
+    CHECK(health.status == 200);
+    CHECK(health.json() == json{{"status", "ok"}});
+
+    // Every route but /health needs a key; without one the edge answers 401 itself.
+    auto noKey = stack.request("GET", "/v1/jobs", "");
+    CHECK(noKey.status == 401);
+    CHECK(noKey.json()["error"]["code"] == "Unauthenticated");
+    CHECK(stack.request("POST", "/v1/users", "", R"({"name":"x"})").status == 401);
+    auto wrongMethod = stack.request("DELETE", "/v1/jobs", "k");
+    CHECK(wrongMethod.status == 405);
+    CHECK(wrongMethod.json()["error"]["code"] == "InvalidArgument");
+    auto unknown = stack.request("GET", "/nowhere", "k");
+    CHECK(unknown.status == 404);
+    CHECK(unknown.json()["error"]["code"] == "NotFound");
+    // No scheduler on the bus: the call fails as Busy (503), and the edge keeps serving.
+    auto busy = stack.request("GET", "/v1/jobs", "fml_000000000000_x");
+    CHECK(busy.status == 503);
+    CHECK(busy.json()["error"]["code"] == "Busy");
+
+    // TLS 1.0 and 1.1 are refused even by a client that allows them; 1.2 and 1.3 work.
+    std::string out;
+    CHECK_FALSE(handshake(stack, "-tls1_1", &out));
+    INFO(out);
+    CHECK_FALSE(handshake(stack, "-tls1", &out));
+    CHECK(handshake(stack, "-tls1_2", &out));
+    CHECK(out.find("New, TLSv1.2") != std::string::npos);
+    CHECK(handshake(stack, "-tls1_3", &out));
+    CHECK(out.find("New, TLSv1.3") != std::string::npos);
+
+    // The certificate's fingerprint is logged and written, in openssl's own form.
+    std::string fingerprint = opensslFingerprint(stack.certFile());
+    REQUIRE(fingerprint.size() == 95);
+    CHECK(readFile(stack.tmp.sub("edge-state") + "/tls/fingerprint") == fingerprint + "\n");
+    CHECK(readFile(stack.edgeLog()).find(fingerprint) != std::string::npos);
+    struct stat st {};
+    REQUIRE(::stat((stack.tmp.sub("edge-state") + "/tls/key.pem").c_str(), &st) == 0);
+    CHECK((st.st_mode & 0777) == 0600);
+
+    // The access log has one line per request, never the key.
+    std::string log = readFile(stack.edgeLog());
+    CHECK(log.find("\"GET /health\" 200") != std::string::npos);
+    CHECK(log.find("\"GET /v1/jobs\" 401") != std::string::npos);
+    CHECK(log.find("fml_000000000000_x") == std::string::npos);
+
+    // SIGTERM: a clean stop, the port file removed; a restart keeps the certificate.
+    CHECK(stack.stopEdge() == 0);
+    CHECK(::access(stack.portFile().c_str(), F_OK) != 0);
+    stack.startEdge();
+    CHECK(opensslFingerprint(stack.certFile()) == fingerprint);
+    CHECK(stack.request("GET", "/health", "").status == 200);
+}
+
+TEST_CASE("through the edge to fetchmld: users, uploads, commits, jobs", "[httpsd][edge]") {
+    Stack stack(true, "  max_body_bytes: 1048576\n");
+
+    // An admin (this test's Unix user) creates a researcher on the bus.
+    auto added = stack.client->AddUser({{"name", sdbus::Variant(std::string("alice"))},
+                                        {"role", sdbus::Variant(std::string("researcher"))}});
+    std::string key = added.at("api_key").get<std::string>();
+
+    // Upload an experiment: which blobs are missing, the pack, then the manifest.
+    std::string dir = stack.tmp.sub("exp");
+    mkdir(dir.c_str(), 0755);
+    writeFile(dir + "/train.sh", "echo hello\n", 0755);
+    writeFile(dir + "/README", "an experiment\n");
+    auto manifest = fetchml::Manifest::scan(dir);
+    REQUIRE(manifest.ok());
+    json hashes = manifest->blobHashes();
+    auto missing = stack.request("POST", "/v1/blobs/missing", key, json{{"hashes", hashes}}.dump());
+    REQUIRE(missing.status == 200);
+    CHECK(missing.json()["missing"].size() == 2);
+
+    std::vector<fetchml::PackItem> items;
+    for (const auto& entry : manifest->entries()) {
+        items.push_back({entry.sha256, dir + "/" + entry.path});
+    }
+    std::string packPath = stack.tmp.sub("pack");
+    int fd = ::open(packPath.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    REQUIRE(fd >= 0);
+    REQUIRE(fetchml::PackWriter(items).writeTo(fd).ok());
+    ::close(fd);
+    auto stored = stack.request("POST", "/v1/blobs", key, "", packPath);
+    INFO(stored.body);
+    REQUIRE(stored.status == 200);
+    CHECK(stored.json()["stored"] == 2);
+    CHECK(stored.json()["present"] == 0);
+    missing = stack.request("POST", "/v1/blobs/missing", key, json{{"hashes", hashes}}.dump());
+    CHECK(missing.json()["missing"].empty());
+
+    // A blob comes back byte for byte.
+    std::string sha;
+    for (const auto& entry : manifest->entries()) {
+        if (entry.path == "train.sh") {
+            sha = entry.sha256;
+        }
+    }
+    std::string downloaded = stack.tmp.sub("download");
+    CHECK(stack.request("GET", "/v1/blobs/" + sha, key, "", "", downloaded).status == 200);
+    CHECK(readFile(downloaded) == "echo hello\n");
+    CHECK(stack.request("GET", "/v1/blobs/" + std::string(64, '0'), key).status == 404);
+
+    auto commit =
+        stack.request("POST", "/v1/commits", key, json{{"manifest", manifest->text()}}.dump());
+    REQUIRE(commit.status == 201);
+    CHECK(commit.json()["commit"] == manifest->commitId());
+    auto text = stack.request("GET", "/v1/commits/" + manifest->commitId(), key);
+    CHECK(text.json()["manifest"] == manifest->text());
+
+    // Submit, list, get, cancel.
+    json submit{{"commit", manifest->commitId()}, {"command", {"sh", "train.sh"}},
+                {"image", "rootfs:busybox"},      {"priority", 3},
+                {"params", {{"lr", "0.1"}}},      {"name", "first"}};
+    auto job = stack.request("POST", "/v1/jobs", key, submit.dump());
+    INFO(job.body);
+    REQUIRE(job.status == 201);
+    std::string id = job.json()["id"];
+    CHECK(job.json()["state"] == "queued");
+    CHECK(job.json()["user"] == "alice");
+    auto list = stack.request("GET", "/v1/jobs?state=queued&limit=10", key);
+    REQUIRE(list.status == 200);
+    REQUIRE(list.json()["jobs"].size() == 1);
+    CHECK(list.json()["jobs"][0]["id"] == id);
+    auto got = stack.request("GET", "/v1/jobs/" + id, key);
+    CHECK(got.status == 200);
+    CHECK(got.json()["params"]["lr"] == "0.1");
+    CHECK(stack.request("GET", "/v1/jobs/" + id + "/results", key).status == 404);
+    auto cancelled = stack.request("POST", "/v1/jobs/" + id + "/cancel", key);
+    CHECK(cancelled.status == 200);
+    CHECK(cancelled.json()["state"] == "cancelled");
+    CHECK(stack.request("GET", "/v1/jobs?limit=x", key).status == 400);
+
+    // Bad requests get clear errors; the server keeps serving.
+    auto badJson = stack.request("POST", "/v1/jobs", key, "{\"commit\": ");
+    CHECK(badJson.status == 400);
+    CHECK(badJson.json()["error"]["code"] == "InvalidArgument");
+    CHECK(badJson.json()["error"]["message"] == "the request body is not valid JSON");
+    CHECK(stack.request("POST", "/v1/jobs", key, "[1,2]").status == 400);
+    auto badKey =
+        stack.request("GET", "/v1/jobs", "fml_0123456789ab_notarealkeynotarealkeynotarealkeyxx");
+    CHECK(badKey.status == 401);
+    CHECK(badKey.json()["error"]["code"] == "Unauthenticated");
+    // A researcher may not create users: fetchmld decides, the edge passes it on.
+    auto denied = stack.request("POST", "/v1/users", key, R"({"name":"eve","role":"admin"})");
+    CHECK(denied.status == 403);
+    // An upload over https.max_body_bytes is refused with 413.
+    std::string big = stack.tmp.sub("big");
+    writeFile(big, std::string(2 << 20, 'x'));
+    auto tooBig = stack.request("POST", "/v1/blobs", key, "", big);
+    CHECK(tooBig.status == 413);
+    // The same without a Content-Length (chunked): refused while it streams in.
+    auto tooBigChunked =
+        stack.request("POST", "/v1/blobs", key, "", big, "", "Transfer-Encoding: chunked");
+    CHECK(tooBigChunked.status == 413);
+    // A chunked pack within the cap is stored as well (already present this time).
+    auto again =
+        stack.request("POST", "/v1/blobs", key, "", packPath, "", "Transfer-Encoding: chunked");
+    CHECK(again.status == 200);
+    CHECK(again.json()["present"] == 2);
+    CHECK(stack.request("GET", "/health", "").status == 200);
+    CHECK(stack.request("GET", "/v1/jobs/" + id, key).status == 200);
+
+    std::string log = readFile(stack.edgeLog());
+    CHECK(log.find(key) == std::string::npos);
+    CHECK(log.find("\"POST /v1/blobs\" 200") != std::string::npos);
+}
