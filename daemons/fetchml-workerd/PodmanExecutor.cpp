@@ -92,6 +92,13 @@ void PodmanExecutor::cancel(const std::string& id) {
     it->second->stop("cancelled", "cancelled", worker_.cancelGraceS);
 }
 
+void PodmanExecutor::updateSettings(WorkerSettings worker) {
+    if (worker.rootfsDir.empty()) {
+        worker.rootfsDir = worker_.rootfsDir;
+    }
+    worker_ = std::move(worker);
+}
+
 std::vector<std::string> PodmanExecutor::runningIds() const {
     std::vector<std::string> ids;
     for (const auto& [id, job] : jobs_) {

@@ -47,6 +47,10 @@ public:
     /// get an "error" message.
     void cancel(const std::string& id);
 
+    /// Takes new worker settings (SIGHUP) for jobs started from now on: slots, limits,
+    /// runtime, grace period. rootfs_dir keeps its resolved value if the new one is empty.
+    void updateSettings(WorkerSettings worker);
+
     /// Ids of the jobs whose podman is still running, sorted.
     std::vector<std::string> runningIds() const;
 

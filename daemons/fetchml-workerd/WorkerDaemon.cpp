@@ -27,6 +27,7 @@ std::shared_ptr<spdlog::logger> log() {
 
 // Everything the signal sources need, owned by run().
 struct StopContext {
+    const LoadOptions* options = nullptr;
     sd_event* event = nullptr;
     WorkerServer* server = nullptr;
     PodmanExecutor* executor = nullptr;
@@ -59,6 +60,22 @@ int onStopSignal(sd_event_source*, const signalfd_siginfo* info, void* userdata)
     if (sd_event_add_time_relative(event, &src, CLOCK_MONOTONIC, usec, 0, &onDeadline, ctx) >= 0) {
         ctx->deadline.reset(src);
     }
+    return 0;
+}
+
+int onReload(sd_event_source*, const signalfd_siginfo*, void* userdata) {
+    auto* ctx = static_cast<StopContext*>(userdata);
+    auto fresh = loadSettings(*ctx->options);
+    if (!fresh) {
+        log()->error("reload failed, keeping the old settings: {}", fresh.error().message);
+        return 0;
+    }
+    auto settings = resolvePaths(std::move(*fresh));
+    setupLogging(settings.log, "fetchml-workerd");
+    ctx->graceS = settings.worker.cancelGraceS;
+    ctx->executor->updateSettings(settings.worker);
+    log()->info("reloaded {}; socket and path changes take effect after a restart",
+                settings.sourceFile.empty() ? "(defaults)" : settings.sourceFile);
     return 0;
 }
 
@@ -102,7 +119,8 @@ Result<void> WorkerDaemon::preparePodmanEnvironment(const PathSettings& paths) {
     return {};
 }
 
-WorkerDaemon::WorkerDaemon(Settings settings) : settings_(std::move(settings)) {
+WorkerDaemon::WorkerDaemon(Settings settings, LoadOptions options)
+    : settings_(std::move(settings)), options_(std::move(options)) {
     auto& w = settings_.worker;
     if (w.socket.empty()) {
         w.socket = settings_.paths.runtimeDir + "/worker.sock";
@@ -121,7 +139,7 @@ int WorkerDaemon::run() {
     // sd_event_add_child(3)); children get a clean mask from spawnChild.
     sigset_t mask;
     sigemptyset(&mask);
-    for (int sig : {SIGCHLD, SIGTERM, SIGINT}) {
+    for (int sig : {SIGCHLD, SIGTERM, SIGINT, SIGHUP}) {
         sigaddset(&mask, sig);
     }
     sigprocmask(SIG_BLOCK, &mask, nullptr);
@@ -137,12 +155,16 @@ int WorkerDaemon::run() {
     PodmanExecutor executor(event.get(), settings_.worker, settings_.paths.stateDir + "/runs",
                             [&server](const nlohmann::json& m) { server.broadcast(m); });
     server.setExecutor(&executor);
-    StopContext ctx{event.get(), &server, &executor, settings_.worker.cancelGraceS, false, {}};
+    StopContext ctx{&options_, event.get(), &server, &executor, settings_.worker.cancelGraceS,
+                    false,     {}};
     SdEventSourcePtr sigterm;
     SdEventSourcePtr sigint;
-    for (auto [sig, slot] : {std::pair{SIGTERM, &sigterm}, std::pair{SIGINT, &sigint}}) {
+    SdEventSourcePtr sighup;
+    for (auto [sig, slot] :
+         {std::pair{SIGTERM, &sigterm}, std::pair{SIGINT, &sigint}, std::pair{SIGHUP, &sighup}}) {
         sd_event_source* src = nullptr;
-        if (int r = sd_event_add_signal(event.get(), &src, sig, &onStopSignal, &ctx); r < 0) {
+        auto handler = sig == SIGHUP ? &onReload : &onStopSignal;
+        if (int r = sd_event_add_signal(event.get(), &src, sig, handler, &ctx); r < 0) {
             log()->critical("sd_event_add_signal: {}", std::strerror(-r));
             return 1;
         }
@@ -183,7 +205,7 @@ int runWorker(int argc, char** argv) {
         return 1;
     }
     setupLogging(settings->log, "fetchml-workerd");
-    WorkerDaemon daemon(resolvePaths(std::move(*settings)));
+    WorkerDaemon daemon(resolvePaths(std::move(*settings)), cli.loadOptions());
     return daemon.run();
 }
 

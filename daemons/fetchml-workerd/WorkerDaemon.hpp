@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "core/Config.hpp"
 #include "core/Result.hpp"
 #include "core/Settings.hpp"
 
@@ -16,12 +17,15 @@ int runWorker(int argc, char** argv);
 /// The daemon once its settings are loaded.
 class WorkerDaemon {
 public:
-    /// settings must have resolved paths (resolvePaths).
-    explicit WorkerDaemon(Settings settings);
+    /// settings must have resolved paths (resolvePaths); options are kept to reload them on
+    /// SIGHUP.
+    WorkerDaemon(Settings settings, LoadOptions options);
 
     /// Sets up the podman environment and the socket, serves until stopped. Returns the exit
-    /// code. On SIGTERM/SIGINT: stops accepting, sends SIGTERM to every running podman,
-    /// kills what still runs after worker.cancel_grace_s, reports the exits, returns 0.
+    /// code. SIGHUP reloads the configuration (log level and worker settings for new jobs;
+    /// the socket and paths need a restart; a bad file keeps the old settings). On SIGTERM/SIGINT:
+    /// stops accepting, sends SIGTERM to every running podman, kills what still runs after
+    /// worker.cancel_grace_s, reports the exits, returns 0.
     int run();
 
     /// Makes sure podman finds its per-user state: HOME (from the password database when
@@ -32,6 +36,7 @@ public:
 
 private:
     Settings settings_;
+    LoadOptions options_;
 };
 
 }  // namespace fetchml

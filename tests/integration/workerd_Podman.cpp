@@ -209,6 +209,31 @@ TEST_CASE("workerd runs jobs in rootless podman", "[integration][workerd]") {
     CHECK(hello["capacity"]["cpus"].get<int>() >= 1);
     CHECK(hello["running"] == json::array());
 
+    // SIGHUP reloads the configuration; the daemon keeps serving.
+    ::kill(worker.pid(), SIGHUP);
+    client.send({{"type", "status"}});
+    client.expect([](const json& m) { return m.value("type", "") == "running"; }, "running");
+
+    // SO_PEERCRED: a user that is not root, the worker or in worker.allowed_uids is refused.
+    if (f.users.root) {
+        ::chmod(f.socket.c_str(), 0666);  // let the other user reach the credential check
+        auto probe = run({"python3", "-c",
+                          "import socket,sys\n"
+                          "s=socket.socket(socket.AF_UNIX)\n"
+                          "s.connect(sys.argv[1])\n"
+                          "data=b''\n"
+                          "try:\n"
+                          "  s.sendall(b'{\"type\":\"hello\",\"version\":1}\\n')\n"
+                          "  data=s.recv(4096)\n"
+                          "except OSError:\n"
+                          "  pass\n"
+                          "print('answer:' + data.decode())\n",
+                          f.socket},
+                         {}, f.users.https, f.users.httpsGid);
+        INFO(probe.err);
+        CHECK(probe.out == "answer:\n");
+    }
+
     // Output, a printed metric, an exit code, the log file and a result file.
     client.send(f.job("hello", sh("echo hello; echo fetchml:metric step=1 loss=0.5; "
                                   "echo done > /workspace/results/out.txt")));
@@ -284,8 +309,9 @@ TEST_CASE("workerd runs jobs in rootless podman", "[integration][workerd]") {
     CHECK(refused["reason"] == "error");
     CHECK(refused["message"] == "no free slot");
     client.send({{"type", "status"}});
-    auto running =
-        client.expect([](const json& m) { return m.value("type", "") == "running"; }, "running");
+    auto running = client.expect(
+        [](const json& m) { return m.value("type", "") == "running" && !m["ids"].empty(); },
+        "running");
     CHECK(running["ids"] == json::array({"sleep1", "sleep2"}));
     {
         WorkerClient second(f.socket, f.tmp.sub("workerd.log"));
