@@ -11,7 +11,7 @@
 
 #include "JobSpec.hpp"
 #include "MetricParser.hpp"
-#include "SdEventPtr.hpp"
+#include "sys/SdEvent.hpp"
 #include "core/Result.hpp"
 #include "core/Settings.hpp"
 #include "proto/LineBuffer.hpp"

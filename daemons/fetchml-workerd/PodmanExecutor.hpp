@@ -14,7 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "JobProcess.hpp"
-#include "SdEventPtr.hpp"
+#include "sys/SdEvent.hpp"
 #include "core/Result.hpp"
 #include "core/Settings.hpp"
 

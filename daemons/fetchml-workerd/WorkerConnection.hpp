@@ -10,7 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "SdEventPtr.hpp"
+#include "sys/SdEvent.hpp"
 #include "core/Result.hpp"
 #include "proto/LineBuffer.hpp"
 #include "sys/UniqueFd.hpp"

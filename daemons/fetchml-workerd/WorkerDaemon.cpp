@@ -11,7 +11,7 @@
 #include <iostream>
 
 #include "PodmanExecutor.hpp"
-#include "SdEventPtr.hpp"
+#include "sys/SdEvent.hpp"
 #include "WorkerServer.hpp"
 #include "core/Config.hpp"
 #include "core/DaemonCli.hpp"

@@ -16,7 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "SdEventPtr.hpp"
+#include "sys/SdEvent.hpp"
 #include "WorkerConnection.hpp"
 #include "core/Result.hpp"
 #include "core/Settings.hpp"

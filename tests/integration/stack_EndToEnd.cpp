@@ -216,7 +216,7 @@ TEST_CASE("a running job can be cancelled", "[stack]") {
         [&] {
             return stack().ctl({"logs", id}, true).out.find("started") != std::string::npos;
         },
-        120000, 200));
+        600000, 200));
     auto c = stack().ctl({"cancel", id}, true);
     INFO(c.out << c.err);
     REQUIRE(c.exitCode == 0);

@@ -382,7 +382,7 @@ ServiceUsers ensureServiceUsers() {
     u.group = gr->gr_gid;
     u.workerGid = worker.pw_gid;
     u.httpsGid = https.pw_gid;
-    u.workerHome = "/var/tmp/fetchml-worker-home";
+    u.workerHome = worker.pw_dir;  // /var/lib/fetchml-worker, as under systemd
     fs::create_directories(u.workerHome);
     if (chown(u.workerHome.c_str(), u.worker, u.workerGid) != 0) {
         throw std::runtime_error("chown " + u.workerHome + " failed");

@@ -124,7 +124,7 @@ struct ServiceUsers {
 
 /// As root: creates the users of units/fetchml.sysusers with systemd-sysusers (idempotent)
 /// and gives fetchml-worker a subuid/subgid range (usermod --add-subuids) if it has none;
-/// its home is made under /var/tmp/fetchml-worker-home. As another user: everything is that
+/// its passwd home (/var/lib/fetchml-worker) is created. As another user: everything is that
 /// user. Throws std::runtime_error with the command's output if a step fails.
 ServiceUsers ensureServiceUsers();
 
