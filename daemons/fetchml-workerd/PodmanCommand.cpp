@@ -62,6 +62,9 @@ std::vector<std::string> PodmanCommand::runArgs(const JobSpec& job, const Worker
     args.insert(args.end(), {
         "--label", "org.fetchml.job=" + job.id,
         "--name", containerName(job.id),
+        // Job ids are unique on a host, so a container that already has this name is an
+        // orphan of a crashed run of the same job: replace it rather than fail.
+        "--replace",
         "-v", job.runDir + "/code:/workspace/code:ro",
         "-v", job.runDir + "/results:/workspace/results:rw",
         "--workdir", "/workspace/code",

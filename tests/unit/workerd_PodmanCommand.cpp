@@ -74,6 +74,7 @@ TEST_CASE("workerd podman run has every isolation flag", "[workerd][podman]") {
     CHECK(hasPair(args, "--memory", "512m"));
     CHECK(hasPair(args, "--label", "org.fetchml.job=j42"));
     CHECK(hasPair(args, "--name", "fetchml-j42"));
+    CHECK(has(args, "--replace"));
     CHECK(hasPair(args, "-v", kRuns + "/j42/code:/workspace/code:ro"));
     CHECK(hasPair(args, "-v", kRuns + "/j42/results:/workspace/results:rw"));
     CHECK(hasPair(args, "--workdir", "/workspace/code"));

@@ -355,12 +355,18 @@ ServiceUsers ensureServiceUsers() {
     if (sysusers.exitCode != 0) {
         throw std::runtime_error("systemd-sysusers failed: " + sysusers.err);
     }
+    struct Account {
+        uid_t pw_uid;
+        gid_t pw_gid;
+        std::string home;
+    };
+    // getpwnam's strings live in a static buffer that the next call overwrites: copy them.
     auto lookup = [](const char* name) {
         struct passwd* pw = getpwnam(name);
         if (pw == nullptr) {
             throw std::runtime_error(std::string("user ") + name + " missing after sysusers");
         }
-        return *pw;
+        return Account{pw->pw_uid, pw->pw_gid, pw->pw_dir};
     };
     auto sched = lookup("fetchml");
     auto worker = lookup("fetchml-worker");
@@ -382,7 +388,7 @@ ServiceUsers ensureServiceUsers() {
     u.group = gr->gr_gid;
     u.workerGid = worker.pw_gid;
     u.httpsGid = https.pw_gid;
-    u.workerHome = worker.pw_dir;  // /var/lib/fetchml-worker, as under systemd
+    u.workerHome = worker.home;  // /var/lib/fetchml-worker, as under systemd
     fs::create_directories(u.workerHome);
     if (chown(u.workerHome.c_str(), u.worker, u.workerGid) != 0) {
         throw std::runtime_error("chown " + u.workerHome + " failed");
