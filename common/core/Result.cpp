@@ -4,12 +4,18 @@ namespace fetchml {
 
 const char* errorCodeName(ErrorCode code) {
     switch (code) {
-        case ErrorCode::NotFound: return "NotFound";
-        case ErrorCode::Unauthenticated: return "Unauthenticated";
-        case ErrorCode::PermissionDenied: return "PermissionDenied";
-        case ErrorCode::InvalidArgument: return "InvalidArgument";
-        case ErrorCode::Busy: return "Busy";
-        case ErrorCode::Internal: return "Internal";
+        case ErrorCode::NotFound:
+            return "NotFound";
+        case ErrorCode::Unauthenticated:
+            return "Unauthenticated";
+        case ErrorCode::PermissionDenied:
+            return "PermissionDenied";
+        case ErrorCode::InvalidArgument:
+            return "InvalidArgument";
+        case ErrorCode::Busy:
+            return "Busy";
+        case ErrorCode::Internal:
+            return "Internal";
     }
     return "Internal";
 }
@@ -30,12 +36,18 @@ ErrorCode errorCodeFromDbusName(const std::string& name) {
 
 int httpStatus(ErrorCode code) {
     switch (code) {
-        case ErrorCode::NotFound: return 404;
-        case ErrorCode::Unauthenticated: return 401;
-        case ErrorCode::PermissionDenied: return 403;
-        case ErrorCode::InvalidArgument: return 400;
-        case ErrorCode::Busy: return 503;
-        case ErrorCode::Internal: return 500;
+        case ErrorCode::NotFound:
+            return 404;
+        case ErrorCode::Unauthenticated:
+            return 401;
+        case ErrorCode::PermissionDenied:
+            return 403;
+        case ErrorCode::InvalidArgument:
+            return 400;
+        case ErrorCode::Busy:
+            return 503;
+        case ErrorCode::Internal:
+            return 500;
     }
     return 500;
 }

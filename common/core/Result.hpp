@@ -12,7 +12,14 @@ namespace fetchml {
 /// Error kinds; they map 1:1 onto D-Bus error names org.fetchml.Error.<Kind> and onto HTTP
 /// statuses (NotFound 404, Unauthenticated 401, PermissionDenied 403, InvalidArgument 400,
 /// Busy 503/429, Internal 500).
-enum class ErrorCode { NotFound, Unauthenticated, PermissionDenied, InvalidArgument, Busy, Internal };
+enum class ErrorCode {
+    NotFound,
+    Unauthenticated,
+    PermissionDenied,
+    InvalidArgument,
+    Busy,
+    Internal
+};
 
 /// An expected failure: a kind plus one human sentence saying what was wrong and where.
 struct Error {
@@ -30,7 +37,9 @@ ErrorCode errorCodeFromDbusName(const std::string& name);
 int httpStatus(ErrorCode code);
 
 /// Convenience constructors.
-inline Error makeError(ErrorCode code, std::string message) { return Error{code, std::move(message)}; }
+inline Error makeError(ErrorCode code, std::string message) {
+    return Error{code, std::move(message)};
+}
 
 /// Holds either a T or an Error. Check with ok()/operator bool before value().
 template <typename T>

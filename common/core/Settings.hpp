@@ -11,8 +11,8 @@ namespace fetchml {
 
 /// `paths:` where state lives.
 struct PathSettings {
-    std::string stateDir = "/var/lib/fetchml";   ///< database, store, runs (state_dir)
-    std::string runtimeDir = "/run/fetchml";     ///< sockets (runtime_dir)
+    std::string stateDir = "/var/lib/fetchml";  ///< database, store, runs (state_dir)
+    std::string runtimeDir = "/run/fetchml";    ///< sockets (runtime_dir)
 };
 
 /// `log:` logging.
@@ -23,9 +23,9 @@ struct LogSettings {
 
 /// `scheduler:` fetchmld.
 struct SchedulerSettings {
-    std::string database;          ///< SQLite path; "" = <state_dir>/fetchml.db (database)
-    std::string workerSocket;      ///< "" = <runtime_dir>/worker.sock (worker_socket)
-    std::string bus = "system";    ///< system|session; tests set DBUS_SYSTEM_BUS_ADDRESS (bus)
+    std::string database;        ///< SQLite path; "" = <state_dir>/fetchml.db (database)
+    std::string workerSocket;    ///< "" = <runtime_dir>/worker.sock (worker_socket)
+    std::string bus = "system";  ///< system|session; tests set DBUS_SYSTEM_BUS_ADDRESS (bus)
     std::string defaultImage = "localhost/fetchml-digits:latest";  ///< (default_image)
     std::uint32_t reconnectMs = 1000;  ///< wait between worker reconnects, ms (reconnect_ms)
 };
@@ -38,27 +38,27 @@ struct QueueSettings {
 
 /// `worker:` fetchml-workerd.
 struct WorkerSettings {
-    std::string socket;                   ///< "" = <runtime_dir>/worker.sock (socket)
-    std::string podman = "podman";        ///< podman binary (podman)
-    std::string runtime = "runc";         ///< OCI runtime passed as --runtime (runtime)
-    std::string rootfsDir;                ///< "" = <state_dir>/rootfs; for rootfs:<name> images
-    std::uint32_t slots = 2;              ///< jobs run at once (slots)
-    std::uint32_t pidsLimit = 512;        ///< --pids-limit (pids_limit)
-    std::uint32_t cancelGraceS = 10;      ///< SIGTERM→SIGKILL, seconds (cancel_grace_s)
-    std::uint32_t maxRuntimeS = 86400;    ///< default max run time, seconds (max_runtime_s)
+    std::string socket;                      ///< "" = <runtime_dir>/worker.sock (socket)
+    std::string podman = "podman";           ///< podman binary (podman)
+    std::string runtime = "runc";            ///< OCI runtime passed as --runtime (runtime)
+    std::string rootfsDir;                   ///< "" = <state_dir>/rootfs; for rootfs:<name> images
+    std::uint32_t slots = 2;                 ///< jobs run at once (slots)
+    std::uint32_t pidsLimit = 512;           ///< --pids-limit (pids_limit)
+    std::uint32_t cancelGraceS = 10;         ///< SIGTERM→SIGKILL, seconds (cancel_grace_s)
+    std::uint32_t maxRuntimeS = 86400;       ///< default max run time, seconds (max_runtime_s)
     std::vector<std::uint32_t> allowedUids;  ///< peers besides root and self (allowed_uids)
 };
 
 /// `https:` fetchml-httpsd.
 struct HttpsSettings {
-    std::string address = "0.0.0.0";   ///< listen address (address)
-    std::uint16_t port = 9101;          ///< listen port; 0 = pick one and log it (port)
-    std::string certFile;               ///< PEM; "" = generate into <state_dir>/tls (cert_file)
-    std::string keyFile;                ///< PEM private key (key_file)
-    std::string tlsDir;                 ///< "" = <state_dir>/tls (tls_dir)
-    std::string spoolDir;               ///< upload spool; "" = system temp dir (spool_dir)
+    std::string address = "0.0.0.0";  ///< listen address (address)
+    std::uint16_t port = 9101;        ///< listen port; 0 = pick one and log it (port)
+    std::string certFile;             ///< PEM; "" = generate into <state_dir>/tls (cert_file)
+    std::string keyFile;              ///< PEM private key (key_file)
+    std::string tlsDir;               ///< "" = <state_dir>/tls (tls_dir)
+    std::string spoolDir;             ///< upload spool; "" = system temp dir (spool_dir)
     std::uint64_t maxBodyBytes = 1ull << 30;  ///< upload cap, bytes (max_body_bytes)
-    std::uint32_t threads = 4;          ///< D-Bus call threads (threads)
+    std::uint32_t threads = 4;                ///< D-Bus call threads (threads)
 };
 
 /// All settings. Immutable after loading; SIGHUP builds a new one.

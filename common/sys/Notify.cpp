@@ -8,11 +8,17 @@ void notifyReady(const std::string& status) {
     sd_notifyf(0, "READY=1\nSTATUS=%s", status.c_str());
 }
 
-void notifyStopping() { sd_notify(0, "STOPPING=1"); }
+void notifyStopping() {
+    sd_notify(0, "STOPPING=1");
+}
 
-void notifyStatus(const std::string& status) { sd_notifyf(0, "STATUS=%s", status.c_str()); }
+void notifyStatus(const std::string& status) {
+    sd_notifyf(0, "STATUS=%s", status.c_str());
+}
 
-void notifyWatchdog() { sd_notify(0, "WATCHDOG=1"); }
+void notifyWatchdog() {
+    sd_notify(0, "WATCHDOG=1");
+}
 
 std::uint64_t watchdogIntervalUsec() {
     std::uint64_t usec = 0;

@@ -11,10 +11,10 @@
 
 #include "JobSpec.hpp"
 #include "MetricParser.hpp"
-#include "sys/SdEvent.hpp"
 #include "core/Result.hpp"
 #include "core/Settings.hpp"
 #include "proto/LineBuffer.hpp"
+#include "sys/SdEvent.hpp"
 #include "sys/UniqueFd.hpp"
 
 namespace fetchml {

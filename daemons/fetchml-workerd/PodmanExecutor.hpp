@@ -14,9 +14,9 @@
 #include <nlohmann/json.hpp>
 
 #include "JobProcess.hpp"
-#include "sys/SdEvent.hpp"
 #include "core/Result.hpp"
 #include "core/Settings.hpp"
+#include "sys/SdEvent.hpp"
 
 namespace fetchml {
 

@@ -10,9 +10,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "sys/SdEvent.hpp"
 #include "core/Result.hpp"
 #include "proto/LineBuffer.hpp"
+#include "sys/SdEvent.hpp"
 #include "sys/UniqueFd.hpp"
 
 namespace fetchml {

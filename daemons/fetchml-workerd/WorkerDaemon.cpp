@@ -11,12 +11,12 @@
 #include <iostream>
 
 #include "PodmanExecutor.hpp"
-#include "sys/SdEvent.hpp"
 #include "WorkerServer.hpp"
 #include "core/Config.hpp"
 #include "core/DaemonCli.hpp"
 #include "core/Log.hpp"
 #include "sys/Notify.hpp"
+#include "sys/SdEvent.hpp"
 
 namespace fetchml {
 namespace {

@@ -16,10 +16,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "sys/SdEvent.hpp"
 #include "WorkerConnection.hpp"
 #include "core/Result.hpp"
 #include "core/Settings.hpp"
+#include "sys/SdEvent.hpp"
 #include "sys/UniqueFd.hpp"
 
 namespace fetchml {
