@@ -39,6 +39,12 @@ std::unique_ptr<Transport> CtlContext::makeTransport(Outcome& failure) {
                                "in client.yaml (fetchml-httpsd logs it at start), or --insecure");
         return nullptr;
     }
+    if (config->apiKey.empty()) {
+        failure = usageFailure("no API key for " + config->server +
+                               ": set FETCHML_API_KEY or 'api_key:' in client.yaml (mode 0600); "
+                               "an admin creates one with 'fetchmlctl user add NAME --role ROLE'");
+        return nullptr;
+    }
     HttpsClientOptions httpsOptions;
     httpsOptions.host = url->host;
     httpsOptions.port = url->port;

@@ -37,6 +37,9 @@ Result<ParamSpec> parseParam(std::string_view text) {
         return bad("the name must be letters, digits and '_', not starting with a digit");
     }
     std::string_view value = text.substr(eq + 1);
+    if (value.empty()) {
+        return bad("empty value (give name=value, or name=v1,v2,... for a sweep)");
+    }
     if (value.find(',') == std::string_view::npos) {
         spec.values.emplace_back(value);
         return spec;

@@ -1,5 +1,7 @@
 #include "PodmanCommand.hpp"
 
+#include "store/Sha256.hpp"
+
 #include <cstdio>
 
 namespace fetchml {
@@ -13,8 +15,8 @@ std::string formatCpus(double cpus) {
 
 }  // namespace
 
-std::string PodmanCommand::containerName(const std::string& jobId) {
-    return "fetchml-" + jobId;
+std::string PodmanCommand::containerName(const JobSpec& job) {
+    return "fetchml-" + job.id + "-" + Sha256::hashBuffer(job.runDir).substr(0, 8);
 }
 
 std::string PodmanCommand::envFilePath(const JobSpec& job) {
@@ -61,10 +63,7 @@ std::vector<std::string> PodmanCommand::runArgs(const JobSpec& job, const Worker
     }
     args.insert(args.end(), {
         "--label", "org.fetchml.job=" + job.id,
-        "--name", containerName(job.id),
-        // Job ids are unique on a host, so a container that already has this name is an
-        // orphan of a crashed run of the same job: replace it rather than fail.
-        "--replace",
+        "--name", containerName(job),
         "-v", job.runDir + "/code:/workspace/code:ro",
         "-v", job.runDir + "/results:/workspace/results:rw",
         "--workdir", "/workspace/code",
@@ -82,14 +81,13 @@ std::vector<std::string> PodmanCommand::runArgs(const JobSpec& job, const Worker
     return args;
 }
 
-std::vector<std::string> PodmanCommand::killArgs(const std::string& jobId,
-                                                 const WorkerSettings& worker) {
-    return {worker.podman, "kill", "--signal", "KILL", containerName(jobId)};
+std::vector<std::string> PodmanCommand::killArgs(const JobSpec& job, const WorkerSettings& worker) {
+    return {worker.podman, "kill", "--signal", "KILL", containerName(job)};
 }
 
-std::vector<std::string> PodmanCommand::removeArgs(const std::string& jobId,
+std::vector<std::string> PodmanCommand::removeArgs(const JobSpec& job,
                                                    const WorkerSettings& worker) {
-    return {worker.podman, "rm", "--force", "--ignore", "--time", "0", containerName(jobId)};
+    return {worker.podman, "rm", "--force", "--ignore", "--time", "0", containerName(job)};
 }
 
 }  // namespace fetchml

@@ -13,8 +13,11 @@ namespace fetchml {
 /// Builders for podman argv vectors. argv[0] is worker.podman.
 class PodmanCommand {
 public:
-    /// Container name of a job: "fetchml-<id>".
-    static std::string containerName(const std::string& jobId);
+    /// Container name of a job: "fetchml-<id>-<first 8 hex digits of SHA-256(run_dir)>".
+    /// Job ids are unique per fetchmld only; the run directory's hash keeps two stacks that
+    /// share one worker user's podman storage (tests, a development stack beside a service)
+    /// from ever touching each other's containers.
+    static std::string containerName(const JobSpec& job);
 
     /// Path of the job's env file: <run_dir>/env (written 0600 by the worker, removed at exit).
     static std::string envFilePath(const JobSpec& job);
@@ -36,13 +39,11 @@ public:
     static std::vector<std::string> runArgs(const JobSpec& job, const WorkerSettings& worker);
 
     /// `podman kill --signal KILL fetchml-<id>`.
-    static std::vector<std::string> killArgs(const std::string& jobId,
-                                             const WorkerSettings& worker);
+    static std::vector<std::string> killArgs(const JobSpec& job, const WorkerSettings& worker);
 
     /// `podman rm --force --ignore --time 0 fetchml-<id>`: removes a container left behind
     /// when podman run itself was killed (e.g. SIGTERM before it forwarded signals).
-    static std::vector<std::string> removeArgs(const std::string& jobId,
-                                               const WorkerSettings& worker);
+    static std::vector<std::string> removeArgs(const JobSpec& job, const WorkerSettings& worker);
 };
 
 }  // namespace fetchml

@@ -78,7 +78,9 @@ void PodmanExecutor::run(const nlohmann::json& message) {
         return;
     }
     log()->info("job {}: started podman (pid {})", id, proc->pid());
-    emit_({{"type", "started"}, {"id", id}, {"container", PodmanCommand::containerName(id)}});
+    emit_({{"type", "started"},
+           {"id", id},
+           {"container", PodmanCommand::containerName(proc->spec())}});
     jobs_[id] = std::move(proc);
 }
 
@@ -134,7 +136,7 @@ void PodmanExecutor::jobMetric(JobProcess& job, std::int64_t step, const Metric&
 
 void PodmanExecutor::jobKillDue(JobProcess& job) {
     log()->warn("job {}: still running after {} s; podman kill", job.id(), worker_.cancelGraceS);
-    spawnHelper(PodmanCommand::killArgs(job.id(), worker_), job.id(), true);
+    spawnHelper(PodmanCommand::killArgs(job.spec(), worker_), job.id(), true);
 }
 
 void PodmanExecutor::spawnHelper(const std::vector<std::string>& argv, const std::string& jobId,
@@ -159,7 +161,7 @@ void PodmanExecutor::jobExited(JobProcess& job, int exitCode, int signal) {
     emitExited(job.id(), exitCode, signal, job.reason(), job.message());
     if (signal != 0) {
         // podman run was killed itself and may have left its container behind.
-        spawnHelper(PodmanCommand::removeArgs(job.id(), worker_), job.id(), false);
+        spawnHelper(PodmanCommand::removeArgs(job.spec(), worker_), job.id(), false);
     }
     auto it = jobs_.find(job.id());
     if (it != jobs_.end()) {

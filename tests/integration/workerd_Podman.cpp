@@ -120,10 +120,9 @@ struct Fixture {
         REQUIRE(built.exitCode == 0);
         fs::create_directories(state + "/runs");
         fs::create_directories(sockDir);
-        // The worker's podman keeps its run root in its database, so as root the run time
-        // directory lives in the worker's (persistent) home: podman-<uid> is created in it by
-        // the daemon because XDG_RUNTIME_DIR is empty.
-        runtimeDir = users.root ? users.workerHome + "/run" : tmp.sub("run");
+        // The worker's podman keeps its run root in its database, so its XDG_RUNTIME_DIR is
+        // the one every stack on this machine uses (users.workerRuntimeDir).
+        runtimeDir = tmp.sub("run");
         fs::create_directories(runtimeDir);
         for (const auto& d : {sockDir, runtimeDir}) {
             REQUIRE(::chown(d.c_str(), users.worker, users.workerGid) == 0);
@@ -149,9 +148,12 @@ struct Fixture {
     Process startWorker() {
         writeFile(tmp.sub("fetchml.yaml"), "log:\n  level: debug\n");
         SpawnOptions o;
+        // systemd-socket-activate passes only the variables named with -E to the worker.
         o.argv = {"systemd-socket-activate",
                   "-l",
                   socket,
+                  "-E",
+                  "XDG_RUNTIME_DIR=" + users.workerRuntimeDir,
                   binaryPath("fetchml-workerd"),
                   "--config",
                   tmp.sub("fetchml.yaml"),
@@ -169,7 +171,6 @@ struct Fixture {
                   "worker.cancel_grace_s=2"};
         o.env = {"HOME=" + users.workerHome, "FETCHML_CONFIG=" + tmp.sub("fetchml.yaml")};
         if (users.root) {
-            o.env.push_back("XDG_RUNTIME_DIR=");
             o.uid = users.worker;
             o.gid = users.workerGid;
         }
@@ -238,7 +239,7 @@ TEST_CASE("workerd runs jobs in rootless podman", "[integration][workerd]") {
     client.send(f.job("hello", sh("echo hello; echo fetchml:metric step=1 loss=0.5; "
                                   "echo done > /workspace/results/out.txt")));
     auto started = client.expectFor("started", "hello");
-    CHECK(started["container"] == "fetchml-hello");
+    CHECK(started["container"].get<std::string>().rfind("fetchml-hello-", 0) == 0);
     auto metric = client.expectFor("metric", "hello");
     CHECK(metric["step"] == 1);
     CHECK(metric["values"]["loss"].get<double>() == Approx(0.5));

@@ -73,8 +73,8 @@ TEST_CASE("workerd podman run has every isolation flag", "[workerd][podman]") {
     CHECK(hasPair(args, "--cpus", "1.500"));
     CHECK(hasPair(args, "--memory", "512m"));
     CHECK(hasPair(args, "--label", "org.fetchml.job=j42"));
-    CHECK(hasPair(args, "--name", "fetchml-j42"));
-    CHECK(has(args, "--replace"));
+    // fetchml-<id>-<first 8 hex digits of SHA-256("/var/lib/fetchml/runs/j42")>
+    CHECK(hasPair(args, "--name", "fetchml-j42-9a3a1af1"));
     CHECK(hasPair(args, "-v", kRuns + "/j42/code:/workspace/code:ro"));
     CHECK(hasPair(args, "-v", kRuns + "/j42/results:/workspace/results:rw"));
     CHECK(hasPair(args, "--workdir", "/workspace/code"));
@@ -129,11 +129,14 @@ TEST_CASE("workerd rootfs images use --rootfs under rootfs_dir", "[workerd][podm
 }
 
 TEST_CASE("workerd podman kill and rm commands", "[workerd][podman]") {
-    CHECK(PodmanCommand::killArgs("j42", sampleWorker()) ==
-          std::vector<std::string>{"/usr/bin/podman", "kill", "--signal", "KILL", "fetchml-j42"});
-    CHECK(PodmanCommand::removeArgs("j42", sampleWorker()) ==
+    auto spec = parseJobSpec(sampleJob(), kRuns);
+    REQUIRE(spec.ok());
+    CHECK(PodmanCommand::killArgs(*spec, sampleWorker()) ==
+          std::vector<std::string>{"/usr/bin/podman", "kill", "--signal", "KILL",
+                                   "fetchml-j42-9a3a1af1"});
+    CHECK(PodmanCommand::removeArgs(*spec, sampleWorker()) ==
           std::vector<std::string>{"/usr/bin/podman", "rm", "--force", "--ignore", "--time", "0",
-                                   "fetchml-j42"});
+                                   "fetchml-j42-9a3a1af1"});
 }
 
 TEST_CASE("workerd job validation refuses dangerous input", "[workerd][podman]") {

@@ -348,6 +348,8 @@ ServiceUsers ensureServiceUsers() {
         u.group = u.workerGid = u.httpsGid = getgid();
         const char* home = std::getenv("HOME");
         u.workerHome = home != nullptr ? home : "/tmp";
+        const char* xdg = std::getenv("XDG_RUNTIME_DIR");
+        u.workerRuntimeDir = xdg != nullptr ? xdg : "";
         u.root = false;
         return u;
     }
@@ -394,6 +396,12 @@ ServiceUsers ensureServiceUsers() {
         throw std::runtime_error("chown " + u.workerHome + " failed");
     }
     chmod(u.workerHome.c_str(), 0700);
+    u.workerRuntimeDir = "/tmp/fetchml-worker-run";
+    fs::create_directories(u.workerRuntimeDir);
+    if (chown(u.workerRuntimeDir.c_str(), u.worker, u.workerGid) != 0) {
+        throw std::runtime_error("chown " + u.workerRuntimeDir + " failed");
+    }
+    chmod(u.workerRuntimeDir.c_str(), 0700);
     u.root = true;
     return u;
 }

@@ -119,6 +119,10 @@ struct ServiceUsers {
     gid_t workerGid;         ///< fetchml-worker's primary group
     gid_t httpsGid;          ///< fetchml-https's primary group
     std::string workerHome;  ///< a home directory the worker owns (podman keeps storage there)
+    /// XDG_RUNTIME_DIR for the worker's podman: always the same one (/tmp/fetchml-worker-run
+    /// as root, as scripts/dev-stack uses), because podman records its run root in its
+    /// database and misbehaves when it changes.
+    std::string workerRuntimeDir;
     bool root;               ///< true if the test runs as root and dropped to real users
 };
 
