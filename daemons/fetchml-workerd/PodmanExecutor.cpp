@@ -159,8 +159,10 @@ void PodmanExecutor::jobExited(JobProcess& job, int exitCode, int signal) {
     log()->info("job {}: exited (code {}, signal {}, reason {})", job.id(), exitCode, signal,
                 job.reason());
     emitExited(job.id(), exitCode, signal, job.reason(), job.message());
-    if (signal != 0) {
-        // podman run was killed itself and may have left its container behind.
+    if (signal != 0 || job.reason() != "exited") {
+        // podman run was killed itself, or the job was stopped (cancel, timeout, shutdown):
+        // podman may have left its container behind (seen when its run root was
+        // misconfigured: it exits 0 on SIGTERM while the container runs on), so remove it.
         spawnHelper(PodmanCommand::removeArgs(job.spec(), worker_), job.id(), false);
     }
     auto it = jobs_.find(job.id());
