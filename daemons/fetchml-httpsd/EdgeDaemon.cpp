@@ -9,6 +9,7 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
@@ -86,7 +87,7 @@ int EdgeDaemon::main(int argc, char** argv) {
     }
     Settings resolved = resolvePaths(std::move(settings.value()));
     setupLogging(resolved.log, "fetchml-httpsd");
-    return EdgeDaemon(std::move(resolved)).run();
+    return EdgeDaemon(std::move(resolved), cli.loadOptions()).run();
 }
 
 int EdgeDaemon::run() {
@@ -129,6 +130,7 @@ int EdgeDaemon::run() {
 
     boost::asio::steady_timer deadline(io);
     boost::asio::steady_timer watchdog(io);
+    boost::asio::signal_set hangups(io, SIGHUP);
     boost::asio::signal_set signals(io, SIGTERM, SIGINT);
     signals.async_wait([&](const boost::system::error_code& ec, int signal) {
         if (ec) {
@@ -146,8 +148,20 @@ int EdgeDaemon::run() {
         server.shutdown([&] {
             deadline.cancel();
             watchdog.cancel();
+            hangups.cancel();
         });
     });
+    // SIGHUP reloads (STYLE.md 7): validate the new configuration, keep the old on failure.
+    std::function<void()> waitHangup = [&] {
+        hangups.async_wait([&](const boost::system::error_code& ec, int) {
+            if (ec) {
+                return;
+            }
+            reload();
+            waitHangup();
+        });
+    };
+    waitHangup();
     if (auto usec = watchdogIntervalUsec(); usec > 0) {
         armWatchdog(watchdog, std::chrono::microseconds(usec));
     }
@@ -160,6 +174,20 @@ int EdgeDaemon::run() {
     ::unlink(portFile.c_str());
     log->info("stopped");
     return 0;
+}
+
+void EdgeDaemon::reload() {
+    auto log = logger("edge");
+    auto settings = loadSettings(options_);
+    if (!settings) {
+        log->error("reload refused, keeping the running configuration: {}",
+                   settings.error().message);
+        return;
+    }
+    settings_.log = settings->log;
+    setupLogging(settings_.log, "fetchml-httpsd");
+    log->info("reloaded {}: log level {}; listening, TLS and path changes need a restart",
+              options_.path, settings_.log.level);
 }
 
 }  // namespace fetchml::edge

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <string>
 
+#include "core/Config.hpp"
 #include "core/Settings.hpp"
 
 namespace fetchml::edge {
@@ -25,13 +26,21 @@ public:
     /// settings and runs. Returns the exit code (0 after a clean stop, 1 on start-up errors).
     static int main(int argc, char** argv);
 
-    explicit EdgeDaemon(Settings settings) : settings_(std::move(settings)) {}
+    /// settings: the loaded configuration; options: how it was loaded, so SIGHUP can load it
+    /// again the same way.
+    EdgeDaemon(Settings settings, LoadOptions options)
+        : settings_(std::move(settings)), options_(std::move(options)) {}
 
     /// Runs until stopped by a signal. Start-up errors are logged once; returns 1 then.
     int run();
 
 private:
+    /// SIGHUP: loads the configuration again and applies the log level; on an error the old
+    /// settings stay. Listening address, TLS and paths need a restart.
+    void reload();
+
     Settings settings_;
+    LoadOptions options_;
 };
 
 }  // namespace fetchml::edge

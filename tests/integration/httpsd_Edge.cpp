@@ -110,6 +110,7 @@ public:
     }
 
     std::string portFile() const { return tmp.sub("run") + "/https.port"; }
+    pid_t edgePid() { return edge_ ? edge_->pid() : -1; }
     std::string edgeLog() const { return tmp.sub("edge.log"); }
     std::string certFile() const { return tmp.sub("edge-state") + "/tls/cert.pem"; }
     std::string url(const std::string& path) const {
@@ -236,6 +237,18 @@ TEST_CASE("the edge alone: TLS versions, certificate, health and authentication"
     CHECK(::access(stack.portFile().c_str(), F_OK) != 0);
     stack.startEdge();
     CHECK(opensslFingerprint(stack.certFile()) == fingerprint);
+    CHECK(stack.request("GET", "/health", "").status == 200);
+
+    // SIGHUP reloads; a broken file is refused with its line and column and the edge keeps
+    // serving with the configuration it has.
+    ::kill(stack.edgePid(), SIGHUP);
+    REQUIRE(waitUntil(
+        [&] { return readFile(stack.edgeLog()).find("reloaded ") != std::string::npos; }));
+    writeFile(stack.tmp.sub("edge.yaml"), readFile(stack.tmp.sub("edge.yaml")) + "bogus: 1\n");
+    ::kill(stack.edgePid(), SIGHUP);
+    REQUIRE(waitUntil(
+        [&] { return readFile(stack.edgeLog()).find("reload refused") != std::string::npos; }));
+    CHECK(readFile(stack.edgeLog()).find("edge.yaml:") != std::string::npos);
     CHECK(stack.request("GET", "/health", "").status == 200);
 }
 
