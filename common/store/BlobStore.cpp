@@ -63,6 +63,47 @@ Result<void> writeAll(int fd, const char* data, std::size_t size, std::string_vi
     return {};
 }
 
+// Reads source (size bytes when sizeKnown, else to its end) through SHA-256, writing each chunk
+// to fd when fd >= 0. InvalidArgument when the stream is short or hashes to something else.
+Result<void> hashStream(std::string_view expected, std::uint64_t size, bool sizeKnown,
+                        const ByteSource& source, int fd) {
+    const std::string hex(expected);
+    Sha256 sha;
+    std::vector<char> buf(Sha256::kChunkBytes);
+    std::uint64_t got = 0;
+    while (!sizeKnown || got < size) {
+        std::size_t want = buf.size();
+        if (sizeKnown) {
+            want = static_cast<std::size_t>(std::min<std::uint64_t>(want, size - got));
+        }
+        auto n = source(buf.data(), want);
+        if (!n) {
+            return n.error();
+        }
+        if (*n == 0) {
+            break;
+        }
+        sha.update(buf.data(), *n);
+        if (fd >= 0) {
+            if (auto w = writeAll(fd, buf.data(), *n, hex); !w) {
+                return w.error();
+            }
+        }
+        got += *n;
+    }
+    if (sizeKnown && got < size) {
+        return makeError(ErrorCode::InvalidArgument, "blob " + hex + ": truncated after " +
+                                                         std::to_string(got) + " of " +
+                                                         std::to_string(size) + " bytes");
+    }
+    std::string actual = sha.finishHex();
+    if (actual != hex) {
+        return makeError(ErrorCode::InvalidArgument,
+                         "blob " + hex + ": content hashes to " + actual);
+    }
+    return {};
+}
+
 ByteSource fdSource(int fd) {
     return [fd](char* buf, std::size_t max) -> Result<std::size_t> {
         for (;;) {
@@ -214,34 +255,8 @@ Result<bool> BlobStore::putFile(const std::string& filePath, std::string_view ex
 // and a wrong blob must still be reported.
 Result<bool> BlobStore::verifyOnly(std::string_view expected, std::uint64_t size, bool sizeKnown,
                                    const ByteSource& source) {
-    Sha256 sha;
-    std::vector<char> buf(Sha256::kChunkBytes);
-    std::uint64_t got = 0;
-    while (!sizeKnown || got < size) {
-        std::size_t want = buf.size();
-        if (sizeKnown) {
-            want = static_cast<std::size_t>(std::min<std::uint64_t>(want, size - got));
-        }
-        auto n = source(buf.data(), want);
-        if (!n) {
-            return n.error();
-        }
-        if (*n == 0) {
-            break;
-        }
-        sha.update(buf.data(), *n);
-        got += *n;
-    }
-    std::string hex = std::string(expected);
-    if (sizeKnown && got < size) {
-        return makeError(ErrorCode::InvalidArgument, "blob " + hex + ": truncated after " +
-                                                         std::to_string(got) + " of " +
-                                                         std::to_string(size) + " bytes");
-    }
-    std::string actual = sha.finishHex();
-    if (actual != expected) {
-        return makeError(ErrorCode::InvalidArgument,
-                         "blob " + hex + ": content hashes to " + actual);
+    if (auto r = hashStream(expected, size, sizeKnown, source, -1); !r) {
+        return r.error();
     }
     return false;
 }
@@ -266,36 +281,8 @@ Result<bool> BlobStore::putStream(std::string_view expected, std::uint64_t size,
     }
     TmpFileGuard guard(tmpName);
 
-    Sha256 sha;
-    std::vector<char> buf(Sha256::kChunkBytes);
-    std::uint64_t got = 0;
-    while (!sizeKnown || got < size) {
-        std::size_t want = buf.size();
-        if (sizeKnown) {
-            want = static_cast<std::size_t>(std::min<std::uint64_t>(want, size - got));
-        }
-        auto n = source(buf.data(), want);
-        if (!n) {
-            return n.error();
-        }
-        if (*n == 0) {
-            break;
-        }
-        sha.update(buf.data(), *n);
-        if (auto w = writeAll(fd.get(), buf.data(), *n, hex); !w) {
-            return w.error();
-        }
-        got += *n;
-    }
-    if (sizeKnown && got < size) {
-        return makeError(ErrorCode::InvalidArgument, "blob " + hex + ": truncated after " +
-                                                         std::to_string(got) + " of " +
-                                                         std::to_string(size) + " bytes");
-    }
-    std::string actual = sha.finishHex();
-    if (actual != hex) {
-        return makeError(ErrorCode::InvalidArgument,
-                         "blob " + hex + ": content hashes to " + actual);
+    if (auto r = hashStream(hex, size, sizeKnown, source, fd.get()); !r) {
+        return r.error();
     }
     if (::fsync(fd.get()) != 0 || ::fchmod(fd.get(), kBlobMode) != 0) {
         return ioError("blob " + hex + ": syncing temporary file");

@@ -123,7 +123,7 @@ struct ServiceUsers {
     /// as root, as scripts/dev-stack uses), because podman records its run root in its
     /// database and misbehaves when it changes.
     std::string workerRuntimeDir;
-    bool root;               ///< true if the test runs as root and dropped to real users
+    bool root;  ///< true if the test runs as root and dropped to real users
 };
 
 /// As root: creates the users of units/fetchml.sysusers with systemd-sysusers (idempotent)
