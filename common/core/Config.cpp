@@ -126,6 +126,18 @@ Result<void> assign(std::vector<T>& out, const Value& v, const KeySpec&) {
     return {};
 }
 
+Result<void> assign(std::vector<std::string>& out, const Value& v, const KeySpec&) {
+    std::vector<std::string> result;
+    for (const auto& item : v.items) {
+        if (item.text.empty()) {
+            return valueError(item, "a list of non-empty strings");
+        }
+        result.push_back(item.text);
+    }
+    out = std::move(result);
+    return {};
+}
+
 template <typename T>
 struct IsVector : std::false_type {};
 template <typename T>
@@ -174,6 +186,10 @@ const std::vector<KeySpec>& keys() {
         {"https", "spool_dir", bind<&S::https, &HttpsSettings::spoolDir>()},
         {"https", "max_body_bytes", bind<&S::https, &HttpsSettings::maxBodyBytes>()},
         {"https", "threads", bind<&S::https, &HttpsSettings::threads>()},
+        {"https", "allowlist", bind<&S::https, &HttpsSettings::allowlist>()},
+        {"https", "rate_limit_per_minute", bind<&S::https, &HttpsSettings::rateLimitPerMinute>()},
+        {"https", "auth_failures_per_minute",
+            bind<&S::https, &HttpsSettings::authFailuresPerMinute>()},
     };
     return kKeys;
 }

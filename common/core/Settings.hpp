@@ -59,6 +59,14 @@ struct HttpsSettings {
     std::string spoolDir;             ///< upload spool; "" = system temp dir (spool_dir)
     std::uint64_t maxBodyBytes = 1ull << 30;  ///< upload cap, bytes (max_body_bytes)
     std::uint32_t threads = 4;                ///< D-Bus call threads (threads)
+    /// CIDR blocks of clients allowed to connect; others are refused before TLS (allowlist).
+    std::vector<std::string> allowlist = {"127.0.0.0/8",   "::1/128",        "10.0.0.0/8",
+                                          "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"};
+    /// Requests a minute per API key and per client address; 0 = unlimited
+    /// (rate_limit_per_minute).
+    std::uint32_t rateLimitPerMinute = 30;
+    /// Requests answered 401 a minute per client address (auth_failures_per_minute).
+    std::uint32_t authFailuresPerMinute = 5;
 };
 
 /// All settings. Immutable after loading; SIGHUP builds a new one.

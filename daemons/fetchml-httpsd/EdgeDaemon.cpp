@@ -51,8 +51,15 @@ bool writePortFile(const std::string& path, std::uint16_t port) {
     return ::rename(tmp.c_str(), path.c_str()) == 0;
 }
 
-HttpServerOptions serverOptions(const HttpsSettings& https) {
+/// The server's options from the settings. Errors: InvalidArgument for a bad https.allowlist.
+Result<HttpServerOptions> serverOptions(const HttpsSettings& https) {
+    auto allowlist = IpAllowlist::parse(https.allowlist);
+    if (!allowlist) {
+        return allowlist.error();
+    }
     HttpServerOptions options;
+    options.allowlist = std::move(allowlist.value());
+    options.limits = RateLimits{https.rateLimitPerMinute, https.authFailuresPerMinute};
     options.address = https.address;
     options.port = https.port;
     options.maxBodyBytes = https.maxBodyBytes;
@@ -93,6 +100,11 @@ int EdgeDaemon::main(int argc, char** argv) {
 int EdgeDaemon::run() {
     auto log = logger("edge");
     const HttpsSettings& https = settings_.https;
+    auto options = serverOptions(https);
+    if (!options) {
+        log->critical("{}", options.error().message);
+        return 1;
+    }
     auto cert = Certificate::ensure(https, hostName());
     if (!cert) {
         log->critical("TLS certificate: {}", cert.error().message);
@@ -114,7 +126,7 @@ int EdgeDaemon::run() {
     }
 
     boost::asio::io_context io(1);
-    HttpServer server(io, tls->get(), *scheduler, serverOptions(https));
+    HttpServer server(io, tls->get(), *scheduler, std::move(options.value()));
     auto port = server.listen();
     if (!port) {
         log->critical("{}", port.error().message);

@@ -74,7 +74,8 @@ struct SpoolBody {
 /// An answer on its way out, with the transport's own extras.
 struct Reply {
     ApiResponse api;
-    std::string allow;   ///< Allow header for 405
+    std::string allow;             ///< Allow header for 405
+    std::uint32_t retryAfter = 0;  ///< Retry-After header for 429, seconds; 0 = none
     bool close = false;  ///< close the connection after it (the request body was not read)
     bool abort = false;  ///< the connection is broken: write nothing
 };
@@ -126,9 +127,12 @@ public:
           acceptor_(io),
           scheduler_(scheduler),
           options_(std::move(options)),
+          limiter_(options_.limits),
           retryTimer_(io) {}
 
     asio::awaitable<void> acceptLoop();
+    /// Whether the peer of a just accepted socket is in the allowlist; closes it if not.
+    bool admitPeer(tcp::socket& socket);
     void add(Session* session) { sessions_.insert(session); }
     void remove(Session* session);
     void shutdown(std::function<void()> drained);
@@ -138,6 +142,7 @@ public:
     tcp::acceptor acceptor_;
     SchedulerClient& scheduler_;
     HttpServerOptions options_;
+    RateLimiter limiter_;
     asio::steady_timer retryTimer_;
     std::set<Session*> sessions_;
     bool stopping_ = false;
@@ -151,7 +156,8 @@ public:
         : server_(std::move(server)), stream_(std::move(socket), server_->tls_) {
         beast::error_code ec;
         auto endpoint = lowest().socket().remote_endpoint(ec);
-        remote_ = ec ? "?" : endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
+        peer_ = ec ? "?" : endpoint.address().to_string();
+        remote_ = ec ? "?" : peer_ + ":" + std::to_string(endpoint.port());
         server_->add(this);
     }
     ~Session() { server_->remove(this); }
@@ -185,7 +191,8 @@ private:
     std::shared_ptr<ServerState> server_;
     Stream stream_;
     beast::flat_buffer buffer_;
-    std::string remote_;
+    std::string peer_;    ///< client address without port (rate limits)
+    std::string remote_;  ///< address:port (logs)
     bool idle_ = true;
 };
 
@@ -210,6 +217,18 @@ void ServerState::shutdown(std::function<void()> drained) {
     }
 }
 
+bool ServerState::admitPeer(tcp::socket& socket) {
+    beast::error_code ec;
+    auto endpoint = socket.remote_endpoint(ec);
+    std::string address = ec ? "?" : endpoint.address().to_string();
+    if (!ec && options_.allowlist.allows(address)) {
+        return true;
+    }
+    logger("edge.http")->warn("refused {}: not in https.allowlist", address);
+    socket.close(ec);
+    return false;
+}
+
 asio::awaitable<void> ServerState::acceptLoop() {
     auto self = shared_from_this();
     while (!stopping_) {
@@ -224,6 +243,9 @@ asio::awaitable<void> ServerState::acceptLoop() {
             logger("edge.http")->warn("accept failed: {}", ec.message());
             retryTimer_.expires_after(std::chrono::milliseconds(200));
             co_await retryTimer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+            continue;
+        }
+        if (!admitPeer(socket)) {
             continue;
         }
         auto session = std::make_shared<Session>(self, std::move(socket));
@@ -301,7 +323,13 @@ asio::awaitable<bool> Session::serveOne() {
         auto& match = std::get<RouteMatch>(routed);
         auto authorization = req[http::field::authorization];
         std::string key = Router::bearerToken({authorization.data(), authorization.size()});
-        if (match.needsAuth && key.empty()) {
+        std::uint32_t wait = match.route == Route::Health ? 0 : server_->limiter_.admit(peer_, key);
+        if (wait > 0) {
+            reply = errorReply(429, makeError(ErrorCode::Busy, "too many requests; retry in " +
+                                                                   std::to_string(wait) + " s"));
+            reply.retryAfter = wait;
+            reply.close = !header.is_done();
+        } else if (match.needsAuth && key.empty()) {
             reply = errorReply(401, makeError(ErrorCode::Unauthenticated,
                                               "missing 'Authorization: Bearer <api key>' header"));
             reply.close = !header.is_done();
@@ -311,6 +339,9 @@ asio::awaitable<bool> Session::serveOne() {
     }
     if (reply.abort) {
         co_return false;
+    }
+    if (reply.api.status == 401) {
+        server_->limiter_.recordAuthFailure(peer_);
     }
     keepAlive = keepAlive && !reply.close && !server_->stopping_;
     std::uint64_t bytes = co_await send(reply, version, keepAlive);
@@ -448,6 +479,9 @@ asio::awaitable<std::uint64_t> Session::send(Reply& reply, unsigned version, boo
         response.set("X-Content-Type-Options", "nosniff");
         if (!reply.allow.empty()) {
             response.set(http::field::allow, reply.allow);
+        }
+        if (reply.retryAfter > 0) {
+            response.set(http::field::retry_after, std::to_string(reply.retryAfter));
         }
         if (reply.api.status == 401) {
             response.set(http::field::www_authenticate, "Bearer realm=\"fetchml\"");

@@ -4,7 +4,11 @@
 // UploadSpool file; a smaller cap for JSON bodies), a handshake/read timeout and an idle
 // timeout. Authenticated routes need "Authorization: Bearer <key>" (missing: 401 without a
 // D-Bus call); the work itself runs on the SchedulerClient pool. Every error is a JSON
-// response (ErrorResponse). One access line per request at info on logger "edge.access":
+// response (ErrorResponse). A peer outside the allowlist is closed right after accept, before
+// the TLS handshake (logged at warning on "edge.http"); every request but /health passes the
+// RateLimiter (429 with Retry-After when over), and every 401 answer counts against the
+// address's authentication-failure budget. One access line per request at info on logger
+// "edge.access":
 //   <remote> "<METHOD> <redacted target>" <status> <bytes> <ms>ms
 // Beast lives only in HttpServer.cpp; this header is free of it.
 
@@ -16,6 +20,8 @@
 #include <memory>
 #include <string>
 
+#include "IpAllowlist.hpp"
+#include "RateLimiter.hpp"
 #include "SchedulerClient.hpp"
 #include "core/Result.hpp"
 
@@ -37,6 +43,10 @@ struct HttpServerOptions {
     std::string spoolDir;                  ///< where uploads are spooled (UploadSpool::directory)
     std::chrono::seconds readTimeout{30};  ///< handshake, headers, each body chunk, each write
     std::chrono::seconds idleTimeout{60};  ///< between requests on a kept-alive connection
+    /// Peers allowed to connect (https.allowlist); others are closed before TLS. Default:
+    /// loopback only.
+    IpAllowlist allowlist = IpAllowlist::parse({"127.0.0.0/8", "::1/128"}).value();
+    RateLimits limits;  ///< https.rate_limit_per_minute, https.auth_failures_per_minute
 };
 
 /// The listening server.

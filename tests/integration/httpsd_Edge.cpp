@@ -365,3 +365,69 @@ TEST_CASE("through the edge to fetchmld: users, uploads, commits, jobs", "[https
     CHECK(log.find(key) == std::string::npos);
     CHECK(log.find("\"POST /v1/blobs\" 200") != std::string::npos);
 }
+
+TEST_CASE("the edge's rate limits: 429 with Retry-After, /health exempt", "[httpsd][edge]") {
+    Stack stack(false, "  rate_limit_per_minute: 5\n  auth_failures_per_minute: 2\n");
+    // No scheduler on the bus: each keyed request is answered 503, and each counts.
+    const std::string key = "fml_0123456789ab_notarealsecretnotarealsecret";
+    for (int i = 0; i < 5; ++i) {
+        CHECK(stack.request("GET", "/v1/jobs", key).status == 503);
+    }
+    std::string headers = stack.tmp.sub("headers");
+    auto r =
+        run({"curl", "-sS", "--cacert", stack.certFile(), "-D", headers, "-o",
+             stack.tmp.sub("body"), "-w", "%{http_code}", "-K", "-", stack.url("/v1/jobs")},
+            {}, std::nullopt, std::nullopt, "header = \"Authorization: Bearer " + key + "\"\n");
+    CHECK(r.out == "429");
+    auto body = json::parse(readFile(stack.tmp.sub("body")), nullptr, false);
+    CHECK(body["error"]["code"] == "Busy");
+    std::string head = readFile(headers);
+    INFO(head);
+    auto at = head.find("retry-after: ");
+    if (at == std::string::npos) {
+        at = head.find("Retry-After: ");
+    }
+    REQUIRE(at != std::string::npos);
+    int seconds = std::atoi(head.c_str() + at + 13);
+    CHECK(seconds >= 1);
+    CHECK(seconds <= 12);
+    // /health is not limited.
+    for (int i = 0; i < 3; ++i) {
+        CHECK(stack.request("GET", "/health", "").status == 200);
+    }
+    CHECK(readFile(stack.edgeLog()).find("notarealsecret") == std::string::npos);
+    CHECK(readFile(stack.edgeLog()).find("\"GET /v1/jobs\" 429") != std::string::npos);
+}
+
+TEST_CASE("the edge's authentication-failure budget", "[httpsd][edge]") {
+    Stack stack(false, "  auth_failures_per_minute: 2\n");
+    CHECK(stack.request("GET", "/v1/jobs", "").status == 401);
+    CHECK(stack.request("GET", "/v1/jobs", "").status == 401);
+    // The address used its budget: even a request with a key is refused now.
+    auto refused = stack.request("GET", "/v1/jobs", "fml_0123456789ab_x");
+    CHECK(refused.status == 429);
+    CHECK(refused.json()["error"]["code"] == "Busy");
+    CHECK(stack.request("GET", "/health", "").status == 200);
+}
+
+TEST_CASE("the edge's IP allowlist refuses other peers before TLS", "[httpsd][edge]") {
+    Stack stack(false, "  allowlist: [192.0.2.0/24]\n");
+    auto r = run({"curl", "-sS", "--cacert", stack.certFile(), "-o", "/dev/null", "-w",
+                  "%{http_code}", stack.url("/health")});
+    CHECK(r.exitCode != 0);
+    CHECK(r.out == "000");
+    std::string out;
+    CHECK_FALSE(handshake(stack, "-tls1_3", &out));
+    REQUIRE(waitUntil([&] {
+        return readFile(stack.edgeLog()).find("refused 127.0.0.1: not in https.allowlist") !=
+               std::string::npos;
+    }));
+    // A broken list stops the edge at start-up, naming the entry.
+    CHECK(stack.stopEdge() == 0);
+    writeFile(stack.tmp.sub("broken.yaml"),
+              "log:\n  target: console\nhttps:\n  allowlist: [10.0.0.1/8]\n");
+    auto broken = run({binaryPath("fetchml-httpsd"), "--config", stack.tmp.sub("broken.yaml")});
+    CHECK(broken.exitCode != 0);
+    CHECK((broken.out + broken.err).find("https.allowlist entry '10.0.0.1/8'") !=
+          std::string::npos);
+}

@@ -364,3 +364,49 @@ TEST_CASE("DaemonCli: --version and --check-config", "[core][config]") {
     CHECK(run({"x", "--config", good, "--check-config", "--set", "https.port=x"}, out, err) == 1);
     CHECK(err == "--set https.port: expected an integer 0..65535, got 'x'\n");
 }
+
+TEST_CASE("Config: lists of strings (https.allowlist)", "[core][config]") {
+    ConfigTempDir dir;
+    {
+        auto r = loadText(dir, "log:\n  level: info\n");
+        REQUIRE(r.ok());
+        CHECK(r->https.allowlist == std::vector<std::string>{"127.0.0.0/8", "::1/128", "10.0.0.0/8",
+                                                             "172.16.0.0/12", "192.168.0.0/16",
+                                                             "fc00::/7"});
+        CHECK(r->https.rateLimitPerMinute == 30);
+        CHECK(r->https.authFailuresPerMinute == 5);
+    }
+    {
+        auto r = loadText(dir,
+                          "https:\n  allowlist:\n    - 192.0.2.0/24\n    - \"2001:db8::/32\"\n"
+                          "  rate_limit_per_minute: 5\n");
+        REQUIRE(r.ok());
+        CHECK(r->https.allowlist == std::vector<std::string>{"192.0.2.0/24", "2001:db8::/32"});
+        CHECK(r->https.rateLimitPerMinute == 5);
+    }
+    {
+        auto r = loadText(dir, "https:\n  allowlist: []\n");
+        REQUIRE(r.ok());
+        CHECK(r->https.allowlist.empty());
+    }
+    const std::string f = dir.path("fetchml.yaml");
+    CHECK(errorOf(dir, "https:\n  allowlist: 10.0.0.0/8\n") ==
+          f + ":2:14: https.allowlist: expected a sequence, got '10.0.0.0/8'");
+    CHECK(errorOf(dir, "https:\n  allowlist:\n    - [a]\n") ==
+          f + ":3:7: https.allowlist: expected a scalar list item, got a sequence");
+
+    LoadOptions o;
+    o.path = dir.path("absent.yaml");
+    o.readEnvironment = true;
+    EnvVar list("FETCHML_HTTPS_ALLOWLIST", "10.0.0.0/8, ::1/128");
+    o.overrides = {"https.auth_failures_per_minute=2"};
+    auto r = loadSettings(o);
+    REQUIRE(r.ok());
+    CHECK(r->https.allowlist == std::vector<std::string>{"10.0.0.0/8", "::1/128"});
+    CHECK(r->https.authFailuresPerMinute == 2);
+    o.overrides = {"https.allowlist=10.0.0.0/8,,::1"};
+    auto bad = loadSettings(o);
+    REQUIRE_FALSE(bad.ok());
+    CHECK(bad.error().message ==
+          "--set https.allowlist: expected a list of non-empty strings, got ''");
+}
