@@ -1,5 +1,7 @@
 #include "proto/VariantJson.hpp"
 
+#include "core/Utf8.hpp"
+
 #include <algorithm>
 #include <limits>
 
@@ -171,7 +173,8 @@ Result<json> containerToJson(const sdbus::Variant& v, const std::string& sig,
                              const std::string& field) {
     if (sig == "ay") {
         auto bytes = v.get<std::vector<std::uint8_t>>();
-        return json(sanitizeUtf8(std::string(bytes.begin(), bytes.end())));
+        return json(sanitizeUtf8(
+            std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size())));
     } else if (sig == "as") {
         return arrayToJson<std::string>(v);
     } else if (sig == "ai") {
@@ -416,55 +419,6 @@ Result<json> variantToJson(const sdbus::Variant& value, const std::string& field
         return std::move(*scalar);
     }
     return containerToJson(value, sig, field);
-}
-
-std::string sanitizeUtf8(const std::string& bytes) {
-    std::string out;
-    out.reserve(bytes.size());
-    const auto* b = reinterpret_cast<const unsigned char*>(bytes.data());
-    const std::size_t n = bytes.size();
-    static const char kReplacement[] = "\xEF\xBF\xBD";
-    std::size_t i = 0;
-    while (i < n) {
-        unsigned char c = b[i];
-        if (c < 0x80) {
-            out.push_back(static_cast<char>(c));
-            ++i;
-            continue;
-        }
-        // Length and the allowed range of the second byte (Unicode Table 3-7).
-        std::size_t len = 0;
-        unsigned char lo = 0x80;
-        unsigned char hi = 0xBF;
-        if (c >= 0xC2 && c <= 0xDF) {
-            len = 2;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            len = 3;
-            lo = c == 0xE0 ? 0xA0 : 0x80;
-            hi = c == 0xED ? 0x9F : 0xBF;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            len = 4;
-            lo = c == 0xF0 ? 0x90 : 0x80;
-            hi = c == 0xF4 ? 0x8F : 0xBF;
-        }
-        std::size_t j = i + 1;
-        bool ok = len > 0;
-        for (; ok && j < i + len; ++j) {
-            unsigned char min = j == i + 1 ? lo : 0x80;
-            unsigned char max = j == i + 1 ? hi : 0xBF;
-            if (j >= n || b[j] < min || b[j] > max) {
-                ok = false;
-                break;
-            }
-        }
-        if (ok) {
-            out.append(bytes, i, len);
-        } else {
-            out += kReplacement;
-        }
-        i = j;
-    }
-    return out;
 }
 
 Result<std::string> getString(const VariantMap& map, const std::string& key) {

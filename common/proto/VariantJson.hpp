@@ -17,6 +17,7 @@
 
 #include <sdbus-c++/sdbus-c++.h>
 #include <nlohmann/json.hpp>
+#include "core/Utf8.hpp"
 
 #include <cstdint>
 #include <map>
@@ -45,10 +46,7 @@ Result<nlohmann::json> variantMapToJson(const VariantMap& map);
 /// One variant -> JSON; `field` names it in errors.
 Result<nlohmann::json> variantToJson(const sdbus::Variant& value, const std::string& field);
 
-/// Bytes -> valid UTF-8: each maximal invalid subsequence becomes U+FFFD (Unicode 15 §3.9,
-/// "U+FFFD Substitution of Maximal Subparts"); overlong forms, surrogates and code points
-/// above U+10FFFF are invalid.
-std::string sanitizeUtf8(const std::string& bytes);
+// sanitizeUtf8 (bytes -> valid UTF-8 for "ay" values) lives in core/Utf8.hpp.
 
 // Typed getters for request fields. Each comes in three forms:
 //   getX(map, key)             the field is required: missing -> InvalidArgument

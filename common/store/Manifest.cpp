@@ -1,5 +1,7 @@
 #include "store/Manifest.hpp"
 
+#include "core/Utf8.hpp"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <fnmatch.h>
@@ -20,49 +22,6 @@
 namespace fetchml {
 
 namespace {
-
-// RFC 3629 §4: well-formed UTF-8 (no overlong forms, no surrogates, nothing above U+10FFFF).
-bool isValidUtf8(std::string_view s) {
-    std::size_t i = 0;
-    while (i < s.size()) {
-        auto c = static_cast<unsigned char>(s[i]);
-        if (c < 0x80) {
-            ++i;
-            continue;
-        }
-        std::size_t len = 0;
-        unsigned char lo = 0x80;
-        unsigned char hi = 0xbf;
-        if (c >= 0xc2 && c <= 0xdf) {
-            len = 2;
-        } else if (c >= 0xe0 && c <= 0xef) {
-            len = 3;
-            lo = c == 0xe0 ? 0xa0 : 0x80;
-            hi = c == 0xed ? 0x9f : 0xbf;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            len = 4;
-            lo = c == 0xf0 ? 0x90 : 0x80;
-            hi = c == 0xf4 ? 0x8f : 0xbf;
-        } else {
-            return false;
-        }
-        if (i + len > s.size()) {
-            return false;
-        }
-        auto c1 = static_cast<unsigned char>(s[i + 1]);
-        if (c1 < lo || c1 > hi) {
-            return false;
-        }
-        for (std::size_t k = 2; k < len; ++k) {
-            auto ck = static_cast<unsigned char>(s[i + k]);
-            if (ck < 0x80 || ck > 0xbf) {
-                return false;
-            }
-        }
-        i += len;
-    }
-    return true;
-}
 
 // Checks one entry's fields; the message says what is wrong, without location.
 Result<void> validateEntry(const ManifestEntry& e) {
