@@ -187,6 +187,9 @@ private:
     template <class Body>
     asio::awaitable<beast::error_code> write(http::response<Body>& response);
     Reply bodyReadFailure(const beast::error_code& ec);
+    /// Reads the rest of a request body into parser, each read under the read timeout.
+    template <class Parser>
+    asio::awaitable<beast::error_code> readBody(Parser& parser);
 
     std::shared_ptr<ServerState> server_;
     Stream stream_;
@@ -396,6 +399,17 @@ asio::awaitable<Reply> Session::perform(http::request_parser<http::empty_body>& 
     co_return reply;
 }
 
+template <class Parser>
+asio::awaitable<beast::error_code> Session::readBody(Parser& parser) {
+    beast::error_code ec;
+    while (!parser.is_done() && !ec) {
+        lowest().expires_after(options().readTimeout);
+        co_await http::async_read_some(stream_, buffer_, parser,
+                                       asio::redirect_error(asio::use_awaitable, ec));
+    }
+    co_return ec;
+}
+
 Reply Session::bodyReadFailure(const beast::error_code& ec) {
     Reply reply;
     if (ec == http::error::body_limit || ec == beast::errc::file_too_large) {
@@ -425,12 +439,7 @@ asio::awaitable<Reply> Session::readSpooled(http::request_parser<http::empty_bod
     http::request_parser<SpoolBody> parser(std::move(header));
     parser.body_limit(options().maxBodyBytes);
     parser.get().body() = std::move(spool.value());
-    beast::error_code ec;
-    while (!parser.is_done() && !ec) {
-        lowest().expires_after(options().readTimeout);
-        co_await http::async_read_some(stream_, buffer_, parser,
-                                       asio::redirect_error(asio::use_awaitable, ec));
-    }
+    beast::error_code ec = co_await readBody(parser);
     if (ec) {
         co_return bodyReadFailure(ec);
     }
@@ -446,12 +455,7 @@ asio::awaitable<Reply> Session::readJson(http::request_parser<http::empty_body>&
                                          ApiRequest& request) {
     http::request_parser<http::string_body> parser(std::move(header));
     parser.body_limit(std::min(options().maxJsonBytes, options().maxBodyBytes));
-    beast::error_code ec;
-    while (!parser.is_done() && !ec) {
-        lowest().expires_after(options().readTimeout);
-        co_await http::async_read_some(stream_, buffer_, parser,
-                                       asio::redirect_error(asio::use_awaitable, ec));
-    }
+    beast::error_code ec = co_await readBody(parser);
     if (ec) {
         co_return bodyReadFailure(ec);
     }
