@@ -18,6 +18,8 @@
 
 #include "sys/UniqueFd.hpp"
 
+#include "sys/OpensslError.hpp"
+
 namespace fetchml::edge {
 
 namespace {
@@ -42,13 +44,7 @@ using ExtPtr = std::unique_ptr<X509_EXTENSION, ExtDeleter>;
 constexpr long kValiditySeconds = 10L * 365 * 24 * 3600 + 3 * 24 * 3600;  // 10 years + leap days
 
 Error sslError(const std::string& what) {
-    unsigned long code = ERR_get_error();
-    char buf[256] = "unknown error";
-    if (code != 0) {
-        ERR_error_string_n(code, buf, sizeof buf);
-    }
-    ERR_clear_error();
-    return makeError(ErrorCode::Internal, what + ": " + buf);
+    return opensslError(ErrorCode::Internal, what);
 }
 
 Error sysError(const std::string& what) {

@@ -2,18 +2,14 @@
 
 #include <openssl/err.h>
 
+#include "sys/OpensslError.hpp"
+
 namespace fetchml::edge {
 
 namespace {
 
 Error sslError(const std::string& what) {
-    unsigned long code = ERR_get_error();
-    char buf[256] = "unknown error";
-    if (code != 0) {
-        ERR_error_string_n(code, buf, sizeof buf);
-    }
-    ERR_clear_error();
-    return makeError(ErrorCode::InvalidArgument, what + ": " + buf);
+    return opensslError(ErrorCode::InvalidArgument, what);
 }
 
 }  // namespace
