@@ -13,6 +13,7 @@ namespace {
 std::mutex gMutex;
 std::vector<spdlog::sink_ptr> gSinks;
 spdlog::level::level_enum gLevel = spdlog::level::info;
+bool gJournal = false;
 
 bool underJournal(const LogSettings& s) {
     if (s.target == "journal") {
@@ -33,7 +34,8 @@ void setupLogging(const LogSettings& settings, const std::string& program) {
         gLevel = spdlog::level::info;
     }
     if (gSinks.empty()) {
-        if (underJournal(settings)) {
+        gJournal = underJournal(settings);
+        if (gJournal) {
             gSinks.push_back(std::make_shared<spdlog::sinks::systemd_sink_mt>(program));
         } else {
             gSinks.push_back(std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
@@ -44,6 +46,11 @@ void setupLogging(const LogSettings& settings, const std::string& program) {
     def->set_level(gLevel);
     spdlog::set_default_logger(def);
     spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ [%n] %v");
+}
+
+bool logsToJournal() {
+    std::lock_guard lock(gMutex);
+    return gJournal;
 }
 
 std::shared_ptr<spdlog::logger> logger(const std::string& component) {

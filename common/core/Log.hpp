@@ -19,4 +19,7 @@ void setupLogging(const LogSettings& settings, const std::string& program);
 /// The logger for a component; created on first use with the program's sinks.
 std::shared_ptr<spdlog::logger> logger(const std::string& component);
 
+/// True when setupLogging chose journald (JOURNAL_STREAM set, or target "journal").
+bool logsToJournal();
+
 }  // namespace fetchml
