@@ -88,8 +88,7 @@ Result<void> assign(std::string& out, const Value& v, const KeySpec& spec) {
     return {};
 }
 
-// No bool key yet; kept so that adding one stays a one-line change.
-[[maybe_unused]] Result<void> assign(bool& out, const Value& v, const KeySpec&) {
+Result<void> assign(bool& out, const Value& v, const KeySpec&) {
     const std::string& t = v.items.front().text;
     if (t == "true" || t == "yes" || t == "on") {
         out = true;
@@ -190,6 +189,7 @@ const std::vector<KeySpec>& keys() {
         {"https", "rate_limit_per_minute", bind<&S::https, &HttpsSettings::rateLimitPerMinute>()},
         {"https", "auth_failures_per_minute",
             bind<&S::https, &HttpsSettings::authFailuresPerMinute>()},
+        {"https", "seccomp", bind<&S::https, &HttpsSettings::seccomp>()},
     };
     return kKeys;
 }

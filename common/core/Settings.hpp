@@ -67,6 +67,9 @@ struct HttpsSettings {
     std::uint32_t rateLimitPerMinute = 30;
     /// Requests answered 401 a minute per client address (auth_failures_per_minute).
     std::uint32_t authFailuresPerMinute = 5;
+    /// Install the seccomp allow-list and no-new-privileges after start-up (seccomp);
+    /// false only for debugging (strace, gdb).
+    bool seccomp = true;
 };
 
 /// All settings. Immutable after loading; SIGHUP builds a new one.
