@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ErrorResponse.hpp"
+#include "JsonBody.hpp"
 #include "proto/VariantJson.hpp"
 
 namespace fetchml::edge {
@@ -23,23 +24,7 @@ ApiResponse jsonResponse(unsigned status, const json& body) {
 
 /// The JSON object of a request body as a{sv}; the api_key of the header always wins.
 Result<VariantMap> bodyRequest(const ApiRequest& request) {
-    if (request.body.empty()) {
-        return makeError(ErrorCode::InvalidArgument, "the request body must be a JSON object");
-    }
-    json body = json::parse(request.body, nullptr, false);
-    if (body.is_discarded()) {
-        return makeError(ErrorCode::InvalidArgument, "the request body is not valid JSON");
-    }
-    if (!body.is_object()) {
-        return makeError(ErrorCode::InvalidArgument, "the request body must be a JSON object");
-    }
-    auto map = jsonToVariantMap(body);
-    if (!map) {
-        return map.error();
-    }
-    map->erase("api_key");
-    map.value()["api_key"] = sdbus::Variant(request.apiKey);
-    return map;
+    return jsonBodyRequest(request.body, request.apiKey);
 }
 
 VariantMap keyOnly(const ApiRequest& request) {
