@@ -28,6 +28,15 @@ struct YamlNode {
     std::vector<YamlNode> items;                         ///< Sequence elements
     std::vector<std::pair<YamlNode, YamlNode>> entries;  ///< Mapping key/value pairs
 
+    // The special members are defined in YamlParser.cpp, where YamlNode is complete: clang 14
+    // with libstdc++ 12 (the fuzz build) instantiates the vector's constexpr destructor here.
+    YamlNode();
+    YamlNode(const YamlNode&);
+    YamlNode(YamlNode&&) noexcept;
+    YamlNode& operator=(const YamlNode&);
+    YamlNode& operator=(YamlNode&&) noexcept;
+    ~YamlNode();
+
     /// True for a plain scalar that YAML 1.1 reads as null: empty, `~`, `null`, `Null`, `NULL`.
     bool isNull() const;
     /// "a scalar", "a sequence" or "a mapping", for error messages.

@@ -190,69 +190,49 @@ int WorkerLink::onTimer(sd_event_source*, std::uint64_t, void* self) {
     return 0;
 }
 
-void WorkerLink::handleHello(const nlohmann::json& message) {
-    if (message.value("version", 0) != kVersion) {
-        drop("the worker speaks protocol version " +
-             message.value("version", nlohmann::json()).dump());
+void WorkerLink::handleHello(const WorkerMessage& message) {
+    if (!message.versionOk) {
+        drop("the worker speaks protocol version " + message.version);
         return;
     }
-    std::uint32_t slots = 0;
-    if (auto it = message.find("capacity"); it != message.end() && it->is_object()) {
-        slots = it->value("slots", 0u);
-    }
-    std::vector<std::string> running;
-    if (auto it = message.find("running"); it != message.end() && it->is_array()) {
-        for (const auto& id : *it) {
-            if (id.is_string()) {
-                running.push_back(id.get<std::string>());
-            }
-        }
-    }
     state_ = State::Ready;
-    scheduler_.workerConnected(slots, running);
+    scheduler_.workerConnected(message.slots, message.running);
 }
 
 void WorkerLink::handle(const std::string& line) {
-    auto message = nlohmann::json::parse(line, nullptr, false);
-    if (!message.is_object() || !message.contains("type") || !message["type"].is_string()) {
+    std::string sentType;
+    auto message = parseWorkerMessage(line, sentType);
+    if (!message && sentType.empty()) {
         log()->warn("worker sent a message that is not a JSON object with a type");
         return;
     }
-    std::string type = message["type"].get<std::string>();
-    if (type == "hello") {
-        handleHello(message);
+    if (!message && sentType == "hello") {
+        // A hello we cannot read leaves the protocol undefined: start over.
+        drop("the worker sent a malformed hello: " + message.error().message);
         return;
     }
-    std::string id = message.value("id", std::string());
-    try {
-        if (type == "started") {
-            scheduler_.jobStarted(id);
-        } else if (type == "metric") {
-            std::map<std::string, double> values;
-            auto it = message.find("values");
-            if (it != message.end() && it->is_object()) {
-                for (const auto& [name, value] : it->items()) {
-                    if (value.is_number()) {
-                        values[name] = value.get<double>();
-                    }
-                }
-            }
-            scheduler_.jobMetric(id, message.value("step", std::int64_t{0}), values);
-        } else if (type == "exited") {
-            ExitReport report{message.value("exit_code", 0), message.value("signal", 0),
-                              message.value("reason", std::string("exited")),
-                              message.value("message", std::string())};
-            scheduler_.jobExited(id, report);
-        } else if (type == "running") {
-            log()->debug("worker answered status");
-        } else if (type == "error") {
-            log()->warn("worker reports: {}", message.value("message", std::string()));
-        } else {
-            log()->warn("worker sent an unknown message type '{}'", type);
-        }
-    } catch (const nlohmann::json::exception& e) {
-        // value() throws on a field of the wrong type: peer input, never fatal.
-        log()->warn("worker sent a malformed '{}' message: {}", type, e.what());
+    if (!message) {
+        // Peer input, never fatal.
+        log()->warn("worker sent a malformed '{}' message: {}", sentType, message.error().message);
+        return;
+    }
+    const std::string& type = message->type;
+    const std::string& id = message->id;
+    if (type == "hello") {
+        handleHello(message.value());
+    } else if (type == "started") {
+        scheduler_.jobStarted(id);
+    } else if (type == "metric") {
+        scheduler_.jobMetric(id, message->step, message->values);
+    } else if (type == "exited") {
+        ExitReport report{message->exitCode, message->signal, message->reason, message->message};
+        scheduler_.jobExited(id, report);
+    } else if (type == "running") {
+        log()->debug("worker answered status");
+    } else if (type == "error") {
+        log()->warn("worker reports: {}", message->message);
+    } else {
+        log()->warn("worker sent an unknown message type '{}'", type);
     }
 }
 

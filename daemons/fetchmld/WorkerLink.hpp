@@ -11,6 +11,7 @@
 #include <string>
 
 #include "Scheduler.hpp"
+#include "WorkerMessage.hpp"
 #include "proto/LineBuffer.hpp"
 #include "sys/SdEvent.hpp"
 #include "sys/UniqueFd.hpp"
@@ -54,7 +55,7 @@ private:
     void drop(const std::string& why);
     void scheduleReconnect();
     void handle(const std::string& line);
-    void handleHello(const nlohmann::json& message);
+    void handleHello(const WorkerMessage& message);
 
     sd_event* loop_;
     std::string socketPath_;
