@@ -2,7 +2,7 @@
 // read by PackReader into a BlobStore the way fetchmld reads the spooled upload: from a memfd
 // at offset 0 (pread), then again from a pipe (read), where the outcome must be the same (the
 // second time every blob is already present). The store lives in a temporary directory
-// (TMPDIR, /tmp by default) made once per process and emptied for every input.
+// (TMPDIR, else /dev/shm or /tmp) made once per process and emptied for every input.
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -22,23 +22,23 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const std::string& storeRoot() {
-    static const std::string root = [] {
+/// The temporary directory of this process, removed at exit.
+struct TempRoot {
+    std::string path;
+    TempRoot() {
+        // tmpfs when there is one: BlobStore fsyncs every blob.
         const char* tmp = std::getenv("TMPDIR");
-        std::string pattern = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") +
-                              "/fetchml-fuzz-pack-XXXXXX";
-        if (::mkdtemp(pattern.data()) == nullptr) {
+        std::string base = tmp != nullptr && *tmp != '\0' ? tmp
+                           : fs::is_directory("/dev/shm") ? "/dev/shm"
+                                                          : "/tmp";
+        path = base + "/fetchml-fuzz-pack-XXXXXX";
+        if (::mkdtemp(path.data()) == nullptr) {
             std::abort();
         }
-        return pattern;
-    }();
-    return root;
-}
-
-struct RemoveAtExit {
-    ~RemoveAtExit() {
+    }
+    ~TempRoot() {
         std::error_code ec;
-        fs::remove_all(storeRoot(), ec);
+        fs::remove_all(path, ec);
     }
 };
 
@@ -53,10 +53,10 @@ fetchml::UniqueFd memfdWith(const std::uint8_t* data, std::size_t size) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-    static RemoveAtExit cleanup;
+    static const TempRoot root;
     std::error_code ec;
-    fs::remove_all(storeRoot() + "/store", ec);
-    auto store = fetchml::BlobStore::create(storeRoot() + "/store");
+    fs::remove_all(root.path + "/store", ec);
+    auto store = fetchml::BlobStore::create(root.path + "/store");
     if (!store) {
         std::abort();
     }
