@@ -1,11 +1,19 @@
 #include "ClientConfig.hpp"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
 
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
 #include "core/YamlParser.hpp"
+#include "sys/UniqueFd.hpp"
 
 namespace fetchml::ctl {
 
@@ -104,6 +112,52 @@ Result<ClientConfig> loadClientConfig(const std::string& path,
         config.fingerprint = *fingerprintFlag;
     }
     return config;
+}
+
+Result<void> writeClientConfigFile(const std::string& path, const ClientConfig& config) {
+    auto failed = [&](const std::string& why) {
+        return makeError(ErrorCode::Internal, "cannot write " + path + ": " + why);
+    };
+    std::filesystem::path dir = std::filesystem::path(path).parent_path();
+    if (dir.empty()) {
+        dir = ".";
+    }
+    std::error_code ec;
+    if (!std::filesystem::exists(dir, ec)) {
+        std::filesystem::create_directories(dir, ec);
+        if (ec) {
+            return failed(ec.message());
+        }
+        std::filesystem::permissions(dir, std::filesystem::perms::owner_all, ec);
+    }
+    std::string text = "# fetchmlctl client settings (written by fetchmlctl login)\n";
+    auto line = [&](const char* key, const std::string& value) {
+        if (!value.empty()) {
+            text += std::string(key) + ": " + nlohmann::json(value).dump() + "\n";
+        }
+    };
+    line("server", config.server);
+    line("fingerprint", config.fingerprint);
+    line("api_key", config.apiKey);
+    std::string tmp = path + ".tmp-XXXXXX";
+    UniqueFd fd(::mkostemp(tmp.data(), O_CLOEXEC));  // mode 0600
+    if (!fd) {
+        return failed(std::strerror(errno));
+    }
+    bool ok = ::write(fd.get(), text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+              ::fsync(fd.get()) == 0;
+    int err = errno;
+    fd.reset();
+    if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
+        err = ok ? errno : err;
+        ::unlink(tmp.c_str());
+        return failed(std::strerror(err));
+    }
+    UniqueFd dirFd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (dirFd) {
+        ::fsync(dirFd.get());
+    }
+    return {};
 }
 
 }  // namespace fetchml::ctl

@@ -28,6 +28,12 @@ std::string defaultClientConfigPath();
 /// the group or others read or write it ("... must be mode 0600").
 Result<ClientConfig> readClientConfigFile(const std::string& path);
 
+/// Writes config (server, fingerprint, api_key when not empty) to path atomically: a 0600
+/// temporary file in the same directory, fsync, rename, fsync of the directory (created 0700
+/// when missing). Values are written as double-quoted YAML scalars (JSON string syntax, which
+/// YAML 1.2 §7.3.1 accepts). Errors: Internal "cannot write <path>: <why>".
+Result<void> writeClientConfigFile(const std::string& path, const ClientConfig& config);
+
 /// The effective config: the file at path ("" = default path), then FETCHML_SERVER,
 /// FETCHML_FINGERPRINT, FETCHML_API_KEY (set but empty also overrides), then the flags given.
 /// Errors: as readClientConfigFile.

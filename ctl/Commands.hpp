@@ -25,6 +25,10 @@ void addStatusCommand(CLI::App& app, CtlContext& ctx);
 void addJobCommands(CLI::App& app, CtlContext& ctx);
 /// `results ID [--download DIR] [--json]` (ResultsCommand.cpp).
 void addResultsCommand(CLI::App& app, CtlContext& ctx);
+/// `key create|list|revoke` and `whoami` (KeyCommands.cpp).
+void addKeyCommands(CLI::App& app, CtlContext& ctx);
+/// `login URL [--fingerprint HEX] [--yes] [--key-stdin]` (LoginCommand.cpp).
+void addLoginCommand(CLI::App& app, CtlContext& ctx);
 
 /// Prints JSON to stdout, indented by 2, with a final newline.
 void printJson(const nlohmann::json& value);

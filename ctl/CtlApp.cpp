@@ -57,6 +57,8 @@ int runCtl(int argc, char** argv) {
     addStatusCommand(app, ctx);
     addJobCommands(app, ctx);
     addResultsCommand(app, ctx);
+    addKeyCommands(app, ctx);
+    addLoginCommand(app, ctx);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

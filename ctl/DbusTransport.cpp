@@ -124,6 +124,49 @@ Result<json> DbusTransport::addUser(const std::string& name, const std::string& 
     });
 }
 
+Result<json> DbusTransport::hello() {
+    return guarded([&] { return variantMapToJson(proxy_->Hello(request())); });
+}
+
+Result<json> DbusTransport::createKey(const std::string& user, const std::string& role,
+                                      std::int64_t expiresAt) {
+    return guarded([&] {
+        auto req = request();
+        if (!user.empty()) {
+            req["user"] = sdbus::Variant(user);
+        }
+        req["role"] = sdbus::Variant(role);
+        req["expires_at"] = sdbus::Variant(expiresAt);
+        return variantMapToJson(proxy_->CreateKey(req));
+    });
+}
+
+Result<json> DbusTransport::listKeys(const std::string& user) {
+    return guarded([&] {
+        auto req = request();
+        if (!user.empty()) {
+            req["user"] = sdbus::Variant(user);
+        }
+        json out = json::array();
+        for (const auto& key : proxy_->ListKeys(req)) {
+            auto converted = variantMapToJson(key);
+            if (!converted) {
+                return Result<json>(converted.error());
+            }
+            out.push_back(std::move(converted.value()));
+        }
+        return Result<json>(std::move(out));
+    });
+}
+
+Result<json> DbusTransport::revokeKey(const std::string& keyId) {
+    return guarded([&] {
+        auto req = request();
+        req["key_id"] = sdbus::Variant(keyId);
+        return variantMapToJson(proxy_->RevokeKey(req));
+    });
+}
+
 Result<std::vector<std::string>> DbusTransport::missingBlobs(
     const std::vector<std::string>& hashes) {
     return guarded([&] {

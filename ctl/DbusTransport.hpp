@@ -21,6 +21,11 @@ public:
     ~DbusTransport() override;
 
     Result<nlohmann::json> addUser(const std::string& name, const std::string& role) override;
+    Result<nlohmann::json> hello() override;
+    Result<nlohmann::json> createKey(const std::string& user, const std::string& role,
+                                     std::int64_t expiresAt) override;
+    Result<nlohmann::json> listKeys(const std::string& user) override;
+    Result<nlohmann::json> revokeKey(const std::string& keyId) override;
     Result<std::vector<std::string>> missingBlobs(const std::vector<std::string>& hashes) override;
     Result<nlohmann::json> putBlobs(PackWriter& pack) override;
     Result<std::string> putManifest(const std::string& manifest) override;

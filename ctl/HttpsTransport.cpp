@@ -42,6 +42,35 @@ Result<json> HttpsTransport::addUser(const std::string& name, const std::string&
                                 json{{"name", name}, {"role", role}});
 }
 
+Result<json> HttpsTransport::hello() {
+    return client_->requestJson(HttpMethod::Get, "/v1/whoami");
+}
+
+Result<json> HttpsTransport::createKey(const std::string& user, const std::string& role,
+                                       std::int64_t expiresAt) {
+    json body{{"role", role}, {"expires_at", expiresAt}};
+    if (!user.empty()) {
+        body["user"] = user;
+    }
+    return client_->requestJson(HttpMethod::Post, "/v1/keys", body);
+}
+
+Result<json> HttpsTransport::listKeys(const std::string& user) {
+    auto answer = client_->requestJson(HttpMethod::Get,
+                                       user.empty() ? "/v1/keys" : "/v1/keys?user=" + encode(user));
+    if (!answer) {
+        return answer.error();
+    }
+    if (!answer->is_object() || !answer->contains("keys") || !(*answer)["keys"].is_array()) {
+        return makeError(ErrorCode::Internal, "the answer to /v1/keys has no 'keys' list");
+    }
+    return (*answer)["keys"];
+}
+
+Result<json> HttpsTransport::revokeKey(const std::string& keyId) {
+    return client_->requestJson(HttpMethod::Delete, "/v1/keys/" + encode(keyId));
+}
+
 Result<std::vector<std::string>> HttpsTransport::missingBlobs(
     const std::vector<std::string>& hashes) {
     auto answer =

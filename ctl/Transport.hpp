@@ -38,6 +38,18 @@ public:
 
     /// Creates a user; returns {"name","role","api_key"}.
     virtual Result<nlohmann::json> addUser(const std::string& name, const std::string& role) = 0;
+    /// Who the server takes the caller for: {"version","user","role","permissions",
+    /// "rate_limit_per_minute"} (Hello).
+    virtual Result<nlohmann::json> hello() = 0;
+    /// A new API key for user ("" = the caller) with role ("" = the user's) and expiresAt
+    /// (ms since the epoch, 0 = never); the key dictionary with "api_key", shown once.
+    virtual Result<nlohmann::json> createKey(const std::string& user, const std::string& role,
+                                             std::int64_t expiresAt) = 0;
+    /// Keys (never secrets) of user ("" = the caller's, or everyone's for an admin); a JSON
+    /// array of key dictionaries.
+    virtual Result<nlohmann::json> listKeys(const std::string& user) = 0;
+    /// Revokes a key by id; the key dictionary.
+    virtual Result<nlohmann::json> revokeKey(const std::string& keyId) = 0;
     /// The hashes of the given blobs that the store lacks.
     virtual Result<std::vector<std::string>> missingBlobs(
         const std::vector<std::string>& hashes) = 0;

@@ -30,6 +30,16 @@ struct SchedulerSettings {
     std::uint32_t reconnectMs = 1000;  ///< wait between worker reconnects, ms (reconnect_ms)
 };
 
+/// `auth:` roles and local callers (fetchmld; docs/security.md).
+struct AuthSettings {
+    /// Roles → permissions; absent file = built-in admin/researcher/viewer (permissions_file).
+    std::string permissionsFile = "/etc/fetchml/permissions.yaml";
+    /// Ask polkit about local D-Bus callers other than root and fetchmld's user (polkit).
+    bool polkit = true;
+    /// Role of such callers when polkit is off or not on the bus (local_role).
+    std::string localRole = "researcher";
+};
+
 /// `queue:` queue back end.
 struct QueueSettings {
     std::string backend = "sqlite";  ///< sqlite|redis (backend); redis arrives with issue 5
@@ -58,7 +68,23 @@ struct HttpsSettings {
     std::string tlsDir;               ///< "" = <state_dir>/tls (tls_dir)
     std::string spoolDir;             ///< upload spool; "" = system temp dir (spool_dir)
     std::uint64_t maxBodyBytes = 1ull << 30;  ///< upload cap, bytes (max_body_bytes)
+    std::uint64_t maxJsonBytes = 64ull << 20;  ///< JSON request body cap, bytes (max_json_bytes)
+    std::uint32_t maxHeaderBytes = 16384;  ///< request line + headers cap, bytes (max_header_bytes)
+    /// Open connections in all; over it, new ones are closed before TLS; 0 = unlimited
+    /// (max_connections).
+    std::uint32_t maxConnections = 512;
+    /// Open connections from one client address; 0 = unlimited (max_connections_per_address).
+    std::uint32_t maxConnectionsPerAddress = 64;
+    /// Total for a request line and headers from their first byte, seconds (header_timeout_s).
+    std::uint32_t headerTimeoutS = 10;
+    /// Wait for the next request on a kept-alive connection, seconds (idle_timeout_s).
+    std::uint32_t idleTimeoutS = 60;
+    /// TLS handshake in all, each body read, each write, seconds (read_timeout_s).
+    std::uint32_t readTimeoutS = 30;
     std::uint32_t threads = 4;                ///< D-Bus call threads (threads)
+    /// Largest WebSocket message a client may send to /v1/events, bytes; over it the
+    /// connection is closed with 1009; at least 1 (ws_max_message_bytes).
+    std::uint64_t wsMaxMessageBytes = 4096;
     /// CIDR blocks of clients allowed to connect; others are refused before TLS (allowlist).
     std::vector<std::string> allowlist = {"127.0.0.0/8",   "::1/128",        "10.0.0.0/8",
                                           "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"};
@@ -77,6 +103,7 @@ struct Settings {
     PathSettings paths;
     LogSettings log;
     SchedulerSettings scheduler;
+    AuthSettings auth;
     QueueSettings queue;
     WorkerSettings worker;
     HttpsSettings https;

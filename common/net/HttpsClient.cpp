@@ -206,7 +206,8 @@ Error httpError(unsigned status, std::string_view body, const std::string& endpo
 
 struct HttpsClient::Impl {
     HttpsClientOptions options;
-    std::string pin;  // normalised, "" = insecure
+    std::string pin;              // normalised, "" = insecure
+    std::string peerFingerprint;  // of the last handshake, 64 lowercase hex digits
     std::string bearer;
     asio::io_context ioc;
     ssl::context sslCtx{ssl::context::tls_client};
@@ -300,9 +301,6 @@ Result<void> HttpsClient::Impl::connect() {
 }
 
 Result<void> HttpsClient::Impl::checkPin() {
-    if (pin.empty()) {
-        return {};
-    }
     std::unique_ptr<X509, decltype(&X509_free)> cert(
         SSL_get1_peer_certificate(stream->native_handle()), &X509_free);
     if (!cert) {
@@ -322,10 +320,15 @@ Result<void> HttpsClient::Impl::checkPin() {
         got.push_back(kHex[digest[i] >> 4]);
         got.push_back(kHex[digest[i] & 0xf]);
     }
-    if (got != pin) {
+    peerFingerprint = got;
+    if (!pin.empty() && got != pin) {
         stream.reset();
-        return makeError(ErrorCode::Internal, "server certificate fingerprint " + got +
-                                                  " does not match the pinned " + pin);
+        return makeError(ErrorCode::Internal,
+                         "the certificate of " + endpoint() + " has changed: its fingerprint is " +
+                             got + " but " + pin +
+                             " is pinned. If it was replaced on purpose, compare the new "
+                             "fingerprint with the server's (<tls_dir>/fingerprint) and log in "
+                             "again; otherwise someone may be intercepting the connection");
     }
     return {};
 }
@@ -382,6 +385,16 @@ Result<std::unique_ptr<HttpsClient>> HttpsClient::create(const HttpsClientOption
 
 void HttpsClient::setBearerToken(std::string token) {
     impl_->bearer = std::move(token);
+}
+
+Result<std::string> HttpsClient::peerFingerprint() {
+    if (impl_->peerFingerprint.empty()) {
+        auto health = request(HttpMethod::Get, "/health");
+        if (!health) {
+            return health.error();
+        }
+    }
+    return impl_->peerFingerprint;
 }
 
 std::string HttpsClient::endpoint() const {

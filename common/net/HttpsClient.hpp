@@ -55,8 +55,9 @@ Result<HttpsUrl> parseHttpsUrl(std::string_view url);
 /// Synchronous HTTPS client with certificate pinning and keep-alive. Not thread-safe.
 ///
 /// Errors of every request: Internal "cannot connect to host:port: <why>" (resolve, connect,
-/// TLS handshake, timeouts), Internal "server certificate fingerprint <got> does not match the
-/// pinned <want>", Internal "host:port: <why>" for a broken connection. A response with status
+/// TLS handshake, timeouts), Internal "the certificate of host:port has changed: its
+/// fingerprint is <got> but <want> is pinned. ...", Internal "host:port: <why>" for a broken
+/// connection. A response with status
 /// >= 400 and a JSON body {"error":{"code","message"}} becomes an Error with that code (by name,
 /// see errorCodeName) and message; other failed statuses become the code of the status
 /// (404 NotFound, 401 Unauthenticated, 403 PermissionDenied, 400/409/413/422 InvalidArgument,
@@ -102,6 +103,12 @@ public:
     /// memory. Returns the number of bytes written. Failed statuses become errors as above;
     /// Internal "writing download: <strerror>" for a failed write.
     Result<std::uint64_t> download(const std::string& target, int fd);
+
+    /// The SHA-256 fingerprint (64 lowercase hex digits) of the server's leaf certificate, as
+    /// seen by this client's last handshake; connects (GET /health) if it has not yet. For
+    /// trust on first use: create the client with insecure, show this, then pin it.
+    /// Errors: as request.
+    Result<std::string> peerFingerprint();
 
     /// "host:port" as used in messages.
     std::string endpoint() const;

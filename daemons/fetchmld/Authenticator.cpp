@@ -4,6 +4,8 @@
 
 #include <vector>
 
+#include "core/Log.hpp"
+
 namespace fetchml {
 
 namespace {
@@ -18,59 +20,102 @@ std::string userNameOf(uid_t uid) {
     return "uid:" + std::to_string(uid);
 }
 
-const char* permissionVerb(Permission permission) {
-    switch (permission) {
-        case Permission::Read:
-            return "read jobs";
-        case Permission::Upload:
-            return "upload";
-        case Permission::Submit:
-            return "submit jobs";
-        case Permission::Cancel:
-            return "cancel jobs";
-        case Permission::Admin:
-            return "administer fetchmld";
-    }
-    return "do that";
-}
-
 }  // namespace
 
 Result<Identity> Authenticator::identify(const std::optional<std::string>& apiKey,
-                                         std::optional<uid_t> senderUid) const {
+                                         std::optional<uid_t> senderUid, const std::string& sender,
+                                         std::string* why) const {
     if (apiKey && !apiKey->empty()) {
-        auto user = users_.authenticate(*apiKey);
-        if (!user) {
-            return user.error();
+        auto owner = users_.authenticate(*apiKey, why);
+        if (!owner) {
+            return owner.error();
         }
-        return Identity{user->name, user->role, true};
+        Identity id;
+        id.user = owner->user;
+        id.role = owner->role;
+        id.viaApiKey = true;
+        id.keyId = owner->keyId;
+        return id;
     }
     if (!senderUid) {
+        if (why != nullptr) {
+            *why = "no API key and no sender credentials";
+        }
         return makeError(ErrorCode::Unauthenticated, "the caller could not be identified");
     }
-    bool admin = *senderUid == 0 || *senderUid == selfUid_;
-    return Identity{userNameOf(*senderUid), admin ? "admin" : "researcher", false};
+    Identity id;
+    id.user = userNameOf(*senderUid);
+    id.uid = senderUid;
+    id.sender = sender;
+    if (*senderUid == 0 || *senderUid == selfUid_) {
+        id.role = "admin";
+    } else if (polkit_ != nullptr) {
+        id.role = "polkit";
+    } else {
+        id.role = localRole_;
+    }
+    return id;
 }
 
-bool Authenticator::allows(const std::string& role, Permission permission) {
-    if (role == "admin") {
+bool Authenticator::allows(const Identity& caller, Permission permission) const {
+    if (caller.viaApiKey) {
+        return roles_.allows(caller.role, permission);
+    }
+    if (caller.uid && (*caller.uid == 0 || *caller.uid == selfUid_)) {
         return true;
     }
-    if (role == "researcher") {
-        return permission != Permission::Admin;
+    if (polkit_ != nullptr && !caller.sender.empty()) {
+        auto answer = polkit_->check(caller.sender, polkitAction(permission));
+        if (!answer) {
+            logger("sched.auth")->warn("{}", answer.error().message);
+            return false;
+        }
+        if (*answer != PolkitAnswer::Unavailable) {
+            return *answer == PolkitAnswer::Yes;
+        }
     }
-    if (role == "viewer") {
-        return permission == Permission::Read;
-    }
-    return false;
+    return roles_.allows(localRole_, permission);
 }
 
-Result<void> Authenticator::require(const Identity& identity, Permission permission) {
-    if (allows(identity.role, permission)) {
+Result<void> Authenticator::require(const Identity& caller, Permission permission) const {
+    if (allows(caller, permission)) {
         return {};
     }
-    return makeError(ErrorCode::PermissionDenied, identity.user + " (role " + identity.role +
-                                                      ") may not " + permissionVerb(permission));
+    return makeError(
+        ErrorCode::PermissionDenied,
+        caller.user + " (role " + caller.role + ") lacks permission " + permissionName(permission));
+}
+
+Result<void> Authenticator::requireFor(const Identity& caller, const std::string& owner,
+                                       Permission own, Permission any) const {
+    if (caller.user == owner && allows(caller, own)) {
+        return {};
+    }
+    if (allows(caller, any)) {
+        return {};
+    }
+    std::string needed = caller.user == owner ? permissionName(own) : permissionName(any);
+    return makeError(ErrorCode::PermissionDenied,
+                     caller.user + " (role " + caller.role + ") lacks permission " + needed +
+                         (caller.user == owner ? std::string() : " (it belongs to " + owner + ")"));
+}
+
+bool Authenticator::holdsRole(const Identity& caller, const std::string& role) const {
+    const Role* wanted = roles_.find(role);
+    if (wanted == nullptr) {
+        return false;
+    }
+    for (Permission p : wanted->permissions) {
+        if (!allows(caller, p)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+std::uint32_t Authenticator::rateLimitFor(const Identity& caller) const {
+    const Role* role = roles_.find(caller.role);
+    return role == nullptr ? 0 : role->rateLimitPerMinute;
 }
 
 }  // namespace fetchml

@@ -1,54 +1,74 @@
 #pragma once
-// Authenticator: who is calling and what may they do (decisions.md "D-Bus interface",
-// "Identity and API keys"). A request with an API key is made by the key's user; otherwise
-// the caller is its Unix user: uid 0 and fetchmld's own uid are admins, other local users
-// researchers (polkit comes with issue 3).
+// Authenticator: who is calling and what may they do (DESIGN.md §3 "Identity",
+// docs/security.md). A request with an API key is made by the key's user with the key's role
+// (RoleTable). Otherwise the caller is its Unix user on the bus: uid 0 and fetchmld's own uid
+// may do everything; any other local user is asked about with polkit (Permissions.hpp maps each
+// permission to an action of polkit/org.fetchml.policy); where polkit is not on the bus, a local
+// user gets the role auth.local_role.
 
 #include <sys/types.h>
 
 #include <optional>
 #include <string>
 
+#include "Permissions.hpp"
+#include "PolkitAuthority.hpp"
 #include "UserStore.hpp"
 #include "core/Result.hpp"
 
 namespace fetchml {
 
-/// Things a caller may do.
-enum class Permission {
-    Read,    ///< read jobs, logs, manifests, blobs
-    Upload,  ///< store blobs and manifests
-    Submit,  ///< queue jobs
-    Cancel,  ///< cancel jobs (researchers: only their own)
-    Admin,   ///< manage users and keys, cancel any job
-};
-
 /// The resolved caller.
 struct Identity {
     std::string user;  ///< user name ("uid:<n>" for a local uid without a passwd entry)
-    std::string role;  ///< admin | researcher | viewer
+    /// API key callers: the key's role. Local callers: "admin" for root/fetchmld's uid,
+    /// "polkit" when polkit decides, else auth.local_role.
+    std::string role;
     bool viaApiKey = false;
+    std::string keyId;         ///< API key callers: the key id (not secret)
+    std::optional<uid_t> uid;  ///< local callers: the sender's uid
+    std::string sender;        ///< local callers: the sender's unique bus name
+    std::string remoteAddr;    ///< API key callers: client address fetchml-httpsd reported
 };
 
 /// Resolves callers and checks permissions.
 class Authenticator {
 public:
-    /// selfUid: the uid fetchmld runs as (an admin, like root).
-    Authenticator(UserStore& users, uid_t selfUid) : users_(users), selfUid_(selfUid) {}
+    /// selfUid: the uid fetchmld runs as. polkit: nullptr = never ask polkit. localRole: the
+    /// role of other local users when polkit is unavailable. All borrowed.
+    Authenticator(UserStore& users, const RoleTable& roles, uid_t selfUid, PolkitAuthority* polkit,
+                  std::string localRole)
+        : users_(users),
+          roles_(roles),
+          selfUid_(selfUid),
+          polkit_(polkit),
+          localRole_(std::move(localRole)) {}
 
-    /// The caller: by apiKey when given (non-empty), else by the sender's uid.
-    /// Errors: Unauthenticated "invalid API key"; Unauthenticated when neither is known.
+    /// The caller: by apiKey when given (non-empty), else by the sender's uid and bus name.
+    /// Errors: Unauthenticated "invalid API key" (*why, when given, gets the audit reason);
+    /// Unauthenticated when neither is known.
     Result<Identity> identify(const std::optional<std::string>& apiKey,
-                              std::optional<uid_t> senderUid) const;
-    /// True when role grants permission: admin all; researcher Read, Upload, Submit, Cancel;
-    /// viewer Read.
-    static bool allows(const std::string& role, Permission permission);
-    /// Ok when identity may do `permission`; PermissionDenied "<user> (role <r>) may not <what>".
-    static Result<void> require(const Identity& identity, Permission permission);
+                              std::optional<uid_t> senderUid, const std::string& sender,
+                              std::string* why = nullptr) const;
+    /// True when the caller holds permission (see the header comment for how).
+    bool allows(const Identity& caller, Permission permission) const;
+    /// Ok, or PermissionDenied "<user> (role <r>) lacks permission <name>".
+    Result<void> require(const Identity& caller, Permission permission) const;
+    /// For a job or key of `owner`: `any`, or `own` when the caller is the owner. Errors as
+    /// require, naming the permission that would have allowed it.
+    Result<void> requireFor(const Identity& caller, const std::string& owner, Permission own,
+                            Permission any) const;
+    /// True when every permission of `role` is held by the caller (keys a caller may mint).
+    bool holdsRole(const Identity& caller, const std::string& role) const;
+    /// HTTPS requests a minute for the caller's role, 0 = the https default.
+    std::uint32_t rateLimitFor(const Identity& caller) const;
 
 private:
     UserStore& users_;
+    const RoleTable& roles_;
     uid_t selfUid_;
+    PolkitAuthority* polkit_;
+    std::string localRole_;
 };
 
 }  // namespace fetchml

@@ -171,15 +171,26 @@ Result<std::vector<Job>> JobStore::query(const std::string& sql,
     return jobs;
 }
 
-Result<std::vector<Job>> JobStore::list(std::optional<JobState> state, std::uint32_t limit) {
-    std::string base = std::string("SELECT ") + kJobColumns + " FROM jobs";
+Result<std::vector<Job>> JobStore::list(std::optional<JobState> state, std::uint32_t limit,
+                                        const std::string& user) {
+    std::string sql = std::string("SELECT ") + kJobColumns + " FROM jobs WHERE 1";
     if (state) {
-        return query(base + " WHERE state = ? ORDER BY seq DESC LIMIT ?", [&](Statement& s) {
-            s.bind(1, std::string(jobStateName(*state))).bind(2, std::int64_t{limit});
-        });
+        sql += " AND state = ?";
     }
-    return query(base + " ORDER BY seq DESC LIMIT ?",
-                 [&](Statement& s) { s.bind(1, std::int64_t{limit}); });
+    if (!user.empty()) {
+        sql += " AND user = ?";
+    }
+    sql += " ORDER BY seq DESC LIMIT ?";
+    return query(sql, [&](Statement& s) {
+        int i = 1;
+        if (state) {
+            s.bind(i++, std::string(jobStateName(*state)));
+        }
+        if (!user.empty()) {
+            s.bind(i++, user);
+        }
+        s.bind(i, std::int64_t{limit});
+    });
 }
 
 Result<std::vector<Job>> JobStore::inStates(const std::vector<JobState>& states) {

@@ -39,8 +39,10 @@ public:
     Result<Job> submit(const JobSpec& spec);
     /// One job with its latest metrics. Errors: NotFound "job <id> does not exist".
     Result<Job> get(const std::string& id);
-    /// Jobs newest first, optionally only those in `state`, at most `limit`.
-    Result<std::vector<Job>> list(std::optional<JobState> state, std::uint32_t limit);
+    /// Jobs newest first, optionally only those in `state` and/or of `user` ("" = every
+    /// user), at most `limit`. Uses the indexes jobs_queue / jobs_user.
+    Result<std::vector<Job>> list(std::optional<JobState> state, std::uint32_t limit,
+                                  const std::string& user = "");
     /// Jobs in any of the given states, oldest first (for reconciliation).
     Result<std::vector<Job>> inStates(const std::vector<JobState>& states);
     /// The next job to run: queued, highest priority, then earliest submitted.

@@ -63,10 +63,10 @@ public:
     /// tries to dispatch. Returns the job as queued.
     Result<Job> submit(JobSpec spec);
     /// Cancels a job: a queued one at once; a starting or running one by asking the worker
-    /// (it becomes cancelled when the worker reports it exited). Researchers may cancel only
-    /// their own jobs. Errors: NotFound, PermissionDenied, InvalidArgument when it is finished,
+    /// (it becomes cancelled when the worker reports it exited). The caller's permission is
+    /// checked before (SchedulerBus). Errors: NotFound, InvalidArgument when it is finished,
     /// Busy when it runs but the worker is not connected.
-    Result<Job> cancel(const Identity& caller, const std::string& id);
+    Result<Job> cancel(const std::string& id);
 
     /// The worker said hello: slots and the jobs it still runs. Jobs we think start or run
     /// but it does not list are failed with reason "lost"; listed starting jobs are running.

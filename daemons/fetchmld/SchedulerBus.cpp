@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "core/Audit.hpp"
 #include "core/Log.hpp"
 #include "core/Version.hpp"
 #include "store/Manifest.hpp"
@@ -17,9 +18,6 @@ namespace {
 
 auto log() {
     return logger("sched.bus");
-}
-auto audit() {
-    return logger("sched.audit");
 }
 
 [[noreturn]] void fail(const Error& error) {
@@ -66,27 +64,63 @@ SchedulerBus::~SchedulerBus() {
     unregisterAdaptor();
 }
 
-Identity SchedulerBus::authorize(const VariantMap& request, Permission permission,
-                                 const char* action) {
+Identity SchedulerBus::authenticate(const VariantMap& request, const char* action) {
     auto key = unwrap(getOptionalString(request, "api_key"));
+    auto remote = getOptionalString(request, "remote_addr");
+    std::string remoteAddr = remote && *remote ? **remote : std::string();
     std::optional<uid_t> uid;
+    std::string sender;
     if (const auto* message = getObject().getCurrentlyProcessedMessage()) {
         try {
             uid = message->getCredsUid();
+            sender = message->getSender();
         } catch (const sdbus::Error& e) {
             log()->warn("cannot read the sender's credentials: {}", e.getMessage());
         }
     }
-    auto identity = deps_.auth.identify(key, uid);
+    std::string why;
+    auto identity = deps_.auth.identify(key, uid, sender, &why);
     if (!identity) {
-        audit()->warn("AUDIT user=? action={} result=unauthenticated", action);
+        std::string from = remoteAddr.empty() ? "" : " from " + remoteAddr;
+        audit(AuditEvent{action, "failed", "", remoteAddr, "",
+                         "authentication failed" + from + ": " + why});
         fail(identity.error());
     }
-    auto allowed = Authenticator::require(*identity, permission);
-    audit()->info("AUDIT user={} role={} action={} result={}", identity->user, identity->role,
-                  action, allowed ? "allowed" : "denied");
-    unwrap(allowed);
+    if (identity->viaApiKey) {
+        identity->remoteAddr = remoteAddr;
+    }
     return *identity;
+}
+
+void SchedulerBus::enforce(const Identity& who, const Result<void>& allowed, const char* action,
+                           const std::string& jobId) {
+    if (allowed) {
+        return;
+    }
+    audit(AuditEvent{action, "denied", who.user, who.remoteAddr, jobId,
+                     who.user + " was denied " + action + ": " + allowed.error().message});
+    fail(allowed.error());
+}
+
+Identity SchedulerBus::authorize(const VariantMap& request, Permission permission,
+                                 const char* action) {
+    auto who = authenticate(request, action);
+    enforce(who, deps_.auth.require(who, permission), action);
+    return who;
+}
+
+void SchedulerBus::done(const Identity& who, const char* action, const std::string& message,
+                        const std::string& jobId) {
+    audit(AuditEvent{action, "ok", who.user, who.remoteAddr, jobId, message});
+}
+
+Job SchedulerBus::readableJob(const Identity& who, const VariantMap& request, const char* action) {
+    auto job = unwrap(deps_.jobs.get(unwrap(getString(request, "id"))));
+    enforce(
+        who,
+        deps_.auth.requireFor(who, job.spec.user, Permission::JobsReadOwn, Permission::JobsReadAny),
+        action, job.id);
+    return job;
 }
 
 VariantMap SchedulerBus::jobToVariantMap(const Job& job) {
@@ -120,28 +154,116 @@ void SchedulerBus::jobChanged(const Job& job) {
 
 VariantMap SchedulerBus::Hello(const VariantMap& request) {
     return guarded("Hello", [&] {
-        auto who = authorize(request, Permission::Read, "hello");
-        return VariantMap{
-            {"version", std::string(projectVersion())}, {"user", who.user}, {"role", who.role}};
+        auto who = authenticate(request, "hello");
+        // API key callers get their permissions; local callers none (polkit decides per call).
+        std::vector<std::string> held;
+        for (Permission p : allPermissions()) {
+            if (who.viaApiKey && deps_.auth.allows(who, p)) {
+                held.emplace_back(permissionName(p));
+            }
+        }
+        done(who, "hello", who.user + " said hello");
+        return VariantMap{{"version", std::string(projectVersion())},
+                          {"user", who.user},
+                          {"role", who.role},
+                          {"permissions", held},
+                          {"rate_limit_per_minute", deps_.auth.rateLimitFor(who)}};
     });
 }
 
 VariantMap SchedulerBus::AddUser(const VariantMap& request) {
     return guarded("AddUser", [&] {
-        auto who = authorize(request, Permission::Admin, "add-user");
+        auto who = authorize(request, Permission::UsersManage, "user.add");
         auto name = unwrap(getString(request, "name"));
         auto role = unwrap(getString(request, "role", "researcher"));
         auto added = unwrap(deps_.users.addUser(name, role));
-        audit()->info("AUDIT user={} action=add-user target={} role={} result=done", who.user, name,
-                      role);
+        done(who, "user.add", who.user + " created user " + name + " with role " + role);
         return VariantMap{
             {"name", added.user.name}, {"role", added.user.role}, {"api_key", added.apiKey}};
     });
 }
 
+namespace {
+
+VariantMap keyToVariantMap(const KeyInfo& key) {
+    return VariantMap{{"key_id", key.keyId},
+                      {"user", key.user},
+                      {"role", key.role},
+                      {"created_at", key.createdAt},
+                      {"expires_at", key.expiresAt},
+                      {"revoked_at", key.revokedAt}};
+}
+
+}  // namespace
+
+VariantMap SchedulerBus::CreateKey(const VariantMap& request) {
+    return guarded("CreateKey", [&] {
+        auto who = authenticate(request, "key.create");
+        auto user = unwrap(getString(request, "user", who.user));
+        auto role = unwrap(getString(request, "role", ""));
+        auto expiresAt = unwrap(getInt64(request, "expires_at", 0));
+        enforce(who, deps_.auth.requireFor(who, user, Permission::KeysOwn, Permission::UsersManage),
+                "key.create");
+        // Without users.manage a caller may mint only keys it could use itself.
+        if (!deps_.auth.allows(who, Permission::UsersManage)) {
+            auto self = unwrap(deps_.users.find(user));
+            std::string effective = !role.empty() ? role : (self ? self->role : "");
+            if (!deps_.auth.holdsRole(who, effective)) {
+                enforce(who,
+                        makeError(ErrorCode::PermissionDenied,
+                                  "role: " + who.user + " may not create a key with role " +
+                                      effective + ", which has permissions it lacks"),
+                        "key.create");
+            }
+        }
+        auto key = unwrap(deps_.users.createKey(user, role, expiresAt));
+        done(who, "key.create",
+             who.user + " created key " + key.info.keyId + " for " + user + " (role " +
+                 key.info.role + ")");
+        auto out = keyToVariantMap(key.info);
+        out["api_key"] = key.apiKey;
+        return out;
+    });
+}
+
+std::vector<VariantMap> SchedulerBus::ListKeys(const VariantMap& request) {
+    return guarded("ListKeys", [&] {
+        auto who = authenticate(request, "key.list");
+        auto user = unwrap(getString(request, "user", ""));
+        bool all = deps_.auth.allows(who, Permission::UsersManage);
+        if (!all) {
+            enforce(who,
+                    deps_.auth.requireFor(who, user.empty() ? who.user : user, Permission::KeysOwn,
+                                          Permission::UsersManage),
+                    "key.list");
+            user = who.user;
+        }
+        std::vector<VariantMap> out;
+        for (const auto& key : unwrap(deps_.users.listKeys(user))) {
+            out.push_back(keyToVariantMap(key));
+        }
+        done(who, "key.list", who.user + " listed keys");
+        return out;
+    });
+}
+
+VariantMap SchedulerBus::RevokeKey(const VariantMap& request) {
+    return guarded("RevokeKey", [&] {
+        auto who = authenticate(request, "key.revoke");
+        auto keyId = unwrap(getString(request, "key_id"));
+        auto key = unwrap(deps_.users.getKey(keyId));
+        enforce(who,
+                deps_.auth.requireFor(who, key.user, Permission::KeysOwn, Permission::UsersManage),
+                "key.revoke");
+        auto revoked = unwrap(deps_.users.revokeKey(keyId));
+        done(who, "key.revoke", who.user + " revoked key " + keyId + " of " + key.user);
+        return keyToVariantMap(revoked);
+    });
+}
+
 VariantMap SchedulerBus::MissingBlobs(const VariantMap& request) {
     return guarded("MissingBlobs", [&] {
-        authorize(request, Permission::Upload, "missing-blobs");
+        auto who = authorize(request, Permission::StoreUpload, "blobs.missing");
         auto hashes = unwrap(getStringList(request, "hashes"));
         std::vector<std::string> missing;
         for (const auto& hash : hashes) {
@@ -153,17 +275,21 @@ VariantMap SchedulerBus::MissingBlobs(const VariantMap& request) {
                 missing.push_back(hash);
             }
         }
+        done(who, "blobs.missing",
+             who.user + " asked for " + std::to_string(hashes.size()) + " blobs");
         return VariantMap{{"missing", missing}};
     });
 }
 
 VariantMap SchedulerBus::PutBlobs(const VariantMap& request, const sdbus::UnixFd& pack) {
     return guarded("PutBlobs", [&] {
-        auto who = authorize(request, Permission::Upload, "put-blobs");
+        auto who = authorize(request, Permission::StoreUpload, "blobs.put");
         PackReader reader(deps_.store);
         auto stats = unwrap(reader.read(pack.get()));
-        log()->info("{} stored {} blobs ({} already present, {} bytes)", who.user, stats.stored,
-                    stats.present, stats.bytes);
+        done(who, "blobs.put",
+             who.user + " stored " + std::to_string(stats.stored) + " blobs (" +
+                 std::to_string(stats.present) + " already present, " +
+                 std::to_string(stats.bytes) + " bytes)");
         return VariantMap{{"stored", static_cast<std::uint32_t>(stats.stored)},
                           {"present", static_cast<std::uint32_t>(stats.present)},
                           {"bytes", static_cast<std::uint64_t>(stats.bytes)}};
@@ -172,7 +298,7 @@ VariantMap SchedulerBus::PutBlobs(const VariantMap& request, const sdbus::UnixFd
 
 VariantMap SchedulerBus::PutManifest(const VariantMap& request) {
     return guarded("PutManifest", [&] {
-        auto who = authorize(request, Permission::Upload, "put-manifest");
+        auto who = authorize(request, Permission::StoreUpload, "manifest.put");
         auto text = unwrap(getString(request, "manifest"));
         auto parsed = Manifest::parse(text);
         if (!parsed) {
@@ -187,34 +313,37 @@ VariantMap SchedulerBus::PutManifest(const VariantMap& request) {
         }
         std::string id = parsed->commitId();
         unwrap(deps_.jobs.putCommit(id, text, "commit", who.user));
+        done(who, "manifest.put", who.user + " recorded commit " + id);
         return VariantMap{{"commit", id}};
     });
 }
 
 VariantMap SchedulerBus::GetManifest(const VariantMap& request) {
     return guarded("GetManifest", [&] {
-        authorize(request, Permission::Read, "get-manifest");
+        auto who = authorize(request, Permission::StoreRead, "manifest.get");
         auto id = unwrap(getString(request, "commit"));
         auto text = unwrap(deps_.jobs.getCommit(id));
         if (!text) {
             fail(makeError(ErrorCode::NotFound, "commit " + id.substr(0, 80) + " is not known"));
         }
+        done(who, "manifest.get", who.user + " read manifest " + id);
         return VariantMap{{"manifest", *text}};
     });
 }
 
 sdbus::UnixFd SchedulerBus::OpenBlob(const VariantMap& request) {
     return guarded("OpenBlob", [&] {
-        authorize(request, Permission::Read, "open-blob");
+        auto who = authorize(request, Permission::StoreRead, "blob.open");
         auto hash = unwrap(getString(request, "hash"));
         auto fd = unwrap(deps_.store.open(hash));
+        done(who, "blob.open", who.user + " opened blob " + hash);
         return sdbus::UnixFd(fd.release(), sdbus::adopt_fd);
     });
 }
 
 VariantMap SchedulerBus::SubmitJob(const VariantMap& request) {
     return guarded("SubmitJob", [&] {
-        auto who = authorize(request, Permission::Submit, "submit");
+        auto who = authorize(request, Permission::JobsSubmit, "job.submit");
         JobSpec spec;
         spec.user = who.user;
         spec.commit = unwrap(getString(request, "commit"));
@@ -230,21 +359,29 @@ VariantMap SchedulerBus::SubmitJob(const VariantMap& request) {
         spec.priority = static_cast<std::int32_t>(priority);
         spec.params = unwrap(getStringMap(request, "params", {}));
         auto job = unwrap(deps_.scheduler.submit(std::move(spec)));
-        audit()->info("AUDIT user={} action=submit JOB_ID={} result=queued", who.user, job.id);
+        done(who, "job.submit", who.user + " queued job " + job.id, job.id);
         return jobToVariantMap(job);
     });
 }
 
 VariantMap SchedulerBus::GetJob(const VariantMap& request) {
     return guarded("GetJob", [&] {
-        authorize(request, Permission::Read, "get-job");
-        return jobToVariantMap(unwrap(deps_.jobs.get(unwrap(getString(request, "id")))));
+        auto who = authenticate(request, "job.get");
+        auto job = readableJob(who, request, "job.get");
+        done(who, "job.get", who.user + " read job " + job.id, job.id);
+        return jobToVariantMap(job);
     });
 }
 
 std::vector<VariantMap> SchedulerBus::ListJobs(const VariantMap& request) {
     return guarded("ListJobs", [&] {
-        authorize(request, Permission::Read, "list-jobs");
+        auto who = authenticate(request, "job.list");
+        // Callers who may read any job see all; others only their own.
+        std::string onlyUser;
+        if (!deps_.auth.allows(who, Permission::JobsReadAny)) {
+            enforce(who, deps_.auth.require(who, Permission::JobsReadOwn), "job.list");
+            onlyUser = who.user;
+        }
         auto stateName = unwrap(getOptionalString(request, "state"));
         std::optional<JobState> state;
         if (stateName && !stateName->empty()) {
@@ -256,33 +393,39 @@ std::vector<VariantMap> SchedulerBus::ListJobs(const VariantMap& request) {
         }
         auto limit = std::min<std::uint64_t>(unwrap(getUInt64(request, "limit", 100)), 10000);
         std::vector<VariantMap> out;
-        for (const auto& job : unwrap(deps_.jobs.list(state, static_cast<std::uint32_t>(limit)))) {
+        for (const auto& job :
+             unwrap(deps_.jobs.list(state, static_cast<std::uint32_t>(limit), onlyUser))) {
             out.push_back(jobToVariantMap(job));
         }
+        done(who, "job.list", who.user + " listed " + std::to_string(out.size()) + " jobs");
         return out;
     });
 }
 
 VariantMap SchedulerBus::CancelJob(const VariantMap& request) {
     return guarded("CancelJob", [&] {
-        auto who = authorize(request, Permission::Cancel, "cancel");
-        auto id = unwrap(getString(request, "id"));
-        auto job = deps_.scheduler.cancel(who, id);
-        audit()->info("AUDIT user={} action=cancel JOB_ID={} result={}", who.user, id,
-                      job ? "done" : errorCodeName(job.error().code));
-        return jobToVariantMap(unwrap(std::move(job)));
+        auto who = authenticate(request, "job.cancel");
+        auto target = unwrap(deps_.jobs.get(unwrap(getString(request, "id"))));
+        enforce(who,
+                deps_.auth.requireFor(who, target.spec.user, Permission::JobsCancelOwn,
+                                      Permission::JobsCancelAny),
+                "job.cancel", target.id);
+        auto job = unwrap(deps_.scheduler.cancel(target.id));
+        done(who, "job.cancel", who.user + " cancelled job " + target.id, target.id);
+        return jobToVariantMap(job);
     });
 }
 
 VariantMap SchedulerBus::ReadLog(const VariantMap& request) {
     return guarded("ReadLog", [&] {
-        auto who = authorize(request, Permission::Read, "read-log");
-        return readLog(who, request);
+        auto who = authenticate(request, "job.log");
+        auto job = readableJob(who, request, "job.log");
+        done(who, "job.log", who.user + " read the log of job " + job.id, job.id);
+        return readLog(job, request);
     });
 }
 
-VariantMap SchedulerBus::readLog(const Identity&, const VariantMap& request) {
-    auto job = unwrap(deps_.jobs.get(unwrap(getString(request, "id"))));
+VariantMap SchedulerBus::readLog(const Job& job, const VariantMap& request) {
     auto offset = unwrap(getUInt64(request, "offset", 0));
     auto max = std::min(unwrap(getUInt64(request, "max", 65536)), kMaxLogRead);
     std::string path = deps_.scheduler.runDir(job.id) + "/logs/output.log";

@@ -1,8 +1,10 @@
 #pragma once
 // SchedulerBus: the org.fetchml.Scheduler1 object (/org/fetchml/Scheduler1), implemented on
 // the adaptor generated from common/dbus/org.fetchml.Scheduler1.xml. Every call is
-// authenticated (API key or the sender's Unix user), checked against the caller's role,
-// audited, and its Result errors become sdbus::Error("org.fetchml.Error.<Code>", sentence).
+// authenticated (API key or the sender's Unix user), checked against the caller's permissions
+// (own/any for jobs and keys), and audited once (core/Audit.hpp: ok, denied or failed; the
+// request field "remote_addr" that fetchml-httpsd adds becomes REMOTE_ADDR). Result errors
+// become sdbus::Error("org.fetchml.Error.<Code>", sentence).
 
 #include <sdbus-c++/sdbus-c++.h>
 
@@ -49,6 +51,9 @@ public:
 private:
     VariantMap Hello(const VariantMap& request) override;
     VariantMap AddUser(const VariantMap& request) override;
+    VariantMap CreateKey(const VariantMap& request) override;
+    std::vector<VariantMap> ListKeys(const VariantMap& request) override;
+    VariantMap RevokeKey(const VariantMap& request) override;
     VariantMap MissingBlobs(const VariantMap& request) override;
     VariantMap PutBlobs(const VariantMap& request, const sdbus::UnixFd& pack) override;
     VariantMap PutManifest(const VariantMap& request) override;
@@ -60,8 +65,19 @@ private:
     VariantMap CancelJob(const VariantMap& request) override;
     VariantMap ReadLog(const VariantMap& request) override;
 
+    /// The caller of the message being processed; audits and throws Unauthenticated.
+    Identity authenticate(const VariantMap& request, const char* action);
+    /// authenticate + require(permission); audits and throws PermissionDenied.
     Identity authorize(const VariantMap& request, Permission permission, const char* action);
-    VariantMap readLog(const Identity& caller, const VariantMap& request);
+    /// Throws (after auditing) when `allowed` is an error.
+    void enforce(const Identity& who, const Result<void>& allowed, const char* action,
+                 const std::string& jobId = "");
+    /// Audits a successful action.
+    void done(const Identity& who, const char* action, const std::string& message,
+              const std::string& jobId = "");
+    /// The job, once the caller may read it (own/any).
+    Job readableJob(const Identity& who, const VariantMap& request, const char* action);
+    VariantMap readLog(const Job& job, const VariantMap& request);
 
     SchedulerBusDeps deps_;
 };

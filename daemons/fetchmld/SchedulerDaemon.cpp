@@ -84,8 +84,17 @@ Result<void> SchedulerDaemon::openState() {
     }
     store_ = std::make_unique<BlobStore>(std::move(*store));
     jobs_ = std::make_unique<JobStore>(*db_);
-    users_ = std::make_unique<UserStore>(*db_);
-    auth_ = std::make_unique<Authenticator>(*users_, ::getuid());
+    auto roles = RoleTable::load(settings_.auth.permissionsFile);
+    if (!roles) {
+        return roles.error();
+    }
+    if (roles->find(settings_.auth.localRole) == nullptr) {
+        return makeError(ErrorCode::InvalidArgument,
+                         "auth.local_role: role '" + settings_.auth.localRole +
+                             "' is not defined in " + settings_.auth.permissionsFile);
+    }
+    roles_ = std::make_unique<RoleTable>(std::move(*roles));
+    users_ = std::make_unique<UserStore>(*db_, *roles_);
     SchedulerOptions options{stateDir + "/runs", settings_.scheduler.defaultImage,
                              settings_.worker.pidsLimit, settings_.worker.maxRuntimeS};
     scheduler_ = std::make_unique<Scheduler>(*jobs_, *store_, options, [this](const Job& job) {
@@ -127,6 +136,11 @@ Result<void> SchedulerDaemon::setupLoop() {
 void SchedulerDaemon::connectBus() {
     bus_ = settings_.scheduler.bus == "session" ? sdbus::createSessionBusConnection()
                                                 : sdbus::createSystemBusConnection();
+    if (settings_.auth.polkit) {
+        polkit_ = std::make_unique<PolkitAuthority>(*bus_);
+    }
+    auth_ = std::make_unique<Authenticator>(*users_, *roles_, ::getuid(), polkit_.get(),
+                                            settings_.auth.localRole);
     object_ = std::make_unique<SchedulerBus>(
         *bus_, SchedulerBusDeps{*auth_, *users_, *jobs_, *scheduler_, *store_});
     bus_->requestName(kSchedulerBusName);
@@ -185,6 +199,14 @@ void SchedulerDaemon::reload() {
     settings_.log = loaded->log;
     setupLogging(settings_.log, "fetchmld");
     log()->info("configuration reloaded (log level {})", settings_.log.level);
+    // Roles are re-read too; a bad file keeps the roles in force.
+    auto roles = RoleTable::load(settings_.auth.permissionsFile);
+    if (!roles) {
+        log()->error("keeping the current roles: {}", roles.error().message);
+        return;
+    }
+    *roles_ = std::move(*roles);
+    log()->info("roles reloaded from {}", settings_.auth.permissionsFile);
 }
 
 int SchedulerDaemon::onSignal(sd_event_source*, const struct signalfd_siginfo* info, void* self) {

@@ -49,7 +49,9 @@ private:
     std::unique_ptr<Database> db_;
     std::unique_ptr<BlobStore> store_;
     std::unique_ptr<JobStore> jobs_;
+    std::unique_ptr<RoleTable> roles_;
     std::unique_ptr<UserStore> users_;
+    std::unique_ptr<PolkitAuthority> polkit_;
     std::unique_ptr<Authenticator> auth_;
     std::unique_ptr<Scheduler> scheduler_;
     SdEventPtr loop_;

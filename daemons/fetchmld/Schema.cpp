@@ -63,10 +63,19 @@ CREATE TABLE api_keys (
 CREATE INDEX api_keys_user ON api_keys (user);
 )sql";
 
+// Version 2: API keys carry their own role ('' = the user's role), an expiry and a revocation
+// time (ms since the epoch, 0 = none); jobs are listed per user.
+constexpr const char* kVersion2 = R"sql(
+ALTER TABLE api_keys ADD COLUMN role TEXT NOT NULL DEFAULT '';
+ALTER TABLE api_keys ADD COLUMN expires_at INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE api_keys ADD COLUMN revoked_at INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX jobs_user ON jobs (user, seq);
+)sql";
+
 }  // namespace
 
 const std::vector<std::string>& schedulerMigrations() {
-    static const std::vector<std::string> migrations{kVersion1};
+    static const std::vector<std::string> migrations{kVersion1, kVersion2};
     return migrations;
 }
 

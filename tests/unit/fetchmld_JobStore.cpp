@@ -4,32 +4,12 @@
 
 #include <filesystem>
 
-#include "Database.hpp"
 #include "JobStore.hpp"
-#include "Schema.hpp"
+#include "fetchmld_TempDb.hpp"
 
 using namespace fetchml;
 
 namespace {
-
-// A temporary directory holding one database file, removed afterwards.
-struct TempDb {
-    TempDb() {
-        std::string tmpl = (std::filesystem::temp_directory_path() / "fetchmld-ut-XXXXXX").string();
-        dir = mkdtemp(tmpl.data());
-        REQUIRE(!dir.empty());
-        auto opened = Database::open(dir + "/fetchml.db");
-        REQUIRE(opened.ok());
-        db = std::move(*opened);
-        REQUIRE(db->migrate(schedulerMigrations()).ok());
-    }
-    ~TempDb() {
-        db.reset();
-        std::filesystem::remove_all(dir);
-    }
-    std::string dir;
-    std::unique_ptr<Database> db;
-};
 
 JobSpec spec(const std::string& name, int priority) {
     JobSpec s;
