@@ -15,6 +15,7 @@
 #include <CLI/CLI.hpp>
 
 #include "Certificate.hpp"
+#include "EventHub.hpp"
 #include "HttpServer.hpp"
 #include "SchedulerClient.hpp"
 #include "TlsContext.hpp"
@@ -23,6 +24,7 @@
 #include "core/DaemonCli.hpp"
 #include "core/Log.hpp"
 #include "sys/Notify.hpp"
+#include "sys/Seccomp.hpp"
 
 namespace fetchml::edge {
 
@@ -51,11 +53,24 @@ bool writePortFile(const std::string& path, std::uint16_t port) {
     return ::rename(tmp.c_str(), path.c_str()) == 0;
 }
 
-/// The server's options from the settings. Errors: InvalidArgument for a bad https.allowlist.
+/// The server's options from the settings. Errors: InvalidArgument for a bad https.allowlist,
+/// a zero timeout or a zero header cap.
 Result<HttpServerOptions> serverOptions(const HttpsSettings& https) {
     auto allowlist = IpAllowlist::parse(https.allowlist);
     if (!allowlist) {
         return allowlist.error();
+    }
+    for (auto [value, key] : {std::pair{https.headerTimeoutS, "header_timeout_s"},
+                              std::pair{https.idleTimeoutS, "idle_timeout_s"},
+                              std::pair{https.readTimeoutS, "read_timeout_s"},
+                              std::pair{https.maxHeaderBytes, "max_header_bytes"}}) {
+        if (value == 0) {
+            return makeError(ErrorCode::InvalidArgument,
+                             std::string("https.") + key + " must be at least 1");
+        }
+    }
+    if (https.wsMaxMessageBytes == 0) {
+        return makeError(ErrorCode::InvalidArgument, "https.ws_max_message_bytes must be at least 1");
     }
     HttpServerOptions options;
     options.allowlist = std::move(allowlist.value());
@@ -63,7 +78,14 @@ Result<HttpServerOptions> serverOptions(const HttpsSettings& https) {
     options.address = https.address;
     options.port = https.port;
     options.maxBodyBytes = https.maxBodyBytes;
+    options.maxJsonBytes = https.maxJsonBytes;
+    options.maxHeaderBytes = https.maxHeaderBytes;
+    options.connections = ConnectionLimits{https.maxConnections, https.maxConnectionsPerAddress};
+    options.headerTimeout = std::chrono::seconds(https.headerTimeoutS);
+    options.idleTimeout = std::chrono::seconds(https.idleTimeoutS);
+    options.readTimeout = std::chrono::seconds(https.readTimeoutS);
     options.spoolDir = UploadSpool::directory(https.spoolDir);
+    options.wsMaxMessageBytes = https.wsMaxMessageBytes;
     return options;
 }
 
@@ -126,6 +148,16 @@ int EdgeDaemon::run() {
     }
 
     boost::asio::io_context io(1);
+    // JobChanged signals for GET /v1/events, on their own bus connection and thread.
+    std::unique_ptr<EventHub> events;
+    try {
+        events = std::make_unique<EventHub>(io, settings_.scheduler.bus);
+    } catch (const sdbus::Error& e) {
+        log->critical("cannot watch job events on the {} bus: {}", settings_.scheduler.bus,
+                      e.what());
+        return 1;
+    }
+    options->events = events.get();
     HttpServer server(io, tls->get(), *scheduler, std::move(options.value()));
     auto port = server.listen();
     if (!port) {
@@ -178,6 +210,20 @@ int EdgeDaemon::run() {
         armWatchdog(watchdog, std::chrono::microseconds(usec));
     }
     ::signal(SIGPIPE, SIG_IGN);
+    // Least privilege (docs/security.md): start-up is done (certificate, socket, bus
+    // connections, threads), so from here on only a network service's system calls, in every
+    // thread (TSYNC), and no new privileges.
+    if (https.seccomp) {
+        auto filter = SeccompFilter::allowing(SeccompFilter::networkServiceSyscalls());
+        auto installed = filter ? filter->install() : Result<void>(filter.error());
+        if (!installed) {
+            log->critical("{}", installed.error().message);
+            return 1;
+        }
+        log->info("seccomp allow-list installed, no-new-privileges set");
+    } else {
+        log->warn("https.seccomp is off: no system call filter");
+    }
     notifyReady("listening on " + https.address + ":" + std::to_string(port.value()));
     io.run();
     // Join the D-Bus threads while the loop still exists: after a forced stop their last

@@ -16,7 +16,9 @@
 #include <set>
 
 #include "ApiHandler.hpp"
+#include "AuthAudit.hpp"
 #include "ErrorResponse.hpp"
+#include "EventSocket.hpp"
 #include "Router.hpp"
 #include "UploadSpool.hpp"
 #include "core/Log.hpp"
@@ -128,11 +130,14 @@ public:
           scheduler_(scheduler),
           options_(std::move(options)),
           limiter_(options_.limits),
+          connections_(options_.connections),
           retryTimer_(io) {}
 
     asio::awaitable<void> acceptLoop();
-    /// Whether the peer of a just accepted socket is in the allowlist; closes it if not.
-    bool admitPeer(tcp::socket& socket);
+    /// Whether the peer of a just accepted socket is in the allowlist and under the
+    /// connection caps (then it is counted in connections_ and its endpoint is stored in
+    /// `peer`); closes it if not.
+    bool admitPeer(tcp::socket& socket, tcp::endpoint& peer);
     void add(Session* session) { sessions_.insert(session); }
     void remove(Session* session);
     void shutdown(std::function<void()> drained);
@@ -143,24 +148,29 @@ public:
     SchedulerClient& scheduler_;
     HttpServerOptions options_;
     RateLimiter limiter_;
+    ConnectionLimiter connections_;
     asio::steady_timer retryTimer_;
     std::set<Session*> sessions_;
     bool stopping_ = false;
     std::function<void()> drained_;
 };
 
-/// One TLS connection: handshake, then requests one after another (HTTP/1.1 keep-alive).
-class Session {
+/// One TLS connection: handshake, then requests one after another (HTTP/1.1 keep-alive), or
+/// handed over to an EventSocket after a GET /v1/events upgrade.
+class Session : public std::enable_shared_from_this<Session> {
 public:
-    Session(std::shared_ptr<ServerState> server, tcp::socket socket)
-        : server_(std::move(server)), stream_(std::move(socket), server_->tls_) {
-        beast::error_code ec;
-        auto endpoint = lowest().socket().remote_endpoint(ec);
-        peer_ = ec ? "?" : endpoint.address().to_string();
-        remote_ = ec ? "?" : peer_ + ":" + std::to_string(endpoint.port());
+    /// `peer`: the endpoint admitPeer() counted the connection under.
+    Session(std::shared_ptr<ServerState> server, tcp::socket socket, const tcp::endpoint& peer)
+        : server_(std::move(server)),
+          stream_(std::move(socket), server_->tls_),
+          peer_(peer.address().to_string()),
+          remote_(peer_ + ":" + std::to_string(peer.port())) {
         server_->add(this);
     }
-    ~Session() { server_->remove(this); }
+    ~Session() {
+        server_->connections_.release(peer_);
+        server_->remove(this);
+    }
 
     /// The connection's coroutine; `self` keeps the session alive until it ends.
     static asio::awaitable<void> run(std::shared_ptr<Session> self);
@@ -177,8 +187,16 @@ private:
     const HttpServerOptions& options() const { return server_->options_; }
 
     asio::awaitable<bool> serveOne();
+    /// Waits (idle timeout) for the first bytes of the next request unless some are buffered.
+    /// False when the connection closed, failed or timed out first.
+    asio::awaitable<bool> awaitRequest();
     asio::awaitable<Reply> perform(http::request_parser<http::empty_body>& header, RouteMatch match,
                                    std::string key);
+    /// GET /v1/events: needs a WebSocket upgrade (else 426) and a key that fetchmld's Hello
+    /// accepts (else its error, 401 for a bad key); then the stream goes to an EventSocket,
+    /// which keeps this session (and its connection slot) until it ends. Answers 101 then.
+    asio::awaitable<Reply> upgradeEvents(http::request_parser<http::empty_body>& header,
+                                         std::string key);
     asio::awaitable<Reply> readSpooled(http::request_parser<http::empty_body>& header,
                                        ApiRequest& request);
     asio::awaitable<Reply> readJson(http::request_parser<http::empty_body>& header,
@@ -197,6 +215,7 @@ private:
     std::string peer_;    ///< client address without port (rate limits)
     std::string remote_;  ///< address:port (logs)
     bool idle_ = true;
+    bool handedOff_ = false;  ///< stream_ now belongs to an EventSocket
 };
 
 void ServerState::remove(Session* session) {
@@ -212,6 +231,9 @@ void ServerState::shutdown(std::function<void()> drained) {
     beast::error_code ec;
     acceptor_.close(ec);
     retryTimer_.cancel();
+    if (options_.events != nullptr) {
+        options_.events->closeAll();  // WebSocket clients: close 1001
+    }
     for (Session* session : sessions_) {
         session->cancelIfIdle();
     }
@@ -220,14 +242,29 @@ void ServerState::shutdown(std::function<void()> drained) {
     }
 }
 
-bool ServerState::admitPeer(tcp::socket& socket) {
+bool ServerState::admitPeer(tcp::socket& socket, tcp::endpoint& peer) {
     beast::error_code ec;
-    auto endpoint = socket.remote_endpoint(ec);
-    std::string address = ec ? "?" : endpoint.address().to_string();
-    if (!ec && options_.allowlist.allows(address)) {
+    peer = socket.remote_endpoint(ec);
+    std::string address = ec ? "?" : peer.address().to_string();
+    if (ec || !options_.allowlist.allows(address)) {
+        logger("edge.http")->warn("refused {}: not in https.allowlist", address);
+        socket.close(ec);
+        return false;
+    }
+    auto admission = connections_.admit(address);
+    if (admission.refusal == ConnectionLimiter::Refusal::None) {
         return true;
     }
-    logger("edge.http")->warn("refused {}: not in https.allowlist", address);
+    if (admission.log) {
+        bool perAddress = admission.refusal == ConnectionLimiter::Refusal::PerAddress;
+        logger("edge.http")
+            ->warn("refused {}: {} connections open {} (https.{}); {} more refused since the "
+                   "last warning for this address (logged at most once a minute)",
+                   address, perAddress ? admission.open : connections_.total(),
+                   perAddress ? "from this address" : "in all",
+                   perAddress ? "max_connections_per_address" : "max_connections",
+                   admission.suppressed);
+    }
     socket.close(ec);
     return false;
 }
@@ -248,10 +285,11 @@ asio::awaitable<void> ServerState::acceptLoop() {
             co_await retryTimer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
             continue;
         }
-        if (!admitPeer(socket)) {
+        tcp::endpoint peer;
+        if (!admitPeer(socket, peer)) {
             continue;
         }
-        auto session = std::make_shared<Session>(self, std::move(socket));
+        auto session = std::make_shared<Session>(self, std::move(socket), peer);
         asio::co_spawn(io_, Session::run(session), [](std::exception_ptr e) {
             if (e) {
                 try {
@@ -279,6 +317,9 @@ asio::awaitable<void> Session::run(std::shared_ptr<Session> self) {
             break;
         }
     }
+    if (self->handedOff_) {
+        co_return;
+    }
     self->lowest().expires_after(std::chrono::seconds(2));
     co_await self->stream_.async_shutdown(token);
     self->lowest().close();
@@ -290,7 +331,11 @@ asio::awaitable<bool> Session::serveOne() {
     header.header_limit(options().maxHeaderBytes);
     header.body_limit(options().maxBodyBytes);
     idle_ = true;
-    lowest().expires_after(options().idleTimeout);
+    if (!co_await awaitRequest()) {
+        co_return false;  // closed, reset, timed out or cancelled between requests
+    }
+    // From the request's first byte, one deadline for all of its line and headers.
+    lowest().expires_after(options().headerTimeout);
     co_await http::async_read_header(stream_, buffer_, header,
                                      asio::redirect_error(asio::use_awaitable, ec));
     idle_ = false;
@@ -301,6 +346,7 @@ asio::awaitable<bool> Session::serveOne() {
     const auto& req = header.get();
     std::string method(req.method_string());
     std::string target(req.target());
+    std::string authorization(req[http::field::authorization]);  // for the audit event
     unsigned version = req.version();
     bool keepAlive = req.keep_alive();
     Reply reply;
@@ -336,6 +382,8 @@ asio::awaitable<bool> Session::serveOne() {
             reply = errorReply(401, makeError(ErrorCode::Unauthenticated,
                                               "missing 'Authorization: Bearer <api key>' header"));
             reply.close = !header.is_done();
+        } else if (match.route == Route::Events) {
+            reply = co_await upgradeEvents(header, std::move(key));
         } else {
             reply = co_await perform(header, std::move(match), std::move(key));
         }
@@ -346,8 +394,12 @@ asio::awaitable<bool> Session::serveOne() {
     if (reply.api.status == 401) {
         server_->limiter_.recordAuthFailure(peer_);
     }
+    AuthAudit::record(method, target, authorization, peer_, reply.api.status, reply.api.body);
     keepAlive = keepAlive && !reply.close && !server_->stopping_;
-    std::uint64_t bytes = co_await send(reply, version, keepAlive);
+    std::uint64_t bytes = 0;
+    if (!handedOff_) {
+        bytes = co_await send(reply, version, keepAlive);
+    }
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                   std::chrono::steady_clock::now() - start)
                   .count();
@@ -358,7 +410,47 @@ asio::awaitable<bool> Session::serveOne() {
         logger("edge.http")
             ->error("{} {}: {}", method, target.substr(0, target.find('?')), reply.api.failure);
     }
-    co_return keepAlive;
+    co_return keepAlive && !handedOff_;
+}
+
+asio::awaitable<Reply> Session::upgradeEvents(http::request_parser<http::empty_body>& header,
+                                              std::string key) {
+    EventHub* hub = options().events;
+    if (hub == nullptr) {
+        co_return errorReply(503, makeError(ErrorCode::Busy, "live events are not available"));
+    }
+    if (!header.is_done() || !beast::websocket::is_upgrade(header.get())) {
+        Reply reply = errorReply(
+            426, makeError(ErrorCode::InvalidArgument,
+                           "GET /v1/events needs a WebSocket upgrade (RFC 6455)"));
+        reply.close = !header.is_done();
+        co_return reply;
+    }
+    // Strings only cross back to the loop: sdbus::Variant stays on the pool thread.
+    auto viewer = co_await onPool<Result<EventViewer>>(
+        server_->scheduler_, [key = std::move(key)](SchedulerProxy& proxy) -> Result<EventViewer> {
+            auto hello = proxy.call("Hello", VariantMap{{"api_key", sdbus::Variant(key)}});
+            if (!hello) {
+                return hello.error();
+            }
+            auto user = getString(hello.value(), "user");
+            auto role = getString(hello.value(), "role");
+            if (!user || !role) {
+                return makeError(ErrorCode::Internal, "Hello answered without user or role");
+            }
+            return EventViewer{user.value(), role.value()};
+        });
+    if (!viewer) {
+        co_return errorReply(ErrorResponse::from(viewer.error()).status, viewer.error());
+    }
+    handedOff_ = true;
+    EventSocketOptions eventOptions;
+    eventOptions.maxMessageBytes = options().wsMaxMessageBytes;
+    EventSocket::start(std::move(stream_), header.release(), *hub, std::move(viewer.value()),
+                       eventOptions, remote_, shared_from_this());
+    Reply reply;
+    reply.api.status = 101;
+    co_return reply;
 }
 
 asio::awaitable<Reply> Session::perform(http::request_parser<http::empty_body>& header,
@@ -366,6 +458,7 @@ asio::awaitable<Reply> Session::perform(http::request_parser<http::empty_body>& 
     auto request = std::make_shared<ApiRequest>();
     request->match = std::move(match);
     request->apiKey = std::move(key);
+    request->remoteAddr = peer_;
     if (!header.is_done()) {
         if (beast::iequals(header.get()[http::field::expect], "100-continue")) {
             http::response<http::empty_body> cont{http::status::continue_, header.get().version()};
@@ -397,6 +490,18 @@ asio::awaitable<Reply> Session::perform(http::request_parser<http::empty_body>& 
         return ApiHandler::handle(*request, proxy);
     });
     co_return reply;
+}
+
+asio::awaitable<bool> Session::awaitRequest() {
+    if (buffer_.size() > 0) {
+        co_return true;  // a pipelined request is already here
+    }
+    beast::error_code ec;
+    lowest().expires_after(options().idleTimeout);
+    std::size_t got = co_await stream_.async_read_some(
+        buffer_.prepare(4096), asio::redirect_error(asio::use_awaitable, ec));
+    buffer_.commit(got);
+    co_return !ec && got > 0;
 }
 
 template <class Parser>

@@ -23,11 +23,12 @@ Result<TlsContext> TlsContext::create(const std::string& certFile, const std::st
         SSL_CTX_set_max_proto_version(ctx.get(), TLS1_3_VERSION) != 1) {
         return sslError("cannot restrict TLS versions to 1.2 and 1.3");
     }
-    SSL_CTX_set_options(ctx.get(), SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION |
-                                       SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_SSLv3 | SSL_OP_NO_TLSv1 |
-                                       SSL_OP_NO_TLSv1_1);
+    SSL_CTX_set_options(ctx.get(), kOptions);
     if (SSL_CTX_set_cipher_list(ctx.get(), kTls12Ciphers) != 1) {
         return sslError("cannot set the TLS 1.2 cipher list");
+    }
+    if (SSL_CTX_set1_groups_list(ctx.get(), kGroups) != 1) {
+        return sslError("cannot set the key exchange groups");
     }
     SSL_CTX_set_mode(ctx.get(), SSL_MODE_RELEASE_BUFFERS);
     if (SSL_CTX_use_certificate_chain_file(ctx.get(), certFile.c_str()) != 1) {
