@@ -68,7 +68,7 @@ struct HttpsSettings {
     std::string tlsDir;               ///< "" = <state_dir>/tls (tls_dir)
     std::string spoolDir;             ///< upload spool; "" = system temp dir (spool_dir)
     std::uint64_t maxBodyBytes = 1ull << 30;  ///< upload cap, bytes (max_body_bytes)
-    std::uint64_t maxJsonBytes = 64ull << 20;  ///< JSON request body cap, bytes (max_json_bytes)
+    std::uint64_t maxJsonBytes = 16ull << 20;  ///< JSON request body cap, bytes (max_json_bytes)
     std::uint32_t maxHeaderBytes = 16384;  ///< request line + headers cap, bytes (max_header_bytes)
     /// Open connections in all; over it, new ones are closed before TLS; 0 = unlimited
     /// (max_connections).

@@ -48,7 +48,7 @@ struct HttpServerOptions {
     std::string address = "0.0.0.0";           ///< listen address (https.address)
     std::uint16_t port = 9101;                 ///< 0 = any free port (https.port)
     std::uint64_t maxBodyBytes = 1ull << 30;   ///< upload cap, bytes (https.max_body_bytes)
-    std::uint64_t maxJsonBytes = 64ull << 20;  ///< JSON body cap, bytes (https.max_json_bytes)
+    std::uint64_t maxJsonBytes = 16ull << 20;  ///< JSON body cap, bytes (https.max_json_bytes)
     std::uint32_t maxHeaderBytes = 16384;  ///< request line + headers, bytes (max_header_bytes)
     std::string spoolDir;                  ///< where uploads are spooled (UploadSpool::directory)
     /// Total for the TLS handshake; each body read and each write (https.read_timeout_s).
