@@ -213,6 +213,8 @@ ApiResponse ApiHandler::handle(ApiRequest& request, SchedulerProxy& proxy) {
             return jobResults(request, proxy);
         case Route::UserAdd:
             return bodyCall(request, proxy, "AddUser", 201);
+        case Route::Events:
+            break;  // a WebSocket upgrade: HttpServer hands it to an EventSocket
     }
     return ApiResponse::fromError(makeError(ErrorCode::Internal, "unhandled route"));
 }

@@ -73,7 +73,7 @@ struct Row {
     bool sha;  // the parameter is a SHA-256
 };
 
-constexpr std::array<Row, 13> kTable{{
+constexpr std::array<Row, 14> kTable{{
     {"GET", {"health"}, 1, Route::Health, false},
     {"POST", {"v1", "blobs", "missing"}, 3, Route::BlobsMissing, false},
     {"POST", {"v1", "blobs"}, 2, Route::BlobsPut, false},
@@ -87,6 +87,7 @@ constexpr std::array<Row, 13> kTable{{
     {"GET", {"v1", "jobs", "*", "logs"}, 4, Route::JobLogs, false},
     {"GET", {"v1", "jobs", "*", "results"}, 4, Route::JobResults, false},
     {"POST", {"v1", "users"}, 2, Route::UserAdd, false},
+    {"GET", {"v1", "events"}, 2, Route::Events, false},
 }};
 
 /// Whether the decoded segments fit the row's pattern; the parameter goes to `param`.
@@ -111,9 +112,9 @@ RouteError badRequest(std::string message) {
 }  // namespace
 
 const char* routeName(Route route) {
-    static constexpr std::array<const char*, 13> names{
+    static constexpr std::array<const char*, 14> names{
         "Health",  "BlobsMissing", "BlobsPut",  "BlobGet", "CommitPut",  "CommitGet", "JobSubmit",
-        "JobList", "JobGet",       "JobCancel", "JobLogs", "JobResults", "UserAdd"};
+        "JobList", "JobGet",       "JobCancel", "JobLogs", "JobResults", "UserAdd",   "Events"};
     return names.at(static_cast<std::size_t>(route));
 }
 

@@ -27,6 +27,7 @@ enum class Route {
     JobLogs,       ///< GET /v1/jobs/<id>/logs
     JobResults,    ///< GET /v1/jobs/<id>/results
     UserAdd,       ///< POST /v1/users
+    Events,        ///< GET /v1/events (WebSocket upgrade, EventSocket)
 };
 
 /// Name of a route for logs ("JobGet").
