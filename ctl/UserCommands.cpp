@@ -42,9 +42,9 @@ void addUserCommands(CLI::App& app, CtlContext& ctx) {
     auto args = std::make_shared<UserAddArgs>();
     auto* add = user->add_subcommand("add", "Create a user and print its first API key once");
     add->add_option("NAME", args->name, "User name")->required();
-    add->add_option("--role", args->role, "admin, researcher or viewer")
-        ->required()
-        ->check(CLI::IsMember({"admin", "researcher", "viewer"}));
+    add->add_option("--role", args->role,
+                    "A role of the server's permissions.yaml (built in: admin, researcher, viewer)")
+        ->required();
     add->callback([&ctx, args] { ctx.outcome = runUserAdd(ctx, *args); });
 }
 

@@ -22,13 +22,23 @@ ApiResponse jsonResponse(unsigned status, const json& body) {
     return response;
 }
 
-/// The JSON object of a request body as a{sv}; the api_key of the header always wins.
+/// The JSON object of a request body as a{sv}; the api_key of the header and the client's
+/// address always win.
 Result<VariantMap> bodyRequest(const ApiRequest& request) {
-    return jsonBodyRequest(request.body, request.apiKey);
+    auto call = jsonBodyRequest(request.body, request.apiKey);
+    if (call && !request.remoteAddr.empty()) {
+        call.value()["remote_addr"] = sdbus::Variant(request.remoteAddr);
+    }
+    return call;
 }
 
+/// A request with only the client's key and address (for fetchmld's audit log).
 VariantMap keyOnly(const ApiRequest& request) {
-    return VariantMap{{"api_key", sdbus::Variant(request.apiKey)}};
+    VariantMap call{{"api_key", sdbus::Variant(request.apiKey)}};
+    if (!request.remoteAddr.empty()) {
+        call["remote_addr"] = sdbus::Variant(request.remoteAddr);
+    }
+    return call;
 }
 
 /// A decimal query parameter; absent gives std::nullopt.
@@ -86,6 +96,26 @@ ApiResponse listJobs(const ApiRequest& request, SchedulerProxy& proxy) {
         list.push_back(std::move(item.value()));
     }
     return jsonResponse(200, json{{"jobs", std::move(list)}});
+}
+
+ApiResponse listKeys(const ApiRequest& request, SchedulerProxy& proxy) {
+    VariantMap call = keyOnly(request);
+    if (auto it = request.match.query.find("user"); it != request.match.query.end()) {
+        call["user"] = sdbus::Variant(it->second);
+    }
+    auto keys = proxy.listKeys(call);
+    if (!keys) {
+        return ApiResponse::fromError(keys.error());
+    }
+    json list = json::array();
+    for (const auto& key : keys.value()) {
+        auto item = variantMapToJson(key);
+        if (!item) {
+            return ApiResponse::fromError(makeError(ErrorCode::Internal, item.error().message));
+        }
+        list.push_back(std::move(item.value()));
+    }
+    return jsonResponse(200, json{{"keys", std::move(list)}});
 }
 
 ApiResponse readLog(const ApiRequest& request, SchedulerProxy& proxy) {
@@ -213,6 +243,14 @@ ApiResponse ApiHandler::handle(ApiRequest& request, SchedulerProxy& proxy) {
             return jobResults(request, proxy);
         case Route::UserAdd:
             return bodyCall(request, proxy, "AddUser", 201);
+        case Route::KeyCreate:
+            return bodyCall(request, proxy, "CreateKey", 201);
+        case Route::KeyList:
+            return listKeys(request, proxy);
+        case Route::KeyRevoke:
+            return paramCall(request, proxy, "RevokeKey", "key_id");
+        case Route::WhoAmI:
+            return replyResponse(200, proxy.call("Hello", keyOnly(request)));
         case Route::Events:
             break;  // a WebSocket upgrade: HttpServer hands it to an EventSocket
     }

@@ -18,6 +18,7 @@ namespace fetchml::edge {
 struct ApiRequest {
     RouteMatch match;
     std::string apiKey;  ///< from "Authorization: Bearer <key>"; never logged
+    std::string remoteAddr;  ///< the client's IP address, passed on for fetchmld's audit log
     std::string body;    ///< the JSON body of the other routes ("" = none)
     UniqueFd upload;     ///< POST /v1/blobs: the spooled body, at offset 0
 };

@@ -73,7 +73,7 @@ struct Row {
     bool sha;  // the parameter is a SHA-256
 };
 
-constexpr std::array<Row, 14> kTable{{
+constexpr std::array<Row, 18> kTable{{
     {"GET", {"health"}, 1, Route::Health, false},
     {"POST", {"v1", "blobs", "missing"}, 3, Route::BlobsMissing, false},
     {"POST", {"v1", "blobs"}, 2, Route::BlobsPut, false},
@@ -88,6 +88,10 @@ constexpr std::array<Row, 14> kTable{{
     {"GET", {"v1", "jobs", "*", "results"}, 4, Route::JobResults, false},
     {"POST", {"v1", "users"}, 2, Route::UserAdd, false},
     {"GET", {"v1", "events"}, 2, Route::Events, false},
+    {"POST", {"v1", "keys"}, 2, Route::KeyCreate, false},
+    {"GET", {"v1", "keys"}, 2, Route::KeyList, false},
+    {"DELETE", {"v1", "keys", "*"}, 3, Route::KeyRevoke, false},
+    {"GET", {"v1", "whoami"}, 2, Route::WhoAmI, false},
 }};
 
 /// Whether the decoded segments fit the row's pattern; the parameter goes to `param`.
@@ -112,9 +116,10 @@ RouteError badRequest(std::string message) {
 }  // namespace
 
 const char* routeName(Route route) {
-    static constexpr std::array<const char*, 14> names{
+    static constexpr std::array<const char*, 18> names{
         "Health",  "BlobsMissing", "BlobsPut",  "BlobGet", "CommitPut",  "CommitGet", "JobSubmit",
-        "JobList", "JobGet",       "JobCancel", "JobLogs", "JobResults", "UserAdd",   "Events"};
+        "JobList", "JobGet",       "JobCancel", "JobLogs", "JobResults", "UserAdd",   "Events",
+        "KeyCreate", "KeyList", "KeyRevoke", "WhoAmI"};
     return names.at(static_cast<std::size_t>(route));
 }
 

@@ -28,6 +28,10 @@ enum class Route {
     JobResults,    ///< GET /v1/jobs/<id>/results
     UserAdd,       ///< POST /v1/users
     Events,        ///< GET /v1/events (WebSocket upgrade, EventSocket)
+    KeyCreate,     ///< POST /v1/keys
+    KeyList,       ///< GET /v1/keys
+    KeyRevoke,     ///< DELETE /v1/keys/<id>
+    WhoAmI,        ///< GET /v1/whoami (Hello)
 };
 
 /// Name of a route for logs ("JobGet").

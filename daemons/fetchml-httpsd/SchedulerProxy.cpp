@@ -92,4 +92,12 @@ Result<std::vector<VariantMap>> SchedulerProxy::listJobs(const VariantMap& reque
     }
 }
 
+Result<std::vector<VariantMap>> SchedulerProxy::listKeys(const VariantMap& request) {
+    try {
+        return glue_->ListKeys(request);
+    } catch (const sdbus::Error& e) {
+        return errorFrom(e);
+    }
+}
+
 }  // namespace fetchml::edge

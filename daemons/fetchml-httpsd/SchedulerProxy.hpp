@@ -38,6 +38,8 @@ public:
     Result<int> openBlob(const VariantMap& request);
     /// ListJobs(a{sv}) -> aa{sv}.
     Result<std::vector<VariantMap>> listJobs(const VariantMap& request);
+    /// ListKeys(a{sv}) -> aa{sv}.
+    Result<std::vector<VariantMap>> listKeys(const VariantMap& request);
 
     /// The Result error for an sdbus::Error (see the file comment).
     static Error errorFrom(const sdbus::Error& error);

@@ -50,7 +50,7 @@ Result<Identity> Authenticator::identify(const std::optional<std::string>& apiKe
     if (*senderUid == 0 || *senderUid == selfUid_) {
         id.role = "admin";
     } else if (polkit_ != nullptr) {
-        id.role = "polkit";
+        id.role = "local";
     } else {
         id.role = localRole_;
     }

@@ -22,7 +22,7 @@ namespace fetchml {
 struct Identity {
     std::string user;  ///< user name ("uid:<n>" for a local uid without a passwd entry)
     /// API key callers: the key's role. Local callers: "admin" for root/fetchmld's uid,
-    /// "polkit" when polkit decides, else auth.local_role.
+    /// "local" when polkit decides (falling back to auth.local_role), else auth.local_role.
     std::string role;
     bool viaApiKey = false;
     std::string keyId;         ///< API key callers: the key id (not secret)

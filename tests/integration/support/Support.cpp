@@ -297,7 +297,8 @@ void writeFile(const std::string& path, const std::string& content, int mode) {
     chmod(path.c_str(), static_cast<mode_t>(mode));
 }
 
-DbusDaemon::DbusDaemon(const std::string& dir, const std::string& ownerUser) {
+DbusDaemon::DbusDaemon(const std::string& dir, const std::string& ownerUser,
+                       const std::vector<std::string>& extraPolicies) {
     std::string owner = ownerUser;
     if (owner.empty()) {
         struct passwd* pw = getpwuid(geteuid());
@@ -327,7 +328,11 @@ DbusDaemon::DbusDaemon(const std::string& dir, const std::string& ownerUser) {
         "    <allow receive_type=\"method_return\"/>\n    <allow receive_type=\"error\"/>\n"
         "    <allow receive_type=\"signal\"/>\n  </policy>\n"
         "  <include ignore_missing=\"no\">" +
-        policyPath + "</include>\n</busconfig>\n";
+        policyPath + "</include>\n";
+    for (const auto& extra : extraPolicies) {
+        conf += "  <include ignore_missing=\"no\">" + extra + "</include>\n";
+    }
+    conf += "</busconfig>\n";
     auto confPath = dir + "/bus.conf";
     writeFile(confPath, conf);
     SpawnOptions o;

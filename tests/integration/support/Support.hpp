@@ -96,10 +96,12 @@ void writeFile(const std::string& path, const std::string& content, int mode = 0
 
 /// A private dbus-daemon listening on unix:path=<dir>/bus with the system-bus rules of
 /// FetchML's own policy file configs/dbus/org.fetchml.Scheduler1.conf (the user allowed to
-/// own the name is rewritten to ownerUser, so the test's user can run fetchmld).
+/// own the name is rewritten to ownerUser, so the test's user can run fetchmld), plus the
+/// policy files in extraPolicies (e.g. polkit's org.freedesktop.PolicyKit1.conf).
 class DbusDaemon {
 public:
-    explicit DbusDaemon(const std::string& dir, const std::string& ownerUser = "");
+    explicit DbusDaemon(const std::string& dir, const std::string& ownerUser = "",
+                        const std::vector<std::string>& extraPolicies = {});
     /// "unix:path=<dir>/bus", for DBUS_SYSTEM_BUS_ADDRESS.
     const std::string& address() const { return address_; }
     /// "DBUS_SYSTEM_BUS_ADDRESS=<address>", ready for SpawnOptions::env.
