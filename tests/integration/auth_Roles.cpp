@@ -12,6 +12,7 @@
 #include <catch2/catch.hpp>
 
 #include <chrono>
+#include <filesystem>
 #include <functional>
 #include <set>
 #include <string>
@@ -56,6 +57,7 @@ struct World {
                                                 {"role", sdbus::Variant(std::string(role))}});
             keys[name] = added.at("api_key").get<std::string>();
             secrets.push_back(keys[name]);
+            rememberKeys(keys[name]);
         }
         commit = upload();
         for (const char* user : {"res", "res2"}) {
@@ -91,6 +93,7 @@ struct World {
     std::string spareKeyId(const std::string& user) {
         auto key = stack.client->CreateKey(s("user", user));
         secrets.push_back(key.at("api_key").get<std::string>());
+        rememberKeys(secrets.back());
         return key.at("key_id").get<std::string>();
     }
 
@@ -365,4 +368,24 @@ TEST_CASE("local callers without polkit get auth.local_role", "[auth][local]") {
     auto rootAdd = run({binaryPath("fetchmlctl"), "user", "add", "x", "--role", "viewer"}, env);
     INFO(rootAdd.err);
     CHECK(rootAdd.exitCode == 0);
+}
+
+TEST_CASE("the suite's secret scan finds a key in a log", "[auth][secrets]") {
+    // Not a TempDir: its destructor would (rightly) report this planted leak.
+    std::string dir = "/tmp/fetchml-leak-XXXXXX";
+    REQUIRE(::mkdtemp(dir.data()) != nullptr);
+    std::string key = "fml_00112233aabb_" + std::string(43, 'Q');
+    rememberKeys("created " + key);
+    writeFile(dir + "/daemon.log", "all fine\n");
+    CHECK(leakedSecrets(dir).empty());
+    writeFile(dir + "/daemon.log", "header Authorization: Bearer " + key + "\n");
+    auto whole = leakedSecrets(dir);
+    REQUIRE(whole.size() == 2);  // a key, and this key's secret
+    CHECK(whole[0].find("key id 00112233aabb") != std::string::npos);
+    writeFile(dir + "/daemon.log", "secret " + key.substr(17) + "\n");
+    CHECK(leakedSecrets(dir).size() == 1);
+    for (const auto& leak : leakedSecrets(dir)) {
+        CHECK(leak.find(key.substr(17)) == std::string::npos);  // the report never repeats it
+    }
+    std::filesystem::remove_all(dir);
 }

@@ -112,6 +112,7 @@ Answer Stack::request(const std::string& method, const std::string& path, const 
     answer.status = std::atoi(result.out.c_str());
     if (outFile.empty()) {
         answer.body = readFile(out);
+        rememberKeys(answer.body);
         ::unlink(out.c_str());
     }
     return answer;

@@ -10,10 +10,14 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
+#include <regex>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -127,7 +131,63 @@ TempDir::TempDir() {
     path_ = tmpl;
 }
 
+namespace {
+
+std::mutex gKeysMutex;
+std::set<std::string> gKeys;  // every API key a test saw created
+
+const std::regex& keyPattern() {
+    static const std::regex pattern("fml_[0-9a-f]{12}_[A-Za-z0-9_-]{43}");
+    return pattern;
+}
+
+}  // namespace
+
+void rememberKeys(const std::string& text) {
+    std::lock_guard lock(gKeysMutex);
+    for (std::sregex_iterator it(text.begin(), text.end(), keyPattern()), end; it != end; ++it) {
+        gKeys.insert(it->str());
+    }
+}
+
+std::vector<std::string> leakedSecrets(const std::string& dir) {
+    std::set<std::string> keys;
+    {
+        std::lock_guard lock(gKeysMutex);
+        keys = gKeys;
+    }
+    std::vector<std::string> leaks;
+    std::error_code ec;
+    for (fs::recursive_directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+        if (!it->is_regular_file(ec) || it->path().extension() != ".log") {
+            continue;
+        }
+        std::string text = readFile(it->path().string());
+        std::smatch m;
+        if (std::regex_search(text, m, keyPattern())) {
+            leaks.push_back(it->path().string() + ": an API key (key id " + m.str().substr(4, 12) +
+                            ")");
+        }
+        for (const auto& key : keys) {
+            if (text.find(key.substr(17)) != std::string::npos) {
+                leaks.push_back(it->path().string() + ": the secret of key " + key.substr(4, 12));
+            }
+        }
+    }
+    return leaks;
+}
+
 TempDir::~TempDir() {
+    // Every log a test produced is checked for every key the suite saw created; a leak is
+    // recorded in <build>/secret-leaks.txt, which scripts/test turns into a failed run.
+    auto leaks = leakedSecrets(path_);
+    if (!leaks.empty()) {
+        std::ofstream out(binaryDir() + "/secret-leaks.txt", std::ios::app);
+        for (const auto& leak : leaks) {
+            out << leak << "\n";
+            std::fprintf(stderr, "SECRET LEAK: %s\n", leak.c_str());
+        }
+    }
     const char* keep = std::getenv("FETCHML_KEEP_TMP");
     if (keep != nullptr && std::string(keep) == "1") {
         return;
@@ -267,6 +327,8 @@ CommandResult run(const std::vector<std::string>& argv, const std::vector<std::s
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
     }
     result.exitCode = decodeStatus(st);
+    rememberKeys(result.out);
+    rememberKeys(result.err);
     return result;
 }
 

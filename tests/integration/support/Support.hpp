@@ -73,6 +73,14 @@ private:
     std::optional<int> status_;
 };
 
+/// Remembers every API key (fml_<id>_<secret>) found in text as created by this test run;
+/// run() does this for every command's output. TempDir's destructor then checks every *.log
+/// under it for each remembered key's secret and for any key at all, appending leaks to
+/// <build>/secret-leaks.txt (scripts/test fails the run when that file exists).
+void rememberKeys(const std::string& text);
+/// The leaks in dir's *.log files, one description each (never the secret itself).
+std::vector<std::string> leakedSecrets(const std::string& dir);
+
 /// Result of run().
 struct CommandResult {
     int exitCode = -1;  ///< exit code, or 128+signal
