@@ -180,6 +180,7 @@ std::vector<std::string> SeccompFilter::networkServiceSyscalls() {
         "newfstatat",
         "statx",
         "fstatfs",
+        "fadvise64",
         "ftruncate",
         "fallocate",
         "fsync",

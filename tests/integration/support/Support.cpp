@@ -370,8 +370,10 @@ DbusDaemon::DbusDaemon(const std::string& dir, const std::string& ownerUser,
     address_ = "unix:path=" + socket;
     // The project's policy, with the owning user rewritten for the test's user.
     std::string policy = readFile(sourceDir() + "/configs/dbus/org.fetchml.Scheduler1.conf");
-    for (std::string::size_type p; (p = policy.find("user=\"fetchml\"")) != std::string::npos;) {
-        policy.replace(p, 14, "user=\"" + owner + "\"");
+    const std::string ownerAttr = "user=\"" + owner + "\"";
+    for (auto p = policy.find("user=\"fetchml\""); p != std::string::npos;
+         p = policy.find("user=\"fetchml\"", p + ownerAttr.size())) {
+        policy.replace(p, 14, ownerAttr);
     }
     auto policyPath = dir + "/org.fetchml.Scheduler1.conf";
     writeFile(policyPath, policy);
