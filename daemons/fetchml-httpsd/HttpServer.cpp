@@ -13,6 +13,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
+#include <array>
 #include <set>
 
 #include "ApiHandler.hpp"
@@ -187,6 +188,8 @@ private:
     const HttpServerOptions& options() const { return server_->options_; }
 
     asio::awaitable<bool> serveOne();
+    /// Reads and discards what the client still sends (lingering close; see linger_).
+    asio::awaitable<void> drainForClose();
     /// Waits (idle timeout) for the first bytes of the next request unless some are buffered.
     /// False when the connection closed, failed or timed out first.
     asio::awaitable<bool> awaitRequest();
@@ -216,6 +219,10 @@ private:
     std::string remote_;  ///< address:port (logs)
     bool idle_ = true;
     bool handedOff_ = false;  ///< stream_ now belongs to an EventSocket
+    /// The last answer closes a connection whose request body was not read: drain the client's
+    /// data for a moment before closing, so the kernel does not answer it with a reset that
+    /// destroys our answer in the client's buffers (lingering close, as Apache httpd does).
+    bool linger_ = false;
 };
 
 void ServerState::remove(Session* session) {
@@ -258,12 +265,13 @@ bool ServerState::admitPeer(tcp::socket& socket, tcp::endpoint& peer) {
     if (admission.log) {
         bool perAddress = admission.refusal == ConnectionLimiter::Refusal::PerAddress;
         logger("edge.http")
-            ->warn("refused {}: {} connections open {} (https.{}); {} more refused since the "
-                   "last warning for this address (logged at most once a minute)",
-                   address, perAddress ? admission.open : connections_.total(),
-                   perAddress ? "from this address" : "in all",
-                   perAddress ? "max_connections_per_address" : "max_connections",
-                   admission.suppressed);
+            ->warn(
+                "refused {}: {} connections open {} (https.{}); {} more refused since the "
+                "last warning for this address (logged at most once a minute)",
+                address, perAddress ? admission.open : connections_.total(),
+                perAddress ? "from this address" : "in all",
+                perAddress ? "max_connections_per_address" : "max_connections",
+                admission.suppressed);
     }
     socket.close(ec);
     return false;
@@ -320,9 +328,29 @@ asio::awaitable<void> Session::run(std::shared_ptr<Session> self) {
     if (self->handedOff_) {
         co_return;
     }
+    if (self->linger_) {
+        co_await self->drainForClose();
+    }
     self->lowest().expires_after(std::chrono::seconds(2));
     co_await self->stream_.async_shutdown(token);
     self->lowest().close();
+}
+
+asio::awaitable<void> Session::drainForClose() {
+    // At most 2 s and 64 MiB, discarded through one small buffer: bounded time, no memory.
+    constexpr std::size_t kMaxDrain = 64u << 20;
+    lowest().expires_after(std::chrono::seconds(2));
+    std::array<char, 16384> sink;
+    std::size_t drained = 0;
+    beast::error_code ec;
+    while (drained < kMaxDrain && !server_->stopping_) {
+        std::size_t n = co_await stream_.async_read_some(
+            asio::buffer(sink), asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) {
+            break;
+        }
+        drained += n;
+    }
 }
 
 asio::awaitable<bool> Session::serveOne() {
@@ -396,6 +424,7 @@ asio::awaitable<bool> Session::serveOne() {
     }
     AuthAudit::record(method, target, authorization, peer_, reply.api.status, reply.api.body);
     keepAlive = keepAlive && !reply.close && !server_->stopping_;
+    linger_ = !keepAlive && !header.is_done();
     std::uint64_t bytes = 0;
     if (!handedOff_) {
         bytes = co_await send(reply, version, keepAlive);
@@ -420,9 +449,9 @@ asio::awaitable<Reply> Session::upgradeEvents(http::request_parser<http::empty_b
         co_return errorReply(503, makeError(ErrorCode::Busy, "live events are not available"));
     }
     if (!header.is_done() || !beast::websocket::is_upgrade(header.get())) {
-        Reply reply = errorReply(
-            426, makeError(ErrorCode::InvalidArgument,
-                           "GET /v1/events needs a WebSocket upgrade (RFC 6455)"));
+        Reply reply =
+            errorReply(426, makeError(ErrorCode::InvalidArgument,
+                                      "GET /v1/events needs a WebSocket upgrade (RFC 6455)"));
         reply.close = !header.is_done();
         co_return reply;
     }
@@ -559,7 +588,13 @@ asio::awaitable<Reply> Session::readSpooled(http::request_parser<http::empty_bod
 asio::awaitable<Reply> Session::readJson(http::request_parser<http::empty_body>& header,
                                          ApiRequest& request) {
     http::request_parser<http::string_body> parser(std::move(header));
-    parser.body_limit(std::min(options().maxJsonBytes, options().maxBodyBytes));
+    std::uint64_t limit = std::min(options().maxJsonBytes, options().maxBodyBytes);
+    parser.body_limit(limit);
+    // Beast checks a Content-Length against body_limit only while parsing the header, which
+    // ran with the (larger) upload cap; check the JSON cap here before reading anything.
+    if (auto length = parser.content_length(); length && *length > limit) {
+        co_return bodyReadFailure(http::error::body_limit);
+    }
     beast::error_code ec = co_await readBody(parser);
     if (ec) {
         co_return bodyReadFailure(ec);

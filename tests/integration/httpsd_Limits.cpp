@@ -176,11 +176,18 @@ public:
         }
     }
 
-    /// True while the server has neither closed nor answered: nothing to read, no EOF.
+    /// True while the server has neither closed nor answered: no application data and no
+    /// EOF. Read at the TLS level, so post-handshake records (TLS 1.3 session tickets) that
+    /// may sit in the socket do not count as an answer.
     bool quietAndOpen() {
+        int flags = ::fcntl(fd_, F_GETFL);
+        ::fcntl(fd_, F_SETFL, flags | O_NONBLOCK);
         char byte;
-        ssize_t n = ::recv(fd_, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-        return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+        int n = SSL_read(ssl_.get(), &byte, 1);
+        int err = n > 0 ? SSL_ERROR_NONE : SSL_get_error(ssl_.get(), n);
+        ERR_clear_error();
+        ::fcntl(fd_, F_SETFL, flags);
+        return n <= 0 && err == SSL_ERROR_WANT_READ;
     }
 
     /// Sends `head`, then streams `bodyBytes` of '{' (as chunks of 64 KiB when chunked) while
