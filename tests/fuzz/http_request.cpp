@@ -2,8 +2,9 @@
 // HttpServer's Session does it: Beast's request parser reads the line and headers (16 KiB
 // limit, a body limit), then the route table (Router::match), the Authorization header
 // (Router::bearerToken), the access-log target (Router::redactTarget), the WebSocket upgrade
-// test, and for JSON routes the body (64 KiB cap) through jsonBodyRequest. Several requests
-// may follow one another in the input (keep-alive).
+// test, and for JSON routes the body through jsonBodyRequest. The caps here are smaller than
+// https.max_header_bytes / https.max_json_bytes allow; fuzz inputs are at most 8 KiB anyway.
+// Several requests may follow one another in the input (keep-alive).
 
 #include <cstddef>
 #include <cstdint>
