@@ -96,8 +96,11 @@ Reply errorReply(unsigned status, const Error& error) {
 
 /// Runs work(proxy) on a D-Bus pool thread and resumes the calling coroutine on its own
 /// executor with the result. A work guard keeps the loop alive while the call is out.
+/// `work` is taken by reference and copied at once: callers pass a named local, never a
+/// temporary, because GCC 12 mishandles (destroys twice) temporaries of a co_await operand.
 template <typename T>
-asio::awaitable<T> onPool(SchedulerClient& pool, std::function<T(SchedulerProxy&)> work) {
+asio::awaitable<T> onPool(SchedulerClient& pool, const std::function<T(SchedulerProxy&)>& call) {
+    std::function<T(SchedulerProxy&)> work = call;
     auto initiate = [&pool, work = std::move(work)](auto handler) mutable {
         auto guard = asio::make_work_guard(asio::get_associated_executor(handler));
         auto shared = std::make_shared<decltype(handler)>(std::move(handler));
@@ -446,7 +449,11 @@ asio::awaitable<Reply> Session::upgradeEvents(http::request_parser<http::empty_b
                                               std::string key) {
     EventHub* hub = options().events;
     if (hub == nullptr) {
-        co_return errorReply(503, makeError(ErrorCode::Busy, "live events are not available"));
+        // Locals, not temporaries, in co_return: GCC 12 may destroy a co_return operand's
+        // temporaries twice (the same miscompilation as with co_await inside ?:).
+        Reply unavailable =
+            errorReply(503, makeError(ErrorCode::Busy, "live events are not available"));
+        co_return unavailable;
     }
     if (!header.is_done() || !beast::websocket::is_upgrade(header.get())) {
         Reply reply =
@@ -456,8 +463,8 @@ asio::awaitable<Reply> Session::upgradeEvents(http::request_parser<http::empty_b
         co_return reply;
     }
     // Strings only cross back to the loop: sdbus::Variant stays on the pool thread.
-    auto viewer = co_await onPool<Result<EventViewer>>(
-        server_->scheduler_, [key = std::move(key)](SchedulerProxy& proxy) -> Result<EventViewer> {
+    std::function<Result<EventViewer>(SchedulerProxy&)> hello =
+        [key = std::move(key)](SchedulerProxy& proxy) -> Result<EventViewer> {
             auto hello = proxy.call("Hello", VariantMap{{"api_key", sdbus::Variant(key)}});
             if (!hello) {
                 return hello.error();
@@ -468,9 +475,12 @@ asio::awaitable<Reply> Session::upgradeEvents(http::request_parser<http::empty_b
                 return makeError(ErrorCode::Internal, "Hello answered without user or role");
             }
             return EventViewer{user.value(), role.value()};
-        });
+        };
+    auto viewer = co_await onPool<Result<EventViewer>>(server_->scheduler_, hello);
     if (!viewer) {
-        co_return errorReply(ErrorResponse::from(viewer.error()).status, viewer.error());
+        unsigned status = ErrorResponse::from(viewer.error()).status;
+        Reply refused = errorReply(status, viewer.error());
+        co_return refused;
     }
     handedOff_ = true;
     EventSocketOptions eventOptions;
@@ -515,9 +525,10 @@ asio::awaitable<Reply> Session::perform(http::request_parser<http::empty_body>& 
         reply.api = ApiHandler::health();
         co_return reply;
     }
-    reply.api = co_await onPool<ApiResponse>(server_->scheduler_, [request](SchedulerProxy& proxy) {
+    std::function<ApiResponse(SchedulerProxy&)> handle = [request](SchedulerProxy& proxy) {
         return ApiHandler::handle(*request, proxy);
-    });
+    };
+    reply.api = co_await onPool<ApiResponse>(server_->scheduler_, handle);
     co_return reply;
 }
 
@@ -579,7 +590,8 @@ asio::awaitable<Reply> Session::readSpooled(http::request_parser<http::empty_bod
     }
     auto fd = parser.get().body().finish();
     if (!fd) {
-        co_return errorReply(500, fd.error());
+        Reply failed = errorReply(500, fd.error());
+        co_return failed;
     }
     request.upload = std::move(fd.value());
     co_return Reply{};
