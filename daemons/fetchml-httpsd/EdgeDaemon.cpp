@@ -70,7 +70,8 @@ Result<HttpServerOptions> serverOptions(const HttpsSettings& https) {
         }
     }
     if (https.wsMaxMessageBytes == 0) {
-        return makeError(ErrorCode::InvalidArgument, "https.ws_max_message_bytes must be at least 1");
+        return makeError(ErrorCode::InvalidArgument,
+                         "https.ws_max_message_bytes must be at least 1");
     }
     HttpServerOptions options;
     options.allowlist = std::move(allowlist.value());
@@ -193,6 +194,7 @@ int EdgeDaemon::run() {
             deadline.cancel();
             watchdog.cancel();
             hangups.cancel();
+            io.stop();  // drained: what is left (unanswered WebSocket closes) ends with us
         });
     });
     // SIGHUP reloads (STYLE.md 7): validate the new configuration, keep the old on failure.

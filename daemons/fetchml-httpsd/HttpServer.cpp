@@ -13,6 +13,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
+#include <algorithm>
 #include <array>
 #include <set>
 
@@ -135,7 +136,8 @@ public:
           options_(std::move(options)),
           limiter_(options_.limits),
           connections_(options_.connections),
-          retryTimer_(io) {}
+          retryTimer_(io),
+          closingTimer_(io) {}
 
     asio::awaitable<void> acceptLoop();
     /// Whether the peer of a just accepted socket is in the allowlist and under the
@@ -145,6 +147,12 @@ public:
     void add(Session* session) { sessions_.insert(session); }
     void remove(Session* session);
     void shutdown(std::function<void()> drained);
+    /// During a stop: once only WebSocket clients remain, gives them kWebSocketCloseGrace to
+    /// answer the 1001 close, then reports the server drained anyway (a client that does not
+    /// read would otherwise hold the stop until the close handshake times out).
+    void awaitWebSocketsClosed();
+
+    static constexpr std::chrono::seconds kWebSocketCloseGrace{3};
 
     asio::io_context& io_;
     asio::ssl::context tls_;
@@ -154,6 +162,7 @@ public:
     RateLimiter limiter_;
     ConnectionLimiter connections_;
     asio::steady_timer retryTimer_;
+    asio::steady_timer closingTimer_;
     std::set<Session*> sessions_;
     bool stopping_ = false;
     std::function<void()> drained_;
@@ -178,6 +187,9 @@ public:
 
     /// The connection's coroutine; `self` keeps the session alive until it ends.
     static asio::awaitable<void> run(std::shared_ptr<Session> self);
+
+    /// True once the stream belongs to an EventSocket (a WebSocket client).
+    bool handedOff() const { return handedOff_; }
 
     /// Cancels a connection that waits for its next request (graceful stop).
     void cancelIfIdle() {
@@ -249,7 +261,28 @@ void ServerState::shutdown(std::function<void()> drained) {
     }
     if (sessions_.empty() && drained_) {
         asio::post(io_, std::exchange(drained_, nullptr));
+        return;
     }
+    awaitWebSocketsClosed();
+}
+
+void ServerState::awaitWebSocketsClosed() {
+    closingTimer_.expires_after(kWebSocketCloseGrace);
+    closingTimer_.async_wait([self = shared_from_this()](const beast::error_code& ec) {
+        if (ec || !self->drained_) {
+            return;
+        }
+        bool onlyWebSockets = std::all_of(self->sessions_.begin(), self->sessions_.end(),
+                                          [](Session* s) { return s->handedOff(); });
+        if (!onlyWebSockets) {
+            self->awaitWebSocketsClosed();  // HTTP requests in flight: EdgeDaemon bounds those
+            return;
+        }
+        logger("edge.http")
+            ->info("{} WebSocket clients did not answer the close within {}s; stopping anyway",
+                   self->sessions_.size(), kWebSocketCloseGrace.count());
+        asio::post(self->io_, std::exchange(self->drained_, nullptr));
+    });
 }
 
 bool ServerState::admitPeer(tcp::socket& socket, tcp::endpoint& peer) {
@@ -465,17 +498,17 @@ asio::awaitable<Reply> Session::upgradeEvents(http::request_parser<http::empty_b
     // Strings only cross back to the loop: sdbus::Variant stays on the pool thread.
     std::function<Result<EventViewer>(SchedulerProxy&)> hello =
         [key = std::move(key)](SchedulerProxy& proxy) -> Result<EventViewer> {
-            auto hello = proxy.call("Hello", VariantMap{{"api_key", sdbus::Variant(key)}});
-            if (!hello) {
-                return hello.error();
-            }
-            auto user = getString(hello.value(), "user");
-            auto role = getString(hello.value(), "role");
-            if (!user || !role) {
-                return makeError(ErrorCode::Internal, "Hello answered without user or role");
-            }
-            return EventViewer{user.value(), role.value()};
-        };
+        auto hello = proxy.call("Hello", VariantMap{{"api_key", sdbus::Variant(key)}});
+        if (!hello) {
+            return hello.error();
+        }
+        auto user = getString(hello.value(), "user");
+        auto role = getString(hello.value(), "role");
+        if (!user || !role) {
+            return makeError(ErrorCode::Internal, "Hello answered without user or role");
+        }
+        return EventViewer{user.value(), role.value()};
+    };
     auto viewer = co_await onPool<Result<EventViewer>>(server_->scheduler_, hello);
     if (!viewer) {
         unsigned status = ErrorResponse::from(viewer.error()).status;
