@@ -75,7 +75,7 @@ TEST_CASE("permissions: wildcards, mappings and rate limits", "[fetchmld][auth]"
 TEST_CASE("permissions: bad files name the place", "[fetchmld][auth]") {
     auto unknown = RoleTable::parse("roles:\n  r: [jobs.submit, job.cancel]\n", "p.yaml");
     REQUIRE_FALSE(unknown.ok());
-    CHECK(unknown.error().message.rfind("p.yaml:2:22: unknown permission 'job.cancel'", 0) == 0);
+    CHECK(unknown.error().message.rfind("p.yaml:2:20: unknown permission 'job.cancel'", 0) == 0);
 
     auto badKey = RoleTable::parse("roles:\n  r:\n    permission: [jobs.submit]\n", "p.yaml");
     REQUIRE_FALSE(badKey.ok());
