@@ -216,6 +216,22 @@ ApiResponse ApiHandler::health() {
 }
 
 ApiResponse ApiHandler::handle(ApiRequest& request, SchedulerProxy& proxy) {
+    if (!request.learnRateLimit || request.match.route == Route::Health) {
+        return route(request, proxy);
+    }
+    // The key's role limit, once per key and 5 minutes; a refused key ends here.
+    auto hello = proxy.call("Hello", keyOnly(request));
+    if (!hello) {
+        return ApiResponse::fromError(hello.error());
+    }
+    auto limit = getUInt64(hello.value(), "rate_limit_per_minute", 0);
+    ApiResponse response = route(request, proxy);
+    response.rateLimitPerMinute =
+        static_cast<std::uint32_t>(std::min<std::uint64_t>(limit ? *limit : 0, UINT32_MAX));
+    return response;
+}
+
+ApiResponse ApiHandler::route(ApiRequest& request, SchedulerProxy& proxy) {
     switch (request.match.route) {
         case Route::Health:
             return health();

@@ -6,6 +6,7 @@
 // fetchmld alone verifies keys.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "Router.hpp"
@@ -17,10 +18,13 @@ namespace fetchml::edge {
 /// One authenticated request, read completely.
 struct ApiRequest {
     RouteMatch match;
-    std::string apiKey;  ///< from "Authorization: Bearer <key>"; never logged
+    std::string apiKey;      ///< from "Authorization: Bearer <key>"; never logged
     std::string remoteAddr;  ///< the client's IP address, passed on for fetchmld's audit log
-    std::string body;    ///< the JSON body of the other routes ("" = none)
-    UniqueFd upload;     ///< POST /v1/blobs: the spooled body, at offset 0
+    /// Ask fetchmld (Hello) for the key's role rate limit first; HttpServer sets it when the
+    /// RateLimiter does not know the key's limit yet.
+    bool learnRateLimit = false;
+    std::string body;  ///< the JSON body of the other routes ("" = none)
+    UniqueFd upload;   ///< POST /v1/blobs: the spooled body, at offset 0
 };
 
 /// The answer.
@@ -31,6 +35,8 @@ struct ApiResponse {
     UniqueFd file;     ///< GET /v1/blobs/<sha>: the blob, sent from offset 0
     std::uint64_t fileSize = 0;
     std::string failure;  ///< for 5xx: the message, for the error log line
+    /// With learnRateLimit: the role's requests a minute (0 = default) for the RateLimiter.
+    std::optional<std::uint32_t> rateLimitPerMinute;
 
     /// The error answer (status of its code, JSON error body).
     static ApiResponse fromError(const Error& error);
@@ -43,6 +49,10 @@ public:
     static ApiResponse handle(ApiRequest& request, SchedulerProxy& proxy);
     /// GET /health: {"status":"ok"}; no D-Bus call, so it answers even when the pool is busy.
     static ApiResponse health();
+
+private:
+    /// The route's work alone.
+    static ApiResponse route(ApiRequest& request, SchedulerProxy& proxy);
 };
 
 }  // namespace fetchml::edge

@@ -531,6 +531,7 @@ asio::awaitable<Reply> Session::perform(http::request_parser<http::empty_body>& 
     request->match = std::move(match);
     request->apiKey = std::move(key);
     request->remoteAddr = peer_;
+    request->learnRateLimit = !server_->limiter_.knowsKeyLimit(request->apiKey);
     if (!header.is_done()) {
         if (beast::iequals(header.get()[http::field::expect], "100-continue")) {
             http::response<http::empty_body> cont{http::status::continue_, header.get().version()};
@@ -562,6 +563,10 @@ asio::awaitable<Reply> Session::perform(http::request_parser<http::empty_body>& 
         return ApiHandler::handle(*request, proxy);
     };
     reply.api = co_await onPool<ApiResponse>(server_->scheduler_, handle);
+    if (reply.api.rateLimitPerMinute) {
+        server_->limiter_.setKeyLimit(RateLimiter::keyId(request->apiKey),
+                                      *reply.api.rateLimitPerMinute);
+    }
     co_return reply;
 }
 

@@ -68,12 +68,17 @@ std::uint32_t RateLimiter::admit(const std::string& address, std::string_view ap
     if (limits_.perMinute == 0) {
         return wait;
     }
-    Bucket& byAddress = refill(byAddress_, address, limits_.perMinute, now);
-    wait = std::max(wait, waitSeconds(byAddress, limits_.perMinute));
+    // A key whose role has its own limit (learnt from fetchmld) may use it, and so may its
+    // address: a role limit above the default also raises the address's budget for it.
+    std::string id = keyId(apiKey);
+    std::uint32_t keyLimit = id.empty() ? limits_.perMinute : keyLimitLocked(id, now);
+    std::uint32_t addressLimit = std::max(limits_.perMinute, keyLimit);
+    Bucket& byAddress = refill(byAddress_, address, addressLimit, now);
+    wait = std::max(wait, waitSeconds(byAddress, addressLimit));
     Bucket* byKey = nullptr;
-    if (std::string id = keyId(apiKey); !id.empty()) {
-        byKey = &refill(byKey_, id, limits_.perMinute, now);
-        wait = std::max(wait, waitSeconds(*byKey, limits_.perMinute));
+    if (!id.empty()) {
+        byKey = &refill(byKey_, id, keyLimit, now);
+        wait = std::max(wait, waitSeconds(*byKey, keyLimit));
     }
     if (wait > 0) {
         return wait;
@@ -99,14 +104,42 @@ void RateLimiter::sweep() {
     sweepLocked(clock_());
 }
 
+void RateLimiter::setKeyLimit(std::string_view keyIdText, std::uint32_t perMinute) {
+    std::lock_guard lock(mutex_);
+    keyLimits_[std::string(keyIdText)] = KeyLimit{perMinute, clock_() + kKeyLimitTtl};
+}
+
+bool RateLimiter::knowsKeyLimit(std::string_view apiKey) const {
+    std::string id = keyId(apiKey);
+    std::lock_guard lock(mutex_);
+    auto it = keyLimits_.find(id);
+    return !id.empty() && it != keyLimits_.end() && it->second.until > clock_();
+}
+
+std::uint32_t RateLimiter::keyLimitLocked(const std::string& id,
+                                          std::chrono::steady_clock::time_point now) const {
+    auto it = keyLimits_.find(id);
+    if (it == keyLimits_.end() || it->second.until <= now || it->second.perMinute == 0) {
+        return limits_.perMinute;
+    }
+    return it->second.perMinute;
+}
+
 void RateLimiter::sweepLocked(std::chrono::steady_clock::time_point now) {
+    for (auto it = keyLimits_.begin(); it != keyLimits_.end();) {
+        it = it->second.until <= now ? keyLimits_.erase(it) : std::next(it);
+    }
+    for (auto it = byKey_.begin(); it != byKey_.end();) {
+        std::uint32_t limit = keyLimitLocked(it->first, now);
+        Bucket& bucket = refill(byKey_, it->first, limit, now);
+        it = bucket.units >= capacity(limit) ? byKey_.erase(it) : std::next(it);
+    }
     auto drop = [&](Map& map, std::uint32_t perMinute) {
         for (auto it = map.begin(); it != map.end();) {
             Bucket& bucket = refill(map, it->first, perMinute, now);
             it = bucket.units >= capacity(perMinute) ? map.erase(it) : std::next(it);
         }
     };
-    drop(byKey_, limits_.perMinute);
     drop(byAddress_, limits_.perMinute);
     drop(authFailures_, limits_.authFailuresPerMinute);
     lastSweep_ = now;

@@ -38,6 +38,14 @@ public:
     /// while the address has used up its authentication-failure budget.
     std::uint32_t admit(const std::string& address, std::string_view apiKey);
 
+    /// The limit of a key's role (permissions.yaml rate_limit_per_minute, from fetchmld's
+    /// Hello; 0 = the default) for the next 5 minutes; after that it is asked for again, so a
+    /// changed role or file takes effect. Requests with that key then draw from a bucket of
+    /// that size, and their address's bucket is at least that large.
+    void setKeyLimit(std::string_view keyId, std::uint32_t perMinute);
+    /// True while a limit learnt with setKeyLimit for apiKey's key id is in force.
+    bool knowsKeyLimit(std::string_view apiKey) const;
+
     /// Records one request from `address` answered 401 (takes one auth-failure token).
     void recordAuthFailure(const std::string& address);
 
@@ -66,12 +74,22 @@ private:
     static std::uint32_t waitSeconds(const Bucket& bucket, std::uint32_t perMinute);
     void sweepLocked(std::chrono::steady_clock::time_point now);
 
+    /// A role's limit for one key id, and until when it is trusted.
+    struct KeyLimit {
+        std::uint32_t perMinute = 0;
+        std::chrono::steady_clock::time_point until;
+    };
+    static constexpr std::chrono::minutes kKeyLimitTtl{5};
+    std::uint32_t keyLimitLocked(const std::string& id,
+                                 std::chrono::steady_clock::time_point now) const;
+
     RateLimits limits_;
     Clock clock_;
     mutable std::mutex mutex_;
     Map byKey_;
     Map byAddress_;
     Map authFailures_;
+    std::unordered_map<std::string, KeyLimit> keyLimits_;
     std::chrono::steady_clock::time_point lastSweep_;
 };
 

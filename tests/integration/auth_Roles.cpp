@@ -389,3 +389,35 @@ TEST_CASE("the suite's secret scan finds a key in a log", "[auth][secrets]") {
     }
     std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("a role's own HTTPS rate limit from permissions.yaml", "[auth][https][ratelimit]") {
+    TempDir conf;
+    writeFile(conf.sub("permissions.yaml"),
+              "roles:\n  admin: ['*']\n  researcher: [jobs.read.own]\n  bot:\n"
+              "    permissions: [jobs.read.own]\n"
+              "    rate_limit_per_minute: 3\n");
+    Stack stack(true, "  rate_limit_per_minute: 100000\n",
+                "auth:\n  permissions_file: " + conf.sub("permissions.yaml") + "\n");
+    auto bot = stack.client->AddUser({{"name", sdbus::Variant(std::string("bot"))},
+                                      {"role", sdbus::Variant(std::string("bot"))}});
+    std::string key = bot.at("api_key").get<std::string>();
+    rememberKeys(key);
+    auto whoami = stack.request("GET", "/v1/whoami", key).json();
+    CHECK(whoami["role"] == "bot");
+    CHECK(whoami["rate_limit_per_minute"] == 3);
+    // The first request learnt the limit: three more fit, the next is refused.
+    for (int i = 0; i < 3; ++i) {
+        CHECK(stack.request("GET", "/v1/jobs", key).status == 200);
+    }
+    auto refused = stack.request("GET", "/v1/jobs", key);
+    CHECK(refused.status == 429);
+    // Another user's key is not affected.
+    CHECK(stack
+              .request("GET", "/v1/jobs",
+                       stack.client
+                           ->AddUser({{"name", sdbus::Variant(std::string("adm"))},
+                                      {"role", sdbus::Variant(std::string("admin"))}})
+                           .at("api_key")
+                           .get<std::string>())
+              .status == 200);
+}

@@ -112,3 +112,32 @@ TEST_CASE("RateLimiter: full buckets are swept", "[httpsd][ratelimit]") {
     limiter.admit("10.2.0.1", "");
     CHECK(limiter.bucketCount() == 2);
 }
+
+TEST_CASE("RateLimiter: a role's own limit for a key, for 5 minutes", "[httpsd][ratelimit]") {
+    FakeClock clock;
+    RateLimiter limiter({3, 5}, clock.fn());
+    CHECK_FALSE(limiter.knowsKeyLimit(kKeyA));
+    limiter.setKeyLimit(RateLimiter::keyId(kKeyA), 6);
+    CHECK(limiter.knowsKeyLimit(kKeyA));
+    CHECK_FALSE(limiter.knowsKeyLimit(kKeyB));
+    // Six a minute for this key, and for its address while it uses it.
+    for (int i = 0; i < 6; ++i) {
+        CHECK(limiter.admit("192.0.2.1", kKeyA) == 0);
+    }
+    CHECK(limiter.admit("192.0.2.1", kKeyA) == 10);
+    // Another key at the default (3 a minute), from another address.
+    for (int i = 0; i < 3; ++i) {
+        CHECK(limiter.admit("192.0.2.2", kKeyB) == 0);
+    }
+    CHECK(limiter.admit("192.0.2.2", kKeyB) == 20);
+    // A smaller role limit shrinks the key's bucket.
+    limiter.setKeyLimit(RateLimiter::keyId(kKeyB), 1);
+    clock.now += std::chrono::seconds(60);
+    CHECK(limiter.admit("192.0.2.3", kKeyB) == 0);
+    CHECK(limiter.admit("192.0.2.3", kKeyB) == 60);
+    // The learnt limit lapses after 5 minutes: asked for again, the default meanwhile.
+    clock.now += std::chrono::minutes(5);
+    CHECK_FALSE(limiter.knowsKeyLimit(kKeyB));
+    CHECK(limiter.admit("192.0.2.3", kKeyB) == 0);
+    CHECK(limiter.admit("192.0.2.3", kKeyB) == 0);
+}
