@@ -10,11 +10,11 @@
 // its next request, and from that byte the whole request line and headers must arrive within
 // the header timeout (a total deadline, so a client trickling a byte every few seconds is
 // closed: slowloris); each read of the body and each write has the read timeout. A timed-out
-// connection is closed without an answer. Authenticated routes need "Authorization: Bearer <key>" (missing: 401 without a
-// D-Bus call); the work itself runs on the SchedulerClient pool. Every error is a JSON
-// response (ErrorResponse). A peer outside the allowlist is closed right after accept, before
-// the TLS handshake (logged at warning on "edge.http"); every request but /health passes the
-// RateLimiter (429 with Retry-After when over), and every 401 answer counts against the
+// connection is closed without an answer. Authenticated routes need "Authorization: Bearer <key>"
+// (missing: 401 without a D-Bus call); the work itself runs on the SchedulerClient pool. Every
+// error is a JSON response (ErrorResponse). A peer outside the allowlist is closed right after
+// accept, before the TLS handshake (logged at warning on "edge.http"); every request but /health
+// passes the RateLimiter (429 with Retry-After when over), and every 401 answer counts against the
 // address's authentication-failure budget. One access line per request at info on logger
 // "edge.access":
 //   <remote> "<METHOD> <redacted target>" <status> <bytes> <ms>ms
@@ -49,8 +49,8 @@ struct HttpServerOptions {
     std::uint16_t port = 9101;                 ///< 0 = any free port (https.port)
     std::uint64_t maxBodyBytes = 1ull << 30;   ///< upload cap, bytes (https.max_body_bytes)
     std::uint64_t maxJsonBytes = 16ull << 20;  ///< JSON body cap, bytes (https.max_json_bytes)
-    std::uint32_t maxHeaderBytes = 16384;  ///< request line + headers, bytes (max_header_bytes)
-    std::string spoolDir;                  ///< where uploads are spooled (UploadSpool::directory)
+    std::uint32_t maxHeaderBytes = 16384;      ///< request line + headers, bytes (max_header_bytes)
+    std::string spoolDir;  ///< where uploads are spooled (UploadSpool::directory)
     /// Total for the TLS handshake; each body read and each write (https.read_timeout_s).
     std::chrono::seconds readTimeout{30};
     /// Waiting for the first byte of a request on an open connection (https.idle_timeout_s).

@@ -117,9 +117,9 @@ RouteError badRequest(std::string message) {
 
 const char* routeName(Route route) {
     static constexpr std::array<const char*, 18> names{
-        "Health",  "BlobsMissing", "BlobsPut",  "BlobGet", "CommitPut",  "CommitGet", "JobSubmit",
-        "JobList", "JobGet",       "JobCancel", "JobLogs", "JobResults", "UserAdd",   "Events",
-        "KeyCreate", "KeyList", "KeyRevoke", "WhoAmI"};
+        "Health",    "BlobsMissing", "BlobsPut",  "BlobGet",   "CommitPut", "CommitGet",
+        "JobSubmit", "JobList",      "JobGet",    "JobCancel", "JobLogs",   "JobResults",
+        "UserAdd",   "Events",       "KeyCreate", "KeyList",   "KeyRevoke", "WhoAmI"};
     return names.at(static_cast<std::size_t>(route));
 }
 
