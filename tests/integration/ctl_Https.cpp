@@ -4,6 +4,9 @@
 // name host:port, and fetchmlctl's exit code 4 for TLS failures.
 // The full client flow against fetchml-httpsd + fetchmld is covered by stack_EndToEnd.
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <catch2/catch.hpp>
 
@@ -159,4 +162,65 @@ TEST_CASE("fetchmlctl exits 4 with one line on a fingerprint mismatch", "[ctl][h
                      {"FETCHML_FINGERPRINT=", "XDG_CONFIG_HOME=/nonexistent"});
     CHECK(noPin.exitCode == 1);
     CHECK(noPin.err.find("no certificate fingerprint pinned") != std::string::npos);
+}
+
+TEST_CASE("fetchmlctl login: trust on first use, pinned, changed certificates refused",
+          "[ctl][https][login]") {
+    TlsServer first;
+    TlsServer second;  // another certificate, standing in for a replaced one
+    auto firstPin = normaliseFingerprint(first.fingerprintText());
+    auto secondPin = normaliseFingerprint(second.fingerprintText());
+    REQUIRE(firstPin.ok());
+    REQUIRE(secondPin.ok());
+    TempDir home;
+    std::string config = home.sub("fetchml/client.yaml");
+    std::vector<std::string> env{"XDG_CONFIG_HOME=" + home.path(),
+                                 "FETCHML_API_KEY=", "FETCHML_SERVER=", "FETCHML_FINGERPRINT="};
+    std::string url1 = "https://127.0.0.1:" + std::to_string(first.port());
+    std::string url2 = "https://127.0.0.1:" + std::to_string(second.port());
+    auto login = [&](std::vector<std::string> args) {
+        args.insert(args.begin(), {binaryPath("fetchmlctl"), "login"});
+        return run(args, env);
+    };
+
+    // The expected fingerprint given and wrong: refused, nothing saved.
+    auto wrong = login({url1, "--fingerprint", kOtherPin});
+    CHECK(wrong.exitCode == 4);
+    CHECK(wrong.err.find("has fingerprint " + *firstPin + ", not the expected " + kOtherPin) !=
+          std::string::npos);
+    CHECK(::access(config.c_str(), F_OK) != 0);
+    // No terminal to ask on: it says what to pass.
+    auto noTty = login({url1});
+    CHECK(noTty.exitCode == 1);
+    CHECK(noTty.err.find("pass --fingerprint " + *firstPin) != std::string::npos);
+    // Trusted: shown, then pinned in a 0600 file.
+    auto trusted = login({url1, "--yes"});
+    INFO(trusted.err);
+    REQUIRE(trusted.exitCode == 0);
+    CHECK(trusted.err.find(firstPin->substr(0, 2) + ":" + firstPin->substr(2, 2)) !=
+          std::string::npos);
+    struct stat st {};
+    REQUIRE(::stat(config.c_str(), &st) == 0);
+    CHECK((st.st_mode & 0777) == 0600);
+    std::string saved = readFile(config);
+    CHECK(saved.find("server: \"" + url1 + "\"") != std::string::npos);
+    CHECK(saved.find("fingerprint: \"" + *firstPin + "\"") != std::string::npos);
+    // Logging in again to the same certificate is fine.
+    CHECK(login({url1}).exitCode == 0);
+
+    // The server at url2 now presents another certificate than the one pinned for it.
+    writeFile(config, "server: \"" + url2 + "\"\nfingerprint: \"" + *firstPin + "\"\n", 0600);
+    auto changed = login({url2});
+    CHECK(changed.exitCode == 4);
+    CHECK(changed.err.find("has changed: its fingerprint is " + *secondPin + " but " + *firstPin +
+                           " is pinned") != std::string::npos);
+    CHECK(readFile(config).find(*firstPin) != std::string::npos);  // the pin is kept
+    auto status = run({binaryPath("fetchmlctl"), "status"},
+                      {"XDG_CONFIG_HOME=" + home.path(), "FETCHML_API_KEY=fml_000000000000_x"});
+    INFO(status.err);
+    CHECK(status.exitCode == 4);
+    CHECK(status.err.find("has changed") != std::string::npos);
+    // After checking the new fingerprint, the admin pins it explicitly.
+    CHECK(login({url2, "--fingerprint", *secondPin}).exitCode == 0);
+    CHECK(readFile(config).find(*secondPin) != std::string::npos);
 }
