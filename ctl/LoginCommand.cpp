@@ -3,14 +3,18 @@
 // user confirms it (or it equals --fingerprint), and refuses a server whose certificate differs
 // from the one already pinned for it.
 
+#include <termios.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <iostream>
 #include <memory>
+#include <optional>
 
 #include "ClientConfig.hpp"
 #include "Commands.hpp"
@@ -28,11 +32,15 @@ struct LoginArgs {
     bool keyStdin = false;
 };
 
-/// "ab:cd:..." for reading aloud and comparing.
+/// "AB:CD:..." for reading aloud and comparing: the form fetchml-httpsd logs and writes to
+/// <tls_dir>/fingerprint (and `openssl x509 -fingerprint` prints).
 std::string colonHex(const std::string& hex) {
     std::string out;
     for (std::size_t i = 0; i < hex.size(); i += 2) {
         out += (i == 0 ? "" : ":") + hex.substr(i, 2);
+    }
+    for (char& c : out) {
+        c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
     }
     return out;
 }
@@ -50,12 +58,40 @@ Result<std::string> fetchFingerprint(const HttpsUrl& url) {
     return (*client)->peerFingerprint();
 }
 
-/// Asks on the terminal; false when the answer is not "yes"/"y".
-bool confirm(const std::string& question) {
-    std::fprintf(stderr, "%s [y/N] ", question.c_str());
-    std::string answer;
-    std::getline(std::cin, answer);
-    return answer == "y" || answer == "Y" || answer == "yes";
+/// Asks on the controlling terminal (/dev/tty, so stdin stays free for --key-stdin); false
+/// when the answer is not "y"/"yes". nullopt when there is no terminal.
+std::optional<bool> confirm(const std::string& question) {
+    std::FILE* tty = std::fopen("/dev/tty", "r+");
+    if (tty == nullptr) {
+        return std::nullopt;
+    }
+    std::fprintf(tty, "%s [y/N] ", question.c_str());
+    std::fflush(tty);
+    char line[64] = {};
+    bool yes = std::fgets(line, sizeof line, tty) != nullptr &&
+               (std::strcmp(line, "y\n") == 0 || std::strcmp(line, "Y\n") == 0 ||
+                std::strcmp(line, "yes\n") == 0);
+    std::fclose(tty);
+    return yes;
+}
+
+/// The API key from stdin: one line; on a terminal, asked for with echo off.
+std::string readKey() {
+    bool terminal = ::isatty(STDIN_FILENO) != 0;
+    termios saved{};
+    if (terminal && ::tcgetattr(STDIN_FILENO, &saved) == 0) {
+        termios quiet = saved;
+        quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+        std::fprintf(stderr, "API key (not shown): ");
+        ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+    }
+    std::string key;
+    std::getline(std::cin, key);
+    if (terminal) {
+        ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved);
+        std::fprintf(stderr, "\n");
+    }
+    return key;
 }
 
 Outcome decideTrust(const LoginArgs& args, const ClientConfig& existing, const std::string& seen,
@@ -95,11 +131,12 @@ Outcome decideTrust(const LoginArgs& args, const ClientConfig& existing, const s
     if (args.yes) {
         return std::nullopt;
     }
-    if (::isatty(STDIN_FILENO) == 0 || args.keyStdin) {
-        return usageFailure("cannot ask for confirmation here: pass --fingerprint " + seen +
+    auto trusted = confirm("Trust this certificate and pin it?");
+    if (!trusted) {
+        return usageFailure("no terminal to ask on: pass --fingerprint " + seen +
                             " after checking it, or --yes");
     }
-    if (!confirm("Trust this certificate and pin it?")) {
+    if (!*trusted) {
         return CtlFailure{ExitCode::Connection, "not trusted; nothing was saved"};
     }
     return std::nullopt;
@@ -132,7 +169,7 @@ Outcome runLogin(CtlContext& ctx, const LoginArgs& args) {
     config.server = args.url;
     config.fingerprint = *seen;
     if (args.keyStdin) {
-        std::getline(std::cin, config.apiKey);
+        config.apiKey = readKey();
     } else if (const char* env = std::getenv("FETCHML_API_KEY"); env != nullptr && *env != 0) {
         config.apiKey = env;
     }

@@ -327,8 +327,9 @@ Result<void> HttpsClient::Impl::checkPin() {
                          "the certificate of " + endpoint() + " has changed: its fingerprint is " +
                              got + " but " + pin +
                              " is pinned. If it was replaced on purpose, compare the new "
-                             "fingerprint with the server's (<tls_dir>/fingerprint) and log in "
-                             "again; otherwise someone may be intercepting the connection");
+                             "fingerprint with the server's (/var/lib/fetchml/tls/fingerprint "
+                             "there) and log in again (fetchmlctl login URL --fingerprint NEW); "
+                             "otherwise someone may be intercepting the connection");
     }
     return {};
 }

@@ -94,10 +94,10 @@ Result<void> Authenticator::requireFor(const Identity& caller, const std::string
     if (allows(caller, any)) {
         return {};
     }
+    // The owner is not named: a caller without the permission learns nothing about it.
     std::string needed = caller.user == owner ? permissionName(own) : permissionName(any);
     return makeError(ErrorCode::PermissionDenied,
-                     caller.user + " (role " + caller.role + ") lacks permission " + needed +
-                         (caller.user == owner ? std::string() : " (it belongs to " + owner + ")"));
+                     caller.user + " (role " + caller.role + ") lacks permission " + needed);
 }
 
 bool Authenticator::holdsRole(const Identity& caller, const std::string& role) const {

@@ -38,22 +38,35 @@ void unwrap(const Result<void>& result) {
     }
 }
 
+}  // namespace
+
 // Runs one method body: Result errors are already sdbus::Error; anything else is our bug and
-// becomes Internal rather than escaping into sd-bus.
+// becomes Internal rather than escaping into sd-bus. A call that fails after its caller was
+// authenticated and permitted (bad arguments, unknown ids, ...) is audited as "failed" here.
 template <typename F>
-auto guarded(const char* method, F&& body) -> decltype(body()) {
+auto SchedulerBus::guarded(const char* method, F&& body) -> decltype(body()) {
+    call_ = CallState{};
     try {
         return body();
-    } catch (const sdbus::Error&) {
+    } catch (const sdbus::Error& e) {
+        auditFailure(e.getMessage());
         throw;
     } catch (const std::exception& e) {
         log()->error("{}: {}", method, e.what());
+        auditFailure(std::string(method) + " failed inside fetchmld");
         throw sdbus::Error(dbusErrorName(ErrorCode::Internal),
                            std::string(method) + " failed inside fetchmld");
     }
 }
 
-}  // namespace
+void SchedulerBus::auditFailure(const std::string& why) {
+    if (call_.audited || !call_.who) {
+        return;
+    }
+    call_.audited = true;
+    audit(AuditEvent{call_.action, "failed", call_.who->user, call_.who->remoteAddr, "",
+                     call_.who->user + ": " + call_.action + " failed: " + why});
+}
 
 SchedulerBus::SchedulerBus(sdbus::IConnection& connection, SchedulerBusDeps deps)
     : AdaptorInterfaces(connection, kSchedulerObjectPath), deps_(deps) {
@@ -84,11 +97,14 @@ Identity SchedulerBus::authenticate(const VariantMap& request, const char* actio
         std::string from = remoteAddr.empty() ? "" : " from " + remoteAddr;
         audit(AuditEvent{action, "failed", "", remoteAddr, "",
                          "authentication failed" + from + ": " + why});
+        call_.audited = true;
         fail(identity.error());
     }
     if (identity->viaApiKey) {
         identity->remoteAddr = remoteAddr;
     }
+    call_.who = *identity;
+    call_.action = action;
     return *identity;
 }
 
@@ -99,6 +115,7 @@ void SchedulerBus::enforce(const Identity& who, const Result<void>& allowed, con
     }
     audit(AuditEvent{action, "denied", who.user, who.remoteAddr, jobId,
                      who.user + " was denied " + action + ": " + allowed.error().message});
+    call_.audited = true;
     fail(allowed.error());
 }
 
@@ -112,6 +129,7 @@ Identity SchedulerBus::authorize(const VariantMap& request, Permission permissio
 void SchedulerBus::done(const Identity& who, const char* action, const std::string& message,
                         const std::string& jobId) {
     audit(AuditEvent{action, "ok", who.user, who.remoteAddr, jobId, message});
+    call_.audited = true;
 }
 
 Job SchedulerBus::readableJob(const Identity& who, const VariantMap& request, const char* action) {

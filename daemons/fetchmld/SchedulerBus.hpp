@@ -8,6 +8,7 @@
 
 #include <sdbus-c++/sdbus-c++.h>
 
+#include <optional>
 #include <string>
 
 #include "Authenticator.hpp"
@@ -79,7 +80,21 @@ private:
     Job readableJob(const Identity& who, const VariantMap& request, const char* action);
     VariantMap readLog(const Job& job, const VariantMap& request);
 
+    /// Runs a method body (see SchedulerBus.cpp).
+    template <typename F>
+    auto guarded(const char* method, F&& body) -> decltype(body());
+    /// Audits a call that failed after authentication, unless it was audited already.
+    void auditFailure(const std::string& why);
+
+    /// The call being served (one at a time: the bus is served from one loop).
+    struct CallState {
+        std::optional<Identity> who;
+        std::string action;
+        bool audited = false;
+    };
+
     SchedulerBusDeps deps_;
+    CallState call_;
 };
 
 }  // namespace fetchml

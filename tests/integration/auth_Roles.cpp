@@ -206,6 +206,16 @@ TEST_CASE("own versus any: listing and reading", "[auth][roles]") {
     CHECK(ids("view") == std::set<std::string>{w.jobs["res"], w.jobs["res2"]});
     CHECK(ids("adm") == std::set<std::string>{w.jobs["res"], w.jobs["res2"]});
 
+    // A permitted call that fails on its arguments is audited as failed.
+    stack.client->CancelJob(with(w.keys["res"], s("id", w.jobs["res"])));
+    CHECK(outcome([&] { stack.client->CancelJob(with(w.keys["res"], s("id", w.jobs["res"]))); }) ==
+          "org.fetchml.Error.InvalidArgument");
+    std::string log = readFile(stack.schedulerLog());
+    CHECK(log.find("action=job.cancel result=ok user=res") != std::string::npos);
+    CHECK(log.find("action=job.cancel result=failed user=res") != std::string::npos);
+    CHECK(log.find("res: job.cancel failed: id: job " + w.jobs["res"] + " is already cancelled") !=
+          std::string::npos);
+
     // Keys: a researcher lists only its own and never sees a secret or hash.
     auto mine = stack.client->ListKeys(with(w.keys["res"]));
     REQUIRE(mine.size() == 1);
