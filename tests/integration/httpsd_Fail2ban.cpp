@@ -295,6 +295,9 @@ TEST_CASE("the running edge is confined: seccomp, no-new-privileges, no access t
           "[httpsd][privilege]") {
     Stack stack("  max_body_bytes: 1048576\n  rate_limit_per_minute: 6000\n");
     std::string proc = "/proc/" + std::to_string(stack.edgePid());
+    // The filter goes in just after the port file is written (in sanitizer builds after a
+    // leak check that takes a moment): wait for it to be in place, or for the deadline.
+    waitUntil([&] { return statusField(readFile(proc + "/status"), "Seccomp") == "2"; }, 60000);
     std::string status = readFile(proc + "/status");
     INFO(status);
     CHECK(statusField(status, "Seccomp") == "2");

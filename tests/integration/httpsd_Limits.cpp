@@ -427,8 +427,15 @@ TEST_CASE("oversized bodies get 413 and the server's memory does not grow by the
     INFO("VmHWM " << hwmBefore << " -> " << hwmAfter << " KiB, VmRSS " << rssBefore << " -> "
                   << rssAfter << " KiB");
     // Each body was 200 MiB; growth of a quarter of that would mean it was buffered.
+#if defined(__SANITIZE_ADDRESS__)
+    // AddressSanitizer keeps freed memory in quarantine (256 MiB by default), so the figures
+    // mean nothing here; the build without sanitizers (FETCHML_SANITIZE=0 scripts/test)
+    // checks them.
+    WARN("AddressSanitizer build: memory growth not checked");
+#else
     CHECK(hwmAfter - hwmBefore < static_cast<long>(huge / 4 / 1024));
     CHECK(rssAfter - rssBefore < static_cast<long>(huge / 4 / 1024));
+#endif
     WARN("VmHWM " << hwmBefore << " -> " << hwmAfter << " KiB");
     std::string log = readFile(edge.log());
     CHECK(countOf(log, "\"POST /v1/jobs\" 413") == 3);
