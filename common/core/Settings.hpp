@@ -67,7 +67,7 @@ struct HttpsSettings {
     std::string keyFile;              ///< PEM private key (key_file)
     std::string tlsDir;               ///< "" = <state_dir>/tls (tls_dir)
     std::string spoolDir;             ///< upload spool; "" = system temp dir (spool_dir)
-    std::uint64_t maxBodyBytes = 1ull << 30;  ///< upload cap, bytes (max_body_bytes)
+    std::uint64_t maxBodyBytes = 1ull << 30;   ///< upload cap, bytes (max_body_bytes)
     std::uint64_t maxJsonBytes = 16ull << 20;  ///< JSON request body cap, bytes (max_json_bytes)
     std::uint32_t maxHeaderBytes = 16384;  ///< request line + headers cap, bytes (max_header_bytes)
     /// Open connections in all; over it, new ones are closed before TLS; 0 = unlimited
@@ -81,7 +81,7 @@ struct HttpsSettings {
     std::uint32_t idleTimeoutS = 60;
     /// TLS handshake in all, each body read, each write, seconds (read_timeout_s).
     std::uint32_t readTimeoutS = 30;
-    std::uint32_t threads = 4;                ///< D-Bus call threads (threads)
+    std::uint32_t threads = 4;  ///< D-Bus call threads (threads)
     /// Largest WebSocket message a client may send to /v1/events, bytes; over it the
     /// connection is closed with 1009; at least 1 (ws_max_message_bytes).
     std::uint64_t wsMaxMessageBytes = 4096;

@@ -161,8 +161,8 @@ public:
         REQUIRE(request("POST", "/v1/blobs", key, "", packPath).first == 200);
         // The manifest goes over the bus with the same key (the HTTPS route is tested in
         // httpsd_Edge).
-        client->PutManifest({{"manifest", sdbus::Variant(manifest->text())},
-                             {"api_key", sdbus::Variant(key)}});
+        client->PutManifest(
+            {{"manifest", sdbus::Variant(manifest->text())}, {"api_key", sdbus::Variant(key)}});
         return manifest->commitId();
     }
 
