@@ -180,6 +180,7 @@ const std::vector<KeySpec>& keys() {
         {"worker", "cancel_grace_s", bind<&S::worker, &WorkerSettings::cancelGraceS>()},
         {"worker", "max_runtime_s", bind<&S::worker, &WorkerSettings::maxRuntimeS>()},
         {"worker", "allowed_uids", bind<&S::worker, &WorkerSettings::allowedUids>()},
+        {"worker", "allowed_groups", bind<&S::worker, &WorkerSettings::allowedGroups>()},
         {"https", "address", bind<&S::https, &HttpsSettings::address>()},
         {"https", "port", bind<&S::https, &HttpsSettings::port>()},
         {"https", "cert_file", bind<&S::https, &HttpsSettings::certFile>()},

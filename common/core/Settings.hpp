@@ -57,6 +57,9 @@ struct WorkerSettings {
     std::uint32_t cancelGraceS = 10;         ///< SIGTERM→SIGKILL, seconds (cancel_grace_s)
     std::uint32_t maxRuntimeS = 86400;       ///< default max run time, seconds (max_runtime_s)
     std::vector<std::uint32_t> allowedUids;  ///< peers besides root and self (allowed_uids)
+    /// Groups (names) whose members may connect besides root and self, matched against the
+    /// peer's primary group and its user's supplementary groups (allowed_groups).
+    std::vector<std::string> allowedGroups = {"fetchml"};
 };
 
 /// `https:` fetchml-httpsd.

@@ -1,6 +1,8 @@
 #include "WorkerServer.hpp"
 
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -11,6 +13,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <vector>
 
 #include "PodmanExecutor.hpp"
 #include "core/Log.hpp"
@@ -135,12 +138,48 @@ void WorkerServer::stopListening() {
     listenFd_.reset();
 }
 
-bool WorkerServer::peerAllowed(uid_t uid) const {
+namespace {
+
+/// Whether user `uid` with primary group `gid` belongs to group `name` (group(5)).
+bool inGroup(uid_t uid, gid_t gid, const std::string& name) {
+    std::vector<char> buf(16384);
+    group entry{};
+    group* found = nullptr;
+    if (::getgrnam_r(name.c_str(), &entry, buf.data(), buf.size(), &found) != 0 || !found) {
+        return false;
+    }
+    if (found->gr_gid == gid) {
+        return true;
+    }
+    std::vector<char> pbuf(16384);
+    passwd user{};
+    passwd* pw = nullptr;
+    if (::getpwuid_r(uid, &user, pbuf.data(), pbuf.size(), &pw) != 0 || !pw) {
+        return false;
+    }
+    if (pw->pw_gid == found->gr_gid) {
+        return true;
+    }
+    for (char** member = found->gr_mem; member && *member; ++member) {
+        if (std::strcmp(*member, pw->pw_name) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+}  // namespace
+
+bool WorkerServer::peerAllowed(uid_t uid, gid_t gid) const {
     if (uid == 0 || uid == ::getuid()) {
         return true;
     }
-    return std::find(worker_.allowedUids.begin(), worker_.allowedUids.end(), uid) !=
-           worker_.allowedUids.end();
+    if (std::find(worker_.allowedUids.begin(), worker_.allowedUids.end(), uid) !=
+        worker_.allowedUids.end()) {
+        return true;
+    }
+    return std::any_of(worker_.allowedGroups.begin(), worker_.allowedGroups.end(),
+                       [&](const std::string& name) { return inGroup(uid, gid, name); });
 }
 
 void WorkerServer::accept() {
@@ -155,7 +194,7 @@ void WorkerServer::accept() {
         ucred cred{};
         socklen_t len = sizeof cred;
         if (::getsockopt(fd.get(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 ||
-            !peerAllowed(cred.uid)) {
+            !peerAllowed(cred.uid, cred.gid)) {
             log()->warn("refused connection from pid {} uid {}: not an allowed peer", cred.pid,
                         cred.uid);
             continue;

@@ -59,7 +59,10 @@ private:
     Result<void> takeActivated(int count, char** names);
     Result<void> bindSocket();
     void accept();
-    bool peerAllowed(uid_t uid) const;
+    /// Root, the worker's own uid, worker.allowed_uids, or a member of worker.allowed_groups
+    /// (primary gid from SO_PEERCRED, or the user listed in the group; looked up per call so
+    /// membership changes need no restart).
+    bool peerAllowed(uid_t uid, gid_t gid) const;
     void handleLine(WorkerConnection& conn, const std::string& line);
     void handleHello(WorkerConnection& conn, const nlohmann::json& msg);
     void scheduleReap();

@@ -272,7 +272,25 @@ nlohmann::json Scheduler::runMessage(const Job& job) const {
               {"max_runtime_s", options_.maxRuntimeS}}}};
 }
 
+bool Scheduler::hasWork() {
+    if (!active_.empty()) {
+        return true;
+    }
+    auto next = jobs_.nextQueued();
+    if (!next || *next) {
+        return true;
+    }
+    auto ours = jobs_.inStates({JobState::Starting, JobState::Running});
+    return !ours || !ours->empty();
+}
+
 void Scheduler::dispatch() {
+    if (!connected_) {
+        if (wanted_ && hasWork()) {
+            wanted_();
+        }
+        return;
+    }
     while (connected_ && send_ && active_.size() < slots_) {
         auto next = jobs_.nextQueued();
         if (!next) {

@@ -53,6 +53,13 @@ public:
 
     /// Sets how messages reach the worker.
     void setWorkerSend(WorkerSend send) { send_ = std::move(send); }
+    /// Sets what to call when a job waits for the worker but it is not connected: the worker
+    /// is socket-activated (fetchml-workerd.socket), so fetchmld connects only when it has
+    /// work for it, and systemd starts fetchml-workerd on the first job.
+    void setWorkerWanted(std::function<void()> wanted) { wanted_ = std::move(wanted); }
+    /// True when a job is queued, starting or running: the worker is needed. A database
+    /// error counts as true (better an idle connection than a job never started).
+    bool hasWork();
 
     /// True for parameter names [A-Za-z_][A-Za-z0-9_]* of at most 64 characters.
     static bool isValidParamName(const std::string& name);
@@ -101,6 +108,7 @@ private:
     SchedulerOptions options_;
     JobChanged changed_;
     WorkerSend send_;
+    std::function<void()> wanted_;
     bool connected_ = false;
     std::uint32_t slots_ = 0;
     std::set<std::string> active_;  // jobs handed to the worker and not yet exited

@@ -130,6 +130,7 @@ Result<void> SchedulerDaemon::setupLoop() {
     worker_ = std::make_unique<WorkerLink>(loop_.get(), settings_.scheduler.workerSocket,
                                            settings_.scheduler.reconnectMs, *scheduler_);
     scheduler_->setWorkerSend([this](const nlohmann::json& m) { return worker_->send(m); });
+    scheduler_->setWorkerWanted([this] { worker_->want(); });
     return {};
 }
 

@@ -24,7 +24,17 @@ std::string errnoText(int err) {
 }  // namespace
 
 void WorkerLink::start() {
-    connect();
+    if (scheduler_.hasWork()) {
+        connect();
+    } else {
+        log()->info("no jobs yet: connecting to the worker at {} with the first one", socketPath_);
+    }
+}
+
+void WorkerLink::want() {
+    if (state_ == State::Idle && !timer_) {
+        connect();
+    }
 }
 
 void WorkerLink::connect() {
@@ -170,7 +180,11 @@ void WorkerLink::drop(const std::string& why) {
         log()->warn("worker not reachable: {}; retrying every {} ms", why, reconnectMs_);
     }
     lastFailure_ = why;
-    scheduleReconnect();
+    if (scheduler_.hasWork()) {
+        scheduleReconnect();
+    } else {
+        timer_.reset();
+    }
 }
 
 void WorkerLink::scheduleReconnect() {

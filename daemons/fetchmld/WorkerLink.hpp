@@ -2,7 +2,7 @@
 // WorkerLink: fetchmld's client end of the worker socket (decisions.md "Worker socket").
 // Connects without blocking from the event loop, says hello, turns the worker's messages into
 // Scheduler calls, and after a failure or hang-up reconnects once every reconnect interval
-// (a timer, no busy polling). One JSON object per line.
+// (a timer, no busy polling) while it has work for the worker. One JSON object per line.
 
 #include <systemd/sd-event.h>
 
@@ -35,8 +35,12 @@ public:
     WorkerLink(const WorkerLink&) = delete;
     WorkerLink& operator=(const WorkerLink&) = delete;
 
-    /// Starts the first connection attempt.
+    /// Connects if the scheduler has work (Scheduler::hasWork); otherwise waits for want().
     void start();
+    /// The scheduler needs the worker: connects now unless connected, connecting or waiting
+    /// for the reconnect timer. Connecting to the socket of fetchml-workerd.socket is what
+    /// starts fetchml-workerd (socket activation, systemd.socket(5)).
+    void want();
     /// Queues one message once the worker has answered hello. False when not connected.
     bool send(const nlohmann::json& message);
     /// True after the worker answered hello and until the connection ends.

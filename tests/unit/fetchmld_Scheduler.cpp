@@ -137,6 +137,29 @@ TEST_CASE("dispatch fills the worker's slots by priority", "[fetchmld][scheduler
     CHECK(cancelled->exitCode == 128 + 15);
 }
 
+TEST_CASE("the worker is wanted only while there is work", "[fetchmld][scheduler]") {
+    World w;
+    int wanted = 0;
+    w.scheduler->setWorkerWanted([&] { ++wanted; });
+    CHECK_FALSE(w.scheduler->hasWork());
+    w.scheduler->dispatch();
+    CHECK(wanted == 0);  // an empty queue does not start the socket-activated worker
+
+    auto job = w.scheduler->submit(w.spec("first", 0));
+    REQUIRE(job.ok());
+    CHECK(wanted == 1);  // the first job asks for the worker
+    CHECK(w.scheduler->hasWork());
+    CHECK(w.sent.empty());
+
+    w.scheduler->workerConnected(1, {});
+    REQUIRE(w.sent.size() == 1);
+    w.scheduler->jobStarted(job->id);
+    CHECK(w.scheduler->hasWork());  // running
+    w.scheduler->jobExited(job->id, {0, 0, "exited", ""});
+    CHECK_FALSE(w.scheduler->hasWork());
+    CHECK(wanted == 1);  // connected: no further requests
+}
+
 TEST_CASE("a results directory is ingested when a job ends", "[fetchmld][scheduler]") {
     World w;
     REQUIRE(w.scheduler->submit(w.spec("r", 0)).ok());
