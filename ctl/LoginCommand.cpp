@@ -123,11 +123,12 @@ Outcome decideTrust(const LoginArgs& args, const ClientConfig& existing, const s
             return std::nullopt;  // already trusted
         }
     }
-    std::fprintf(stderr,
-                 "The certificate of %s has the SHA-256 fingerprint\n  %s\n"
-                 "Compare it with the server's (`cat /var/lib/fetchml/tls/fingerprint` there, or "
-                 "the fetchml-httpsd log).\n",
-                 endpoint.c_str(), colonHex(seen).c_str());
+    std::fprintf(
+        stderr,
+        "The certificate of %s has the SHA-256 fingerprint\n  %s\n"
+        "Compare it with the server's (`cat /var/lib/fetchml-https/tls/fingerprint` there, or "
+        "the fetchml-httpsd log).\n",
+        endpoint.c_str(), colonHex(seen).c_str());
     if (args.yes) {
         return std::nullopt;
     }

@@ -323,13 +323,14 @@ Result<void> HttpsClient::Impl::checkPin() {
     peerFingerprint = got;
     if (!pin.empty() && got != pin) {
         stream.reset();
-        return makeError(ErrorCode::Internal,
-                         "the certificate of " + endpoint() + " has changed: its fingerprint is " +
-                             got + " but " + pin +
-                             " is pinned. If it was replaced on purpose, compare the new "
-                             "fingerprint with the server's (/var/lib/fetchml/tls/fingerprint "
-                             "there) and log in again (fetchmlctl login URL --fingerprint NEW); "
-                             "otherwise someone may be intercepting the connection");
+        return makeError(
+            ErrorCode::Internal,
+            "the certificate of " + endpoint() + " has changed: its fingerprint is " + got +
+                " but " + pin +
+                " is pinned. If it was replaced on purpose, compare the new "
+                "fingerprint with the server's (/var/lib/fetchml-https/tls/fingerprint "
+                "there) and log in again (fetchmlctl login URL --fingerprint NEW); "
+                "otherwise someone may be intercepting the connection");
     }
     return {};
 }
