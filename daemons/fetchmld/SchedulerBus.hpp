@@ -12,6 +12,7 @@
 #include <string>
 
 #include "Authenticator.hpp"
+#include "BusPeer.hpp"
 #include "JobStore.hpp"
 #include "Scheduler.hpp"
 #include "UserStore.hpp"
@@ -94,6 +95,7 @@ private:
     };
 
     SchedulerBusDeps deps_;
+    BusPeer peers_;  ///< the uid of local callers, from the bus
     CallState call_;
 };
 
