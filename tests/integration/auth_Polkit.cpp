@@ -84,7 +84,10 @@ TEST_CASE("polkit decides for local callers: fetchml-admin members yes, others n
 
     TempDir tmp;
     ::mkdir(tmp.sub("bus").c_str(), 0755);
-    DbusDaemon bus(tmp.sub("bus"), "", {kBusPolicy});
+    // fetchmld runs as user fetchml, as its unit makes it: polkit answers it only because the
+    // policy names that user as the actions' owner.
+    ServiceUsers users = ensureServiceUsers();
+    DbusDaemon bus(tmp.sub("bus"), users.root ? "fetchml" : "", {kBusPolicy});
     SpawnOptions p;
     p.argv = {kPolkitd, "--no-debug"};
     p.env = {bus.envEntry()};
@@ -97,6 +100,12 @@ TEST_CASE("polkit decides for local callers: fetchml-admin members yes, others n
     REQUIRE(waitUntil([&] { return !polkitd.running() || hasName("org.freedesktop.PolicyKit1"); }));
     REQUIRE(polkitd.running());
 
+    for (const char* dir : {"state", "run"}) {
+        REQUIRE(::mkdir(tmp.sub(dir).c_str(), 0750) == 0);
+        if (users.root) {
+            REQUIRE(::chown(tmp.sub(dir).c_str(), users.scheduler, users.group) == 0);
+        }
+    }
     writeFile(tmp.sub("fetchmld.yaml"), "paths:\n  state_dir: " + tmp.sub("state") +
                                             "\n  runtime_dir: " + tmp.sub("run") +
                                             "\nlog:\n  level: info\n  target: console\n");
@@ -104,8 +113,13 @@ TEST_CASE("polkit decides for local callers: fetchml-admin members yes, others n
     d.argv = {binaryPath("fetchmld"), "--config", tmp.sub("fetchmld.yaml")};
     d.env = {bus.envEntry()};
     d.stderrPath = tmp.sub("fetchmld.log");
+    if (users.root) {
+        d.uid = users.scheduler;
+        d.gid = users.group;
+    }
     Process fetchmld = Process::spawn(d);
     REQUIRE(waitUntil([&] { return !fetchmld.running() || hasName("org.fetchml.Scheduler1"); }));
+    INFO(readFile(tmp.sub("fetchmld.log")));
     REQUIRE(fetchmld.running());
 
     std::vector<std::string> env = {
