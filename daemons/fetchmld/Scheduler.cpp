@@ -245,7 +245,12 @@ Result<void> Scheduler::prepareRunDir(const Job& job) {
     std::error_code ec;
     std::filesystem::remove_all(dir, ec);  // a half-made run dir from before a crash
     std::filesystem::create_directories(options_.runsDir, ec);
-    if (::mkdir(dir.c_str(), 02770) != 0 || ::chmod(dir.c_str(), 02770) != 0) {
+    // 2770, group fetchml: the worker writes into it. Under the unit, runs/ is setgid
+    // (fetchml.tmpfiles) and the new directory inherits the bit; setting it ourselves would be
+    // refused there (RestrictSUIDSGID=), so chmod only when something is missing.
+    struct stat st {};
+    if (::mkdir(dir.c_str(), 0770) != 0 || ::stat(dir.c_str(), &st) != 0 ||
+        ((st.st_mode & 07777) != 02770 && ::chmod(dir.c_str(), 02770) != 0)) {
         return makeError(ErrorCode::Internal, "cannot create run directory " + dir + ": " +
                                                   std::generic_category().message(errno));
     }
