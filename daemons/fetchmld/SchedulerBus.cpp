@@ -177,10 +177,11 @@ void SchedulerBus::jobChanged(const Job& job) {
 VariantMap SchedulerBus::Hello(const VariantMap& request) {
     return guarded("Hello", [&] {
         auto who = authenticate(request, "hello");
-        // API key callers get their permissions; local callers none (polkit decides per call).
+        // What the caller may do: its role's permissions for an API key; for a local caller
+        // what polkit answers now (so whoami shows whether fetchml-admin membership took).
         std::vector<std::string> held;
         for (Permission p : allPermissions()) {
-            if (who.viaApiKey && deps_.auth.allows(who, p)) {
+            if (deps_.auth.allows(who, p)) {
                 held.emplace_back(permissionName(p));
             }
         }

@@ -141,6 +141,16 @@ TEST_CASE("polkit decides for local callers: fetchml-admin members yes, others n
           std::string::npos);
     CHECK(ctl(other, "fetchml-t-user", {"status"}).exitCode == 3);
 
+    // whoami shows what polkit grants each of them.
+    auto adminWho = ctl(admin, "fetchml-t-admin", {"whoami", "--json"});
+    INFO(adminWho.err);
+    CHECK(adminWho.out.find("\"users.manage\"") != std::string::npos);
+    auto otherWho = ctl(other, "fetchml-t-user", {"whoami", "--json"});
+    INFO(otherWho.out << otherWho.err);
+    CHECK(otherWho.exitCode == 0);
+    CHECK(otherWho.out.find("users.manage") == std::string::npos);
+    CHECK(otherWho.out.find("jobs.submit") == std::string::npos);
+
     std::string log = readFile(tmp.sub("fetchmld.log"));
     CHECK(log.find("action=user.add result=ok user=fetchml-t-admin") != std::string::npos);
     CHECK(log.find("action=user.add result=denied user=fetchml-t-user") != std::string::npos);
