@@ -234,6 +234,9 @@ void WorkerServer::handleLine(WorkerConnection& conn, const std::string& line) {
         executor_->cancel(msg["id"].get<std::string>());
     } else if (type == "status") {
         conn.send({{"type", "running"}, {"ids", executor_->runningIds()}});
+    } else if (type == "ack" && msg.contains("id") && msg["id"].is_string()) {
+        const auto id = msg["id"].get<std::string>();
+        std::erase_if(unacked_, [&id](const nlohmann::json& m) { return m.value("id", "") == id; });
     } else {
         conn.send({{"type", "error"}, {"message", "unknown or malformed message: " + type}});
     }
@@ -246,18 +249,38 @@ void WorkerServer::handleHello(WorkerConnection& conn, const nlohmann::json& msg
         conn.close();
         return;
     }
+    std::vector<std::string> finished;
+    for (const auto& m : unacked_) {
+        finished.push_back(m.value("id", ""));
+    }
     conn.send({{"type", "hello"},
                {"version", 1},
                {"capacity", executor_->capacity()},
-               {"running", executor_->runningIds()}});
+               {"running", executor_->runningIds()},
+               {"finished", finished}});
     conn.setReady();
     while (!pending_.empty() && !conn.closed()) {
         conn.send(pending_.front());
         pending_.pop_front();
     }
+    for (const auto& m : unacked_) {
+        conn.send(m);
+    }
 }
 
 void WorkerServer::broadcast(const nlohmann::json& message) {
+    if (message.value("type", "") == "exited") {
+        if (unacked_.size() >= kMaxPending) {
+            unacked_.pop_front();
+        }
+        unacked_.push_back(message);
+        for (auto& conn : conns_) {
+            if (conn->ready() && !conn->closed()) {
+                conn->send(message);
+            }
+        }
+        return;
+    }
     bool sent = false;
     for (auto& conn : conns_) {
         if (conn->ready() && !conn->closed()) {

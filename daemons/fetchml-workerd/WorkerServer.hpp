@@ -52,7 +52,10 @@ public:
     /// Stops accepting new connections (shutdown); existing ones keep receiving events.
     void stopListening();
 
-    /// Sends one message to every ready connection, or keeps it for the next hello.
+    /// Sends one message to every ready connection, or keeps it for the next hello (at most
+    /// 100000 kept, oldest dropped first). An `exited` message is also kept until fetchmld
+    /// acknowledges it (`ack`), and sent again after every hello until then, so a job's end
+    /// survives a crash of fetchmld between our send and its commit.
     void broadcast(const nlohmann::json& message);
 
 private:
@@ -79,7 +82,8 @@ private:
     bool boundPath_ = false;
     std::string address_;
     std::vector<std::unique_ptr<WorkerConnection>> conns_;
-    std::deque<nlohmann::json> pending_;
+    std::deque<nlohmann::json> pending_;  ///< started/metric events nobody received
+    std::deque<nlohmann::json> unacked_;  ///< exited events fetchmld has not acknowledged
 };
 
 }  // namespace fetchml

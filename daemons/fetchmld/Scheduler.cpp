@@ -118,23 +118,27 @@ Result<Job> Scheduler::cancel(const std::string& id) {
     return job;
 }
 
-void Scheduler::changeState(const std::string& id, JobState to, const TransitionFields& fields) {
+bool Scheduler::changeState(const std::string& id, JobState to, const TransitionFields& fields) {
     auto job = jobs_.transition(id, to, fields);
     if (!job) {
         log()->warn("job {}: {}", id, job.error().message);
-        return;
+        return false;
     }
     log()->info("job {} is {}{}{}", id, jobStateName(to), fields.reason.empty() ? "" : ": ",
                 fields.reason);
     if (changed_) {
         changed_(*job);
     }
+    return true;
 }
 
-void Scheduler::workerConnected(std::uint32_t slots, const std::vector<std::string>& running) {
+void Scheduler::workerConnected(std::uint32_t slots, const std::vector<std::string>& running,
+                                const std::vector<std::string>& finished) {
     connected_ = true;
     slots_ = slots;
     std::set<std::string> listed(running.begin(), running.end());
+    // Ended while we were away (or before we recorded it): their `exited` comes next.
+    std::set<std::string> ended(finished.begin(), finished.end());
     active_.clear();
     auto ours = jobs_.inStates({JobState::Starting, JobState::Running});
     if (!ours) {
@@ -142,6 +146,9 @@ void Scheduler::workerConnected(std::uint32_t slots, const std::vector<std::stri
         return;
     }
     for (const auto& job : *ours) {
+        if (ended.count(job.id) != 0) {
+            continue;
+        }
         if (listed.count(job.id) == 0) {
             changeState(job.id, JobState::Failed, {std::nullopt, "lost"});
             continue;
@@ -182,13 +189,18 @@ void Scheduler::jobMetric(const std::string& id, std::int64_t step,
     }
 }
 
-void Scheduler::jobExited(const std::string& id, const ExitReport& report) {
+bool Scheduler::jobExited(const std::string& id, const ExitReport& report) {
     active_.erase(id);
     auto job = jobs_.get(id);
+    if (!job && job.error().code != ErrorCode::NotFound) {
+        log()->error("job {}: exit report not recorded: {}", id, job.error().message);
+        return false;
+    }
     if (!job || isTerminal(job->state)) {
-        log()->warn("job {}: exit reported for an unknown or finished job", id);
+        // A report repeated after a restart of either side: already recorded.
+        log()->info("job {}: exit reported again for an unknown or finished job", id);
         dispatch();
-        return;
+        return true;
     }
     std::int32_t code = report.signal != 0 ? 128 + report.signal : report.exitCode;
     JobState to = JobState::Failed;
@@ -202,8 +214,9 @@ void Scheduler::jobExited(const std::string& id, const ExitReport& report) {
         reason += ": " + report.message;
     }
     ingestResults(id);
-    changeState(id, to, {code, reason});
+    bool recorded = changeState(id, to, {code, reason});
     dispatch();
+    return recorded;
 }
 
 void Scheduler::ingestResults(const std::string& id) {

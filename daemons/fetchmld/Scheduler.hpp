@@ -75,9 +75,11 @@ public:
     /// Busy when it runs but the worker is not connected.
     Result<Job> cancel(const std::string& id);
 
-    /// The worker said hello: slots and the jobs it still runs. Jobs we think start or run
-    /// but it does not list are failed with reason "lost"; listed starting jobs are running.
-    void workerConnected(std::uint32_t slots, const std::vector<std::string>& running);
+    /// The worker said hello: slots, the jobs it still runs, and the jobs that ended but whose
+    /// `exited` it has not had acknowledged (it sends those next). Jobs we think start or run
+    /// but it lists in neither are failed with reason "lost"; listed starting jobs are running.
+    void workerConnected(std::uint32_t slots, const std::vector<std::string>& running,
+                         const std::vector<std::string>& finished = {});
     /// The connection to the worker is gone; nothing is dispatched until it is back.
     void workerDisconnected();
     /// The worker started a job's container.
@@ -86,8 +88,10 @@ public:
     void jobMetric(const std::string& id, std::int64_t step,
                    const std::map<std::string, double>& values);
     /// A job ended: exit 0 → succeeded, non-zero → failed, reason cancelled → cancelled; its
-    /// results directory is ingested into the store and recorded.
-    void jobExited(const std::string& id, const ExitReport& report);
+    /// results directory is ingested into the store and recorded. Returns true when the end
+    /// is durably recorded now or was before (a repeated report, an unknown job): the worker
+    /// may forget it (`ack`); false when the database refused it (the worker reports again).
+    bool jobExited(const std::string& id, const ExitReport& report);
 
     /// Starts queued jobs while the worker has free slots.
     void dispatch();
@@ -101,7 +105,8 @@ public:
 private:
     Result<void> prepareRunDir(const Job& job);
     void ingestResults(const std::string& id);
-    void changeState(const std::string& id, JobState to, const TransitionFields& fields);
+    /// Records a transition and announces it; false (logged) when it was refused.
+    bool changeState(const std::string& id, JobState to, const TransitionFields& fields);
 
     JobStore& jobs_;
     BlobStore& store_;

@@ -210,7 +210,7 @@ void WorkerLink::handleHello(const WorkerMessage& message) {
         return;
     }
     state_ = State::Ready;
-    scheduler_.workerConnected(message.slots, message.running);
+    scheduler_.workerConnected(message.slots, message.running, message.finished);
 }
 
 void WorkerLink::handle(const std::string& line) {
@@ -240,7 +240,11 @@ void WorkerLink::handle(const std::string& line) {
         scheduler_.jobMetric(id, message->step, message->values);
     } else if (type == "exited") {
         ExitReport report{message->exitCode, message->signal, message->reason, message->message};
-        scheduler_.jobExited(id, report);
+        // Recorded (committed) before the worker may forget it; otherwise it reports again
+        // after the next hello.
+        if (scheduler_.jobExited(id, report)) {
+            queue({{"type", "ack"}, {"id", id}});
+        }
     } else if (type == "running") {
         log()->debug("worker answered status");
     } else if (type == "error") {

@@ -73,10 +73,12 @@ Result<void> decodeHello(const json& object, WorkerMessage& out) {
         }
         out.slots = slots.value();
     }
-    if (auto it = object.find("running"); it != object.end() && it->is_array()) {
-        for (const auto& id : *it) {
-            if (id.is_string()) {
-                out.running.push_back(id.get<std::string>());
+    for (auto [name, list] : {std::pair{"running", &out.running}, {"finished", &out.finished}}) {
+        if (auto it = object.find(name); it != object.end() && it->is_array()) {
+            for (const auto& id : *it) {
+                if (id.is_string()) {
+                    list->push_back(id.get<std::string>());
+                }
             }
         }
     }

@@ -23,6 +23,8 @@ struct WorkerMessage {
     std::string version = "null";      ///< hello: "version" as JSON text, for the log line
     std::uint32_t slots = 0;           ///< hello: capacity.slots (0 when absent)
     std::vector<std::string> running;  ///< hello: the string members of "running"
+    /// hello: the string members of "finished" (jobs whose `exited` follows, unacknowledged)
+    std::vector<std::string> finished;
 
     std::int64_t step = 0;                 ///< metric: "step" (0 when absent)
     std::map<std::string, double> values;  ///< metric: the number members of "values"

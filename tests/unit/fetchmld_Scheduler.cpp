@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include <sys/stat.h>
+#include <algorithm>
 #include <filesystem>
 
 #include "Database.hpp"
@@ -201,4 +202,31 @@ TEST_CASE("after a reconnect, jobs the worker lost are failed", "[fetchmld][sche
     CHECK(w.jobs->get("j000002")->state == JobState::Running);
     REQUIRE(w.sent.size() == 1);
     CHECK(w.sent[0] == nlohmann::json({{"type", "cancel"}, {"id", "j000099"}}));
+}
+
+TEST_CASE("a job that ended while fetchmld was away is recorded as it ended, once",
+          "[fetchmld][scheduler]") {
+    World w;
+    REQUIRE(w.scheduler->submit(w.spec("a", 0)).ok());
+    REQUIRE(w.scheduler->submit(w.spec("b", 0)).ok());
+    w.scheduler->workerConnected(2, {});
+    w.scheduler->jobStarted("j000001");
+    w.scheduler->jobStarted("j000002");
+    w.scheduler->workerDisconnected();
+    // Both ended meanwhile; the worker lists them as finished and sends their exits next.
+    w.scheduler->workerConnected(2, {}, {"j000001", "j000002"});
+    CHECK(w.jobs->get("j000001")->state == JobState::Running);
+    CHECK(w.scheduler->jobExited("j000001", {0, 0, "exited", ""}));
+    CHECK(w.scheduler->jobExited("j000002", {3, 0, "exited", ""}));
+    CHECK(w.jobs->get("j000001")->state == JobState::Succeeded);
+    CHECK(w.jobs->get("j000002")->state == JobState::Failed);
+    CHECK(w.jobs->get("j000002")->exitCode == 3);
+    // Reported again (fetchmld crashed before the worker saw the ack): nothing changes, and
+    // the report is acknowledged.
+    CHECK(w.scheduler->jobExited("j000001", {1, 0, "exited", ""}));
+    CHECK(w.jobs->get("j000001")->state == JobState::Succeeded);
+    auto events = w.jobs->events("j000001");
+    REQUIRE(events);
+    CHECK(std::count_if(events->begin(), events->end(),
+                        [](const auto& e) { return e.to == "succeeded"; }) == 1);
 }

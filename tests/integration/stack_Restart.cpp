@@ -1,0 +1,138 @@
+// Crash safety with the real stack (scripts/dev-stack: private bus, fetchmld, socket-activated
+// fetchml-workerd running rootless podman): fetchmld killed with SIGKILL while jobs run, and
+// jobs that end while it is down. Every job must end recorded as it really ended, and run once.
+#include <sys/stat.h>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <vector>
+
+#include "support/Support.hpp"
+
+using namespace fetchml::test;
+using nlohmann::json;
+
+namespace {
+
+class Stack {
+public:
+    Stack() {
+        auto r = run({sourceDir() + "/scripts/dev-stack", "up", "--dir", dir_.path(), "--build",
+                      binaryDir(), "--port", "0"},
+                     {"FETCHML_DEV_SLOTS=3"});
+        INFO(r.out << r.err);
+        REQUIRE(r.exitCode == 0);
+        mkdir(dir_.sub("exp").c_str(), 0755);
+        writeFile(dir_.sub("exp/run.sh"),
+                  "echo \"start $FETCHML_JOB_ID\"\nsleep \"${SLEEP:-0}\"\necho done\n");
+    }
+    ~Stack() { run({sourceDir() + "/scripts/dev-stack", "down", "--dir", dir_.path()}); }
+
+    // dev-stack COMMAND [ARGS] on this stack; REQUIREs success.
+    void devStack(const std::string& command, const std::vector<std::string>& args = {}) {
+        std::vector<std::string> argv{sourceDir() + "/scripts/dev-stack",
+                                      command,
+                                      "--dir",
+                                      dir_.path(),
+                                      "--build",
+                                      binaryDir()};
+        argv.insert(argv.end(), args.begin(), args.end());
+        auto r = run(argv);
+        INFO(r.out << r.err);
+        REQUIRE(r.exitCode == 0);
+    }
+    // fetchmlctl over the stack's bus, as root (a local admin).
+    CommandResult ctl(std::vector<std::string> args) const {
+        args.insert(args.begin(), binaryPath("fetchmlctl"));
+        return run(args, {"DBUS_SYSTEM_BUS_ADDRESS=unix:path=" + dir_.sub("bus/socket"),
+                          "FETCHML_SERVER="});
+    }
+    std::string queue(int sleepS) {
+        auto r = ctl({"queue", dir_.sub("exp"), "--image", "rootfs:busybox", "--json", "--", "sh",
+                      "-c", "SLEEP=" + std::to_string(sleepS) + " sh run.sh"});
+        INFO(r.out << r.err);
+        REQUIRE(r.exitCode == 0);
+        auto out = json::parse(r.out);  // one element per job (a sweep queues several)
+        REQUIRE(out.is_array());
+        REQUIRE(out.size() == 1);
+        return out[0].at("id").get<std::string>();
+    }
+    json job(const std::string& id) const {
+        auto r = ctl({"status", id, "--json"});
+        return r.exitCode == 0 ? json::parse(r.out) : json::object();
+    }
+    std::string state(const std::string& id) const { return job(id).value("state", ""); }
+    std::string output(const std::string& id) const {
+        return readFile(dir_.sub("state/runs/" + id + "/logs/output.log"));
+    }
+    std::string workerLog() const { return readFile(dir_.sub("logs/workerd.log")); }
+
+private:
+    TempDir dir_;
+};
+
+bool isFinal(const std::string& s) {
+    return s == "succeeded" || s == "failed" || s == "cancelled";
+}
+
+std::size_t countOf(const std::string& text, const std::string& what) {
+    std::size_t n = 0;
+    for (auto pos = text.find(what); pos != std::string::npos; pos = text.find(what, pos + 1)) {
+        ++n;
+    }
+    return n;
+}
+
+}  // namespace
+
+TEST_CASE("jobs survive fetchmld being killed: running ones finish recorded, none runs twice",
+          "[stack][crash]") {
+    Stack stack;
+
+    SECTION("a job that ends while fetchmld is dead is recorded as it ended") {
+        auto id = stack.queue(3);
+        REQUIRE(waitUntil([&] { return stack.state(id) == "running"; }));
+        stack.devStack("stop-fetchmld", {"--kill"});
+        // The worker reports the exit to nobody; it keeps it until fetchmld acknowledges it.
+        REQUIRE(waitUntil(
+            [&] { return stack.workerLog().find("job " + id + ": exited") != std::string::npos; }));
+        stack.devStack("start-fetchmld");
+        REQUIRE(waitUntil([&] { return isFinal(stack.state(id)); }));
+        auto j = stack.job(id);
+        INFO(j.dump());
+        CHECK(j.value("state", "") == "succeeded");
+        CHECK(j.value("exit_code", -1) == 0);
+        CHECK(countOf(stack.output(id), "start " + id) == 1);
+    }
+
+    SECTION("SIGKILL to fetchmld again and again while jobs run and queue") {
+        std::vector<std::string> ids;
+        for (int i = 0; i < 6; ++i) {
+            ids.push_back(stack.queue(2));
+        }
+        // Kill it while the first jobs start and run, and again while later ones are dispatched.
+        for (int round = 0; round < 4; ++round) {
+            REQUIRE(waitUntil([&] {
+                for (const auto& id : ids) {
+                    if (stack.state(id) == "running") {
+                        return true;
+                    }
+                }
+                return isFinal(stack.state(ids.back()));
+            }));
+            stack.devStack("stop-fetchmld", {"--kill"});
+            stack.devStack("start-fetchmld");
+        }
+        for (const auto& id : ids) {
+            REQUIRE(waitUntil([&] { return isFinal(stack.state(id)); }));
+            auto j = stack.job(id);
+            INFO(id << ": " << j.dump() << "\n" << stack.output(id));
+            CHECK(j.value("state", "") == "succeeded");
+            // One container per job: its first line appears once.
+            CHECK(countOf(stack.output(id), "start " + id) == 1);
+            CHECK(countOf(stack.workerLog(), "job " + id + ": started podman") == 1);
+        }
+    }
+}
