@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "support/DevStack.hpp"
 #include "support/Support.hpp"
 
 using namespace fetchml::test;
@@ -20,21 +21,9 @@ using nlohmann::json;
 namespace {
 
 // One stack for the whole file: started on first use, stopped at exit.
-class Stack {
+class Stack : public DevStack {
 public:
     Stack() {
-        auto r = run({sourceDir() + "/scripts/dev-stack", "up", "--dir", dir_.path(), "--build",
-                      binaryDir(), "--port", "0"},
-                     {"FETCHML_DEV_SLOTS=3"});
-        INFO(r.out << r.err);
-        REQUIRE(r.exitCode == 0);
-        for (const auto& line : splitLines(r.out)) {
-            auto eq = line.find('=');
-            if (line.rfind("export ", 0) == 0 && eq != std::string::npos) {
-                env_.push_back(line.substr(7));
-            }
-        }
-        REQUIRE(env_.size() == 3);
         auto add = ctl({"user", "add", "alice", "--role", "researcher"});
         INFO(add.err);
         REQUIRE(add.exitCode == 0);
@@ -43,27 +32,10 @@ public:
         key_ = lines.back();
         REQUIRE(key_.rfind("fml_", 0) == 0);
     }
-    ~Stack() { run({sourceDir() + "/scripts/dev-stack", "down", "--dir", dir_.path()}); }
-
-    static std::vector<std::string> splitLines(const std::string& s) {
-        std::vector<std::string> out;
-        std::string::size_type start = 0;
-        while (start < s.size()) {
-            auto end = s.find('\n', start);
-            if (end == std::string::npos) {
-                end = s.size();
-            }
-            if (end > start) {
-                out.push_back(s.substr(start, end - start));
-            }
-            start = end + 1;
-        }
-        return out;
-    }
 
     // fetchmlctl with the stack's environment: D-Bus by default, HTTPS when https is true.
     CommandResult ctl(std::vector<std::string> args, bool https = false) const {
-        std::vector<std::string> env = env_;
+        std::vector<std::string> env = this->env();
         if (https) {
             env.push_back("FETCHML_API_KEY=" + key_);
         } else {
@@ -74,16 +46,7 @@ public:
     }
 
     std::string server() const { return value("FETCHML_SERVER"); }
-    std::string value(const std::string& name) const {
-        for (const auto& e : env_) {
-            if (e.rfind(name + "=", 0) == 0) {
-                return e.substr(name.size() + 1);
-            }
-        }
-        return "";
-    }
     const std::string& key() const { return key_; }
-    std::string path(const std::string& sub) const { return dir_.sub(sub); }
 
     // curl against the edge, certificate checked against the generated one.
     CommandResult curl(const std::string& method, const std::string& target,
@@ -106,8 +69,6 @@ public:
     }
 
 private:
-    TempDir dir_;
-    std::vector<std::string> env_;
     std::string key_;
 };
 
@@ -143,7 +104,7 @@ std::string queue(const std::string& dir, const std::vector<std::string>& comman
     auto r = stack().ctl(args, true);
     INFO(r.out << r.err);
     REQUIRE(r.exitCode == 0);
-    auto lines = Stack::splitLines(r.out);
+    auto lines = DevStack::splitLines(r.out);
     REQUIRE(lines.size() == 1);
     return lines[0];
 }
@@ -167,7 +128,7 @@ TEST_CASE("a job runs in a container and its logs, metrics and results come back
                          true);
     INFO(r.out << r.err);
     REQUIRE(r.exitCode == 0);
-    auto id = Stack::splitLines(r.out).at(0);
+    auto id = DevStack::splitLines(r.out).at(0);
 
     auto job = waitFinished(id);
     INFO(job.dump());

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "support/DevStack.hpp"
 #include "support/Support.hpp"
 
 using namespace fetchml::test;
@@ -16,42 +17,23 @@ using nlohmann::json;
 
 namespace {
 
-class Stack {
+class Stack : public DevStack {
 public:
     Stack() {
-        auto r = run({sourceDir() + "/scripts/dev-stack", "up", "--dir", dir_.path(), "--build",
-                      binaryDir(), "--port", "0"},
-                     {"FETCHML_DEV_SLOTS=3"});
-        INFO(r.out << r.err);
-        REQUIRE(r.exitCode == 0);
-        mkdir(dir_.sub("exp").c_str(), 0755);
-        writeFile(dir_.sub("exp/run.sh"),
+        mkdir(path("exp").c_str(), 0755);
+        writeFile(path("exp/run.sh"),
                   "echo \"start $FETCHML_JOB_ID\"\nsleep \"${SLEEP:-0}\"\necho done\n");
     }
-    ~Stack() { run({sourceDir() + "/scripts/dev-stack", "down", "--dir", dir_.path()}); }
 
-    // dev-stack COMMAND [ARGS] on this stack; REQUIREs success.
-    void devStack(const std::string& command, const std::vector<std::string>& args = {}) {
-        std::vector<std::string> argv{sourceDir() + "/scripts/dev-stack",
-                                      command,
-                                      "--dir",
-                                      dir_.path(),
-                                      "--build",
-                                      binaryDir()};
-        argv.insert(argv.end(), args.begin(), args.end());
-        auto r = run(argv);
-        INFO(r.out << r.err);
-        REQUIRE(r.exitCode == 0);
-    }
     // fetchmlctl over the stack's bus, as root (a local admin).
     CommandResult ctl(std::vector<std::string> args) const {
         args.insert(args.begin(), binaryPath("fetchmlctl"));
-        return run(args, {"DBUS_SYSTEM_BUS_ADDRESS=unix:path=" + dir_.sub("bus/socket"),
-                          "FETCHML_SERVER="});
+        return run(args,
+                   {"DBUS_SYSTEM_BUS_ADDRESS=unix:path=" + path("bus/socket"), "FETCHML_SERVER="});
     }
     std::string queue(int sleepS) {
-        auto r = ctl({"queue", dir_.sub("exp"), "--image", "rootfs:busybox", "--json", "--", "sh",
-                      "-c", "SLEEP=" + std::to_string(sleepS) + " sh run.sh"});
+        auto r = ctl({"queue", path("exp"), "--image", "rootfs:busybox", "--json", "--", "sh", "-c",
+                      "SLEEP=" + std::to_string(sleepS) + " sh run.sh"});
         INFO(r.out << r.err);
         REQUIRE(r.exitCode == 0);
         auto out = json::parse(r.out);  // one element per job (a sweep queues several)
@@ -65,12 +47,9 @@ public:
     }
     std::string state(const std::string& id) const { return job(id).value("state", ""); }
     std::string output(const std::string& id) const {
-        return readFile(dir_.sub("state/runs/" + id + "/logs/output.log"));
+        return readFile(path("state/runs/" + id + "/logs/output.log"));
     }
-    std::string workerLog() const { return readFile(dir_.sub("logs/workerd.log")); }
-
-private:
-    TempDir dir_;
+    std::string workerLog() const { return readFile(path("logs/workerd.log")); }
 };
 
 bool isFinal(const std::string& s) {
@@ -94,11 +73,11 @@ TEST_CASE("jobs survive fetchmld being killed: running ones finish recorded, non
     SECTION("a job that ends while fetchmld is dead is recorded as it ended") {
         auto id = stack.queue(3);
         REQUIRE(waitUntil([&] { return stack.state(id) == "running"; }));
-        stack.devStack("stop-fetchmld", {"--kill"});
+        stack.command("stop-fetchmld", {"--kill"});
         // The worker reports the exit to nobody; it keeps it until fetchmld acknowledges it.
         REQUIRE(waitUntil(
             [&] { return stack.workerLog().find("job " + id + ": exited") != std::string::npos; }));
-        stack.devStack("start-fetchmld");
+        stack.command("start-fetchmld");
         REQUIRE(waitUntil([&] { return isFinal(stack.state(id)); }));
         auto j = stack.job(id);
         INFO(j.dump());
@@ -122,8 +101,8 @@ TEST_CASE("jobs survive fetchmld being killed: running ones finish recorded, non
                 }
                 return isFinal(stack.state(ids.back()));
             }));
-            stack.devStack("stop-fetchmld", {"--kill"});
-            stack.devStack("start-fetchmld");
+            stack.command("stop-fetchmld", {"--kill"});
+            stack.command("start-fetchmld");
         }
         for (const auto& id : ids) {
             REQUIRE(waitUntil([&] { return isFinal(stack.state(id)); }));
