@@ -254,6 +254,9 @@ Result<json> DbusTransport::submitJob(const json& job) {
         req["image"] = sdbus::Variant(job["image"].get<std::string>());
     }
     req["priority"] = sdbus::Variant(job.value("priority", std::int32_t{0}));
+    if (job.contains("max_retries")) {
+        req["max_retries"] = sdbus::Variant(job.value("max_retries", std::int32_t{0}));
+    }
     req["params"] = sdbus::Variant(job.value("params", std::map<std::string, std::string>{}));
     if (job.contains("name") && job["name"].is_string()) {
         req["name"] = sdbus::Variant(job["name"].get<std::string>());

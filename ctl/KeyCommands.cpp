@@ -134,6 +134,14 @@ Outcome runWhoami(CtlContext& ctx, bool json) {
     } else {
         std::printf("%s (role %s) on fetchmld %s\n", me->value("user", "").c_str(),
                     me->value("role", "").c_str(), me->value("version", "").c_str());
+        // A local caller's role is "local": what it may do is what polkit grants now.
+        std::string may;
+        for (const auto& p : me->value("permissions", nlohmann::json::array())) {
+            if (p.is_string()) {
+                may += (may.empty() ? "" : " ") + p.get<std::string>();
+            }
+        }
+        std::printf("may: %s\n", may.empty() ? "nothing (no permission granted)" : may.c_str());
     }
     return std::nullopt;
 }

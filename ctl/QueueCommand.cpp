@@ -23,6 +23,7 @@ struct QueueArgs {
     std::vector<std::string> command;
     std::string image;
     int priority = 0;
+    int retries = 0;
     std::vector<std::string> params;
     std::string name;
     bool json = false;
@@ -93,6 +94,9 @@ Outcome runQueue(CtlContext& ctx, const QueueArgs& args) {
                                   {"command", args.command},
                                   {"priority", args.priority},
                                   {"params", params}};
+        if (args.retries > 0) {
+            request["max_retries"] = args.retries;
+        }
         if (!args.image.empty()) {
             request["image"] = args.image;
         }
@@ -130,6 +134,11 @@ void addQueueCommand(CLI::App& app, CtlContext& ctx) {
     queue->add_option("--image", args->image,
                       "Image: a podman image name or rootfs:<name> (default: the server's)");
     queue->add_option("--priority", args->priority, "Higher runs first (default 0)");
+    queue
+        ->add_option("--retries", args->retries,
+                     "Run again after a failure or loss, up to N times, with a growing delay "
+                     "(scheduler.retry_delay_s; default 0)")
+        ->check(CLI::Range(0, 10));
     queue
         ->add_option("--param", args->params,
                      "Parameter name=value; name=v1,v2,... is a sweep (one job per "

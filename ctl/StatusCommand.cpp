@@ -111,6 +111,10 @@ void printDetail(const json& job) {
     line("user:", job.value("user", std::string()));
     line("image:", job.value("image", std::string()));
     line("priority:", std::to_string(job.value("priority", 0)));
+    if (job.value("max_retries", 0) > 0) {
+        line("attempt:", std::to_string(job.value("attempt", 1)) + " (up to " +
+                             std::to_string(job.value("max_retries", 0) + 1) + ")");
+    }
     std::string command;
     for (const auto& arg : job.value("command", json::array())) {
         command +=

@@ -28,6 +28,8 @@ struct SchedulerSettings {
     std::string bus = "system";  ///< system|session; tests set DBUS_SYSTEM_BUS_ADDRESS (bus)
     std::string defaultImage = "localhost/fetchml-digits:latest";  ///< (default_image)
     std::uint32_t reconnectMs = 1000;  ///< wait between worker reconnects, ms (reconnect_ms)
+    /// First retry's delay, s; doubles per attempt up to 64 times (retry_delay_s)
+    std::uint32_t retryDelayS = 10;
 };
 
 /// `auth:` roles and local callers (fetchmld; docs/security.md).

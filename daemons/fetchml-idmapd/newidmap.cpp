@@ -49,8 +49,12 @@ int main(int argc, char** argv) {
     std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
     UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
     if (!fd || ::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+        const int err = errno;
         std::cerr << tool << ": cannot connect to fetchml-idmapd at " << path << ": "
-                  << std::strerror(errno) << " (is fetchml-idmapd.socket active?)\n";
+                  << std::strerror(err)
+                  << (err == EACCES ? " (only group fetchml-worker may use it)"
+                                    : " (is fetchml-idmapd.socket active?)")
+                  << "\n";
         return 1;
     }
     const std::string line = formatIdMapRequestLine(*request);

@@ -19,6 +19,7 @@ struct JobSpec {
     std::string image;                          ///< podman image or rootfs:<name>
     std::int32_t priority = 0;                  ///< higher runs first
     std::map<std::string, std::string> params;  ///< FETCHML_PARAM_<NAME>=<value>
+    std::int32_t maxRetries = 0;                ///< runs again after a failure, up to this
 };
 
 /// A stored job.
@@ -34,6 +35,8 @@ struct Job {
     std::int64_t finishedAt = 0;   ///< ms since the Unix epoch, 0 if not yet
     std::string results;           ///< results tree id, "" until ingested
     std::map<std::string, double> metrics;  ///< last value of each metric
+    std::int32_t attempt = 1;               ///< 1 for the first run, 2 for the first retry, ...
+    std::int64_t notBefore = 0;  ///< ms since the epoch; queued but not started before (0 = now)
 };
 
 /// One row of job_events: a state transition.

@@ -52,9 +52,10 @@ bool canTransition(JobState from, JobState to) {
             return to == S::Starting || to == S::Cancelled || to == S::Held;
         case S::Starting:
             return to == S::Running || to == S::Succeeded || to == S::Failed ||
-                   to == S::Cancelled || to == S::Lost;
+                   to == S::Cancelled || to == S::Lost || to == S::Queued;
         case S::Running:
-            return to == S::Succeeded || to == S::Failed || to == S::Cancelled || to == S::Lost;
+            return to == S::Succeeded || to == S::Failed || to == S::Cancelled || to == S::Lost ||
+                   to == S::Queued;
         case S::Lost:
             return to == S::Queued || to == S::Failed;
         case S::Succeeded:

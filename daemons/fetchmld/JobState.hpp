@@ -18,8 +18,8 @@ std::optional<JobState> parseJobState(const std::string& name);
 bool isTerminal(JobState state);
 /// True when a job may move from `from` to `to`:
 /// held → queued | cancelled; queued → starting | cancelled | held;
-/// starting → running | succeeded | failed | cancelled | lost;
-/// running → succeeded | failed | cancelled | lost; lost → queued | failed.
+/// starting → running | succeeded | failed | cancelled | lost | queued (a retry);
+/// running → succeeded | failed | cancelled | lost | queued (a retry); lost → queued | failed.
 /// Terminal states move nowhere.
 bool canTransition(JobState from, JobState to);
 

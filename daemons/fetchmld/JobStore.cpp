@@ -9,7 +9,7 @@ namespace {
 
 constexpr const char* kJobColumns =
     "seq, name, user, state, commit_id, command, image, priority, params, exit_code, reason, "
-    "submitted_at, started_at, finished_at, results";
+    "submitted_at, started_at, finished_at, results, max_retries, attempt, not_before";
 
 Job rowToJob(const Statement& row) {
     Job job;
@@ -39,6 +39,9 @@ Job rowToJob(const Statement& row) {
     job.startedAt = row.int64(12);
     job.finishedAt = row.int64(13);
     job.results = row.text(14);
+    job.spec.maxRetries = static_cast<std::int32_t>(row.int64(15));
+    job.attempt = static_cast<std::int32_t>(row.int64(16));
+    job.notBefore = row.int64(17);
     return job;
 }
 
@@ -58,7 +61,7 @@ Result<Job> JobStore::submit(const JobSpec& spec) {
     auto done = db_.transaction([&]() -> Result<void> {
         auto stmt = db_.prepare(
             "INSERT INTO jobs (name, user, state, commit_id, command, image, priority, params, "
-            "submitted_at) VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?)");
+            "submitted_at, max_retries) VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?)");
         if (!stmt) {
             return stmt.error();
         }
@@ -71,7 +74,8 @@ Result<Job> JobStore::submit(const JobSpec& spec) {
             .bind(5, spec.image)
             .bind(6, static_cast<std::int64_t>(spec.priority))
             .bind(7, params.dump())
-            .bind(8, clock_());
+            .bind(8, clock_())
+            .bind(9, static_cast<std::int64_t>(spec.maxRetries));
         if (auto r = (*stmt)->run(); !r) {
             return r;
         }
@@ -208,10 +212,11 @@ Result<std::vector<Job>> JobStore::inStates(const std::vector<JobState>& states)
 }
 
 Result<std::optional<Job>> JobStore::nextQueued() {
+    const std::int64_t now = clock_();
     auto jobs = query(std::string("SELECT ") + kJobColumns +
-                          " FROM jobs WHERE state = 'queued' ORDER BY priority DESC, seq ASC "
-                          "LIMIT 1",
-                      [](Statement&) {});
+                          " FROM jobs WHERE state = 'queued' AND not_before <= ?1 "
+                          "ORDER BY priority DESC, seq ASC LIMIT 1",
+                      [now](Statement& s) { s.bind(1, now); });
     if (!jobs) {
         return jobs.error();
     }
@@ -271,6 +276,69 @@ Result<Job> JobStore::transition(const std::string& id, JobState to,
             .bind(3, std::string(jobStateName(from)))
             .bind(4, std::string(jobStateName(to)))
             .bind(5, fields.reason)
+            .run();
+    });
+    if (!done) {
+        return done.error();
+    }
+    return load(current->seq);
+}
+
+Result<std::optional<std::int64_t>> JobStore::nextNotBefore() {
+    auto stmt =
+        db_.prepare("SELECT MIN(not_before) FROM jobs WHERE state = 'queued' AND not_before > ?1");
+    if (!stmt) {
+        return stmt.error();
+    }
+    auto row = (*stmt)->bind(1, clock_()).step();
+    if (!row) {
+        return row.error();
+    }
+    if (!*row || (*stmt)->isNull(0)) {
+        return std::optional<std::int64_t>{};
+    }
+    return std::optional<std::int64_t>{(*stmt)->int64(0)};
+}
+
+Result<Job> JobStore::retry(const std::string& id, std::int32_t exitCode, const std::string& reason,
+                            std::int64_t delayMs) {
+    auto current = get(id);
+    if (!current) {
+        return current.error();
+    }
+    if (!canTransition(current->state, JobState::Queued) || current->state == JobState::Held) {
+        return makeError(ErrorCode::InvalidArgument,
+                         "job " + id + " cannot be retried from " + jobStateName(current->state));
+    }
+    const std::int64_t now = clock_();
+    const std::int64_t notBefore = now + delayMs;
+    auto done = db_.transaction([&]() -> Result<void> {
+        auto stmt = db_.prepare(
+            "UPDATE jobs SET state = 'queued', attempt = attempt + 1, not_before = ?1, "
+            "exit_code = ?2, reason = ?3 WHERE seq = ?4");
+        if (!stmt) {
+            return stmt.error();
+        }
+        if (auto r = (*stmt)
+                         ->bind(1, notBefore)
+                         .bind(2, std::int64_t{exitCode})
+                         .bind(3, reason)
+                         .bind(4, current->seq)
+                         .run();
+            !r) {
+            return r;
+        }
+        auto event = db_.prepare(
+            "INSERT INTO job_events (job_seq, at, from_state, to_state, reason) "
+            "VALUES (?, ?, ?, 'queued', ?)");
+        if (!event) {
+            return event.error();
+        }
+        return (*event)
+            ->bind(1, current->seq)
+            .bind(2, now)
+            .bind(3, std::string(jobStateName(current->state)))
+            .bind(4, reason)
             .run();
     });
     if (!done) {

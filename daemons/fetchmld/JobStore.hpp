@@ -45,8 +45,18 @@ public:
                                   const std::string& user = "");
     /// Jobs in any of the given states, oldest first (for reconciliation).
     Result<std::vector<Job>> inStates(const std::vector<JobState>& states);
-    /// The next job to run: queued, highest priority, then earliest submitted.
+    /// The next job to run: queued and due (not_before <= now), highest priority, then
+    /// earliest submitted (index jobs_queue).
     Result<std::optional<Job>> nextQueued();
+    /// The earliest not_before in the future among queued jobs (ms since the epoch), if any:
+    /// when the next retry becomes due.
+    Result<std::optional<std::int64_t>> nextNotBefore();
+    /// Queues a starting, running or lost job again for another attempt: attempt + 1, not
+    /// before now + delayMs, exit code and reason of the failed attempt kept on the job and in
+    /// its event (one transaction). Errors: NotFound; InvalidArgument when the job is in
+    /// another state.
+    Result<Job> retry(const std::string& id, std::int32_t exitCode, const std::string& reason,
+                      std::int64_t delayMs);
     /// Moves a job to `to`, recording an event; sets started_at when it enters running (or
     /// starting, if not yet set) and finished_at when it becomes terminal.
     /// Errors: NotFound; InvalidArgument "job <id> cannot go from <a> to <b>".

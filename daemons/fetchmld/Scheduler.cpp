@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <system_error>
 
@@ -58,6 +59,10 @@ Result<void> Scheduler::validate(const JobSpec& spec) {
     if (spec.priority < kMinPriority || spec.priority > kMaxPriority) {
         return invalid("priority: expected " + std::to_string(kMinPriority) + " to " +
                        std::to_string(kMaxPriority) + ", got " + std::to_string(spec.priority));
+    }
+    if (spec.maxRetries < 0 || spec.maxRetries > kMaxRetries) {
+        return invalid("max_retries: expected 0 to " + std::to_string(kMaxRetries) + ", got " +
+                       std::to_string(spec.maxRetries));
     }
     for (const auto& [name, value] : spec.params) {
         if (!isValidParamName(name)) {
@@ -150,7 +155,7 @@ void Scheduler::workerConnected(std::uint32_t slots, const std::vector<std::stri
             continue;
         }
         if (listed.count(job.id) == 0) {
-            changeState(job.id, JobState::Failed, {std::nullopt, "lost"});
+            failOrRetry(job.id, job.exitCode, "lost");
             continue;
         }
         active_.insert(job.id);
@@ -214,9 +219,41 @@ bool Scheduler::jobExited(const std::string& id, const ExitReport& report) {
         reason += ": " + report.message;
     }
     ingestResults(id);
-    bool recorded = changeState(id, to, {code, reason});
+    bool recorded = to == JobState::Failed ? failOrRetry(id, code, reason)
+                                           : changeState(id, to, {code, reason});
     dispatch();
     return recorded;
+}
+
+std::int64_t Scheduler::retryDelayMs(std::uint32_t retryDelayS, std::int32_t attempt) {
+    const int doublings = std::clamp(attempt - 1, 0, 6);
+    return std::int64_t{retryDelayS} * 1000 * (std::int64_t{1} << doublings);
+}
+
+bool Scheduler::failOrRetry(const std::string& id, std::int32_t exitCode,
+                            const std::string& reason) {
+    auto job = jobs_.get(id);
+    if (!job) {
+        log()->warn("job {}: {}", id, job.error().message);
+        return false;
+    }
+    if (job->attempt > job->spec.maxRetries) {
+        return changeState(id, JobState::Failed, {exitCode, reason});
+    }
+    const std::int64_t delay = retryDelayMs(options_.retryDelayS, job->attempt);
+    const std::string why = "retry " + std::to_string(job->attempt) + " of " +
+                            std::to_string(job->spec.maxRetries) + " in " +
+                            std::to_string(delay / 1000) + " s after: " + reason;
+    auto queued = jobs_.retry(id, exitCode, why, delay);
+    if (!queued) {
+        log()->warn("job {}: {}", id, queued.error().message);
+        return false;
+    }
+    log()->info("job {} is queued again: {}", id, why);
+    if (changed_) {
+        changed_(*queued);
+    }
+    return true;
 }
 
 void Scheduler::ingestResults(const std::string& id) {
@@ -273,6 +310,7 @@ Result<void> Scheduler::prepareRunDir(const Job& job) {
 nlohmann::json Scheduler::runMessage(const Job& job) const {
     nlohmann::json env = nlohmann::json::object();
     env["FETCHML_JOB_ID"] = job.id;
+    env["FETCHML_ATTEMPT"] = std::to_string(job.attempt);
     env["FETCHML_PARAMS"] = nlohmann::json(job.spec.params).dump();
     for (const auto& [name, value] : job.spec.params) {
         env["FETCHML_PARAM_" + name] = value;
@@ -302,6 +340,18 @@ bool Scheduler::hasWork() {
     return !ours || !ours->empty();
 }
 
+void Scheduler::armWakeup() {
+    if (!wakeup_) {
+        return;
+    }
+    auto at = jobs_.nextNotBefore();
+    if (!at) {
+        log()->warn("cannot read when the next retry is due: {}", at.error().message);
+    } else if (*at) {
+        wakeup_(**at);
+    }
+}
+
 void Scheduler::dispatch() {
     if (!connected_) {
         if (wanted_ && hasWork()) {
@@ -316,6 +366,7 @@ void Scheduler::dispatch() {
             return;
         }
         if (!*next) {
+            armWakeup();
             return;
         }
         const Job& job = **next;

@@ -26,6 +26,9 @@ struct SchedulerOptions {
     std::string defaultImage;  ///< used when a submission names no image
     std::uint32_t pidsLimit = 512;
     std::uint32_t maxRuntimeS = 86400;
+    /// First retry's delay, seconds; doubles with each further attempt, at most 64 times it
+    /// (scheduler.retry_delay_s).
+    std::uint32_t retryDelayS = 10;
 };
 
 /// What the worker reported when a job ended (decisions.md "Worker socket", exited).
@@ -47,12 +50,23 @@ public:
     /// Lowest and highest accepted priority.
     static constexpr std::int32_t kMinPriority = -1000;
     static constexpr std::int32_t kMaxPriority = 1000;
+    /// Most retries a job may ask for.
+    static constexpr std::int32_t kMaxRetries = 10;
+    /// Called with a time (ms since the epoch) at which dispatch() should run again: a retry's
+    /// backoff ends then.
+    using Wakeup = std::function<void(std::int64_t atMs)>;
+
+    /// The delay before attempt `attempt` + 1 after attempt `attempt` failed, ms:
+    /// retryDelayS * 2^(attempt-1), at most retryDelayS * 64 (exponential backoff).
+    static std::int64_t retryDelayMs(std::uint32_t retryDelayS, std::int32_t attempt);
 
     Scheduler(JobStore& jobs, BlobStore& store, SchedulerOptions options, JobChanged changed)
         : jobs_(jobs), store_(store), options_(std::move(options)), changed_(std::move(changed)) {}
 
     /// Sets how messages reach the worker.
     void setWorkerSend(WorkerSend send) { send_ = std::move(send); }
+    /// Sets what to call when a retry becomes due later (the daemon arms a timer).
+    void setWakeup(Wakeup wakeup) { wakeup_ = std::move(wakeup); }
     /// Sets what to call when a job waits for the worker but it is not connected: the worker
     /// is socket-activated (fetchml-workerd.socket), so fetchmld connects only when it has
     /// work for it, and systemd starts fetchml-workerd on the first job.
@@ -77,7 +91,8 @@ public:
 
     /// The worker said hello: slots, the jobs it still runs, and the jobs that ended but whose
     /// `exited` it has not had acknowledged (it sends those next). Jobs we think start or run
-    /// but it lists in neither are failed with reason "lost"; listed starting jobs are running.
+    /// but it lists in neither are lost: failed with reason "lost", or retried while they have
+    /// retries left; listed starting jobs are running.
     void workerConnected(std::uint32_t slots, const std::vector<std::string>& running,
                          const std::vector<std::string>& finished = {});
     /// The connection to the worker is gone; nothing is dispatched until it is back.
@@ -87,8 +102,9 @@ public:
     /// A metric step of a running job.
     void jobMetric(const std::string& id, std::int64_t step,
                    const std::map<std::string, double>& values);
-    /// A job ended: exit 0 → succeeded, non-zero → failed, reason cancelled → cancelled; its
-    /// results directory is ingested into the store and recorded. Returns true when the end
+    /// A job ended: exit 0 → succeeded, non-zero → failed (or queued again while it has
+    /// retries left, after a backoff), reason cancelled → cancelled; its results directory is
+    /// ingested into the store and recorded. Returns true when the end
     /// is durably recorded now or was before (a repeated report, an unknown job): the worker
     /// may forget it (`ack`); false when the database refused it (the worker reports again).
     bool jobExited(const std::string& id, const ExitReport& report);
@@ -97,7 +113,8 @@ public:
     void dispatch();
 
     /// The `run` message for a job (decisions.md "Worker socket"), with the environment
-    /// FETCHML_JOB_ID, FETCHML_PARAMS (JSON object) and FETCHML_PARAM_<name> (name as given).
+    /// FETCHML_JOB_ID, FETCHML_ATTEMPT (1, 2, ... on retries), FETCHML_PARAMS (JSON object)
+    /// and FETCHML_PARAM_<name> (name as given).
     nlohmann::json runMessage(const Job& job) const;
     /// <runsDir>/<id>.
     std::string runDir(const std::string& id) const { return options_.runsDir + "/" + id; }
@@ -107,6 +124,11 @@ private:
     void ingestResults(const std::string& id);
     /// Records a transition and announces it; false (logged) when it was refused.
     bool changeState(const std::string& id, JobState to, const TransitionFields& fields);
+    /// A failed attempt: queued again after its backoff while the job has retries left
+    /// (never for a cancel), else failed. False when the database refused it.
+    bool failOrRetry(const std::string& id, std::int32_t exitCode, const std::string& reason);
+    /// Tells wakeup_ when the earliest waiting retry is due (none: nothing).
+    void armWakeup();
 
     JobStore& jobs_;
     BlobStore& store_;
@@ -114,6 +136,7 @@ private:
     JobChanged changed_;
     WorkerSend send_;
     std::function<void()> wanted_;
+    Wakeup wakeup_;
     bool connected_ = false;
     std::uint32_t slots_ = 0;
     std::set<std::string> active_;  // jobs handed to the worker and not yet exited

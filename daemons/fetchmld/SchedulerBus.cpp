@@ -163,6 +163,9 @@ VariantMap SchedulerBus::jobToVariantMap(const Job& job) {
     out["finished_at"] = job.finishedAt;
     out["results"] = job.results;
     out["metrics"] = job.metrics;
+    out["max_retries"] = job.spec.maxRetries;
+    out["attempt"] = job.attempt;
+    out["not_before"] = job.notBefore;
     return out;
 }
 
@@ -380,6 +383,12 @@ VariantMap SchedulerBus::SubmitJob(const VariantMap& request) {
                                " to " + std::to_string(Scheduler::kMaxPriority)));
         }
         spec.priority = static_cast<std::int32_t>(priority);
+        auto retries = unwrap(getInt64(request, "max_retries", 0));
+        if (retries < 0 || retries > Scheduler::kMaxRetries) {
+            fail(makeError(ErrorCode::InvalidArgument,
+                           "max_retries: expected 0 to " + std::to_string(Scheduler::kMaxRetries)));
+        }
+        spec.maxRetries = static_cast<std::int32_t>(retries);
         spec.params = unwrap(getStringMap(request, "params", {}));
         auto job = unwrap(deps_.scheduler.submit(std::move(spec)));
         done(who, "job.submit", who.user + " queued job " + job.id, job.id);

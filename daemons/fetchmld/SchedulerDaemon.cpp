@@ -96,7 +96,8 @@ Result<void> SchedulerDaemon::openState() {
     roles_ = std::make_unique<RoleTable>(std::move(*roles));
     users_ = std::make_unique<UserStore>(*db_, *roles_);
     SchedulerOptions options{stateDir + "/runs", settings_.scheduler.defaultImage,
-                             settings_.worker.pidsLimit, settings_.worker.maxRuntimeS};
+                             settings_.worker.pidsLimit, settings_.worker.maxRuntimeS,
+                             settings_.scheduler.retryDelayS};
     scheduler_ = std::make_unique<Scheduler>(*jobs_, *store_, options, [this](const Job& job) {
         if (object_) {
             object_->jobChanged(job);
@@ -131,7 +132,30 @@ Result<void> SchedulerDaemon::setupLoop() {
                                            settings_.scheduler.reconnectMs, *scheduler_);
     scheduler_->setWorkerSend([this](const nlohmann::json& m) { return worker_->send(m); });
     scheduler_->setWorkerWanted([this] { worker_->want(); });
+    scheduler_->setWakeup([this](std::int64_t atMs) { armRetryTimer(atMs); });
     return {};
+}
+
+void SchedulerDaemon::armRetryTimer(std::int64_t atMs) {
+    // Wall-clock time, as not_before is stored; a little late is fine (accuracy 100 ms).
+    const std::uint64_t usec = static_cast<std::uint64_t>(std::max<std::int64_t>(atMs, 0)) * 1000;
+    if (retryTimer_) {
+        sd_event_source_set_time(retryTimer_.get(), usec);
+        sd_event_source_set_enabled(retryTimer_.get(), SD_EVENT_ONESHOT);
+        return;
+    }
+    sd_event_source* source = nullptr;
+    if (sd_event_add_time(
+            loop_.get(), &source, CLOCK_REALTIME, usec, 100000,
+            [](sd_event_source*, std::uint64_t, void* self) {
+                static_cast<SchedulerDaemon*>(self)->scheduler_->dispatch();
+                return 0;
+            },
+            this) < 0) {
+        log()->error("cannot arm the retry timer; retries start with the next event");
+        return;
+    }
+    retryTimer_.reset(source);
 }
 
 void SchedulerDaemon::connectBus() {

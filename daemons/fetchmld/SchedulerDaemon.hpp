@@ -42,6 +42,8 @@ private:
     int serve();
 
     static int onSignal(sd_event_source* source, const struct signalfd_siginfo* info, void* self);
+    /// (Re)arms retryTimer_ for atMs (ms since the epoch, CLOCK_REALTIME).
+    void armRetryTimer(std::int64_t atMs);
     static int onWatchdog(sd_event_source* source, std::uint64_t usec, void* self);
 
     Settings settings_;
@@ -56,6 +58,7 @@ private:
     std::unique_ptr<Scheduler> scheduler_;
     SdEventPtr loop_;
     SdEventSourcePtr sigterm_, sigint_, sighup_, watchdog_;
+    SdEventSourcePtr retryTimer_;  ///< runs dispatch() when the earliest retry is due
     std::uint64_t watchdogUsec_ = 0;
     std::unique_ptr<sdbus::IConnection> bus_;
     std::unique_ptr<SchedulerBus> object_;

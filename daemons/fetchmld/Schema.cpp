@@ -72,10 +72,18 @@ ALTER TABLE api_keys ADD COLUMN revoked_at INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX jobs_user ON jobs (user, seq);
 )sql";
 
+// Version 3: retries. max_retries (0 = none) and the 1-based attempt of the job; a queued job
+// is not dispatched before not_before (ms since the epoch, 0 = at once): a retry's backoff.
+constexpr const char* kVersion3 = R"sql(
+ALTER TABLE jobs ADD COLUMN max_retries INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE jobs ADD COLUMN not_before INTEGER NOT NULL DEFAULT 0;
+)sql";
+
 }  // namespace
 
 const std::vector<std::string>& schedulerMigrations() {
-    static const std::vector<std::string> migrations{kVersion1, kVersion2};
+    static const std::vector<std::string> migrations{kVersion1, kVersion2, kVersion3};
     return migrations;
 }
 

@@ -150,6 +150,11 @@ TEST_CASE("polkit decides for local callers: fetchml-admin members yes, others n
     CHECK(otherWho.exitCode == 0);
     CHECK(otherWho.out.find("users.manage") == std::string::npos);
     CHECK(otherWho.out.find("jobs.submit") == std::string::npos);
+    // The plain text says so too (a local caller's role is only "local").
+    auto adminText = ctl(admin, "fetchml-t-admin", {"whoami"});
+    CHECK_THAT(adminText.out, Catch::Contains("may: ") && Catch::Contains("users.manage"));
+    auto otherText = ctl(other, "fetchml-t-user", {"whoami"});
+    CHECK_THAT(otherText.out, Catch::Contains("may: nothing"));
 
     std::string log = readFile(tmp.sub("fetchmld.log"));
     CHECK(log.find("action=user.add result=ok user=fetchml-t-admin") != std::string::npos);

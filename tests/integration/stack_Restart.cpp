@@ -31,9 +31,14 @@ public:
         return run(args,
                    {"DBUS_SYSTEM_BUS_ADDRESS=unix:path=" + path("bus/socket"), "FETCHML_SERVER="});
     }
-    std::string queue(int sleepS) {
-        auto r = ctl({"queue", path("exp"), "--image", "rootfs:busybox", "--json", "--", "sh", "-c",
-                      "SLEEP=" + std::to_string(sleepS) + " sh run.sh"});
+    // Queues `sh -c "BEFORE SLEEP=sleepS sh run.sh"` with extra fetchmlctl options.
+    std::string queue(int sleepS, const std::vector<std::string>& options = {},
+                      const std::string& before = "") {
+        std::vector<std::string> args{"queue", path("exp"), "--image", "rootfs:busybox", "--json"};
+        args.insert(args.end(), options.begin(), options.end());
+        args.insert(args.end(),
+                    {"--", "sh", "-c", before + "SLEEP=" + std::to_string(sleepS) + " sh run.sh"});
+        auto r = ctl(args);
         INFO(r.out << r.err);
         REQUIRE(r.exitCode == 0);
         auto out = json::parse(r.out);  // one element per job (a sweep queues several)
@@ -114,4 +119,23 @@ TEST_CASE("jobs survive fetchmld being killed: running ones finish recorded, non
             CHECK(countOf(stack.workerLog(), "job " + id + ": started podman") == 1);
         }
     }
+}
+
+TEST_CASE("a job queued with retries runs again after a failure, with FETCHML_ATTEMPT",
+          "[stack][retry]") {
+    Stack stack;
+    // Fails on its first attempt, succeeds on its second (retry_delay_s is 1 in dev-stack).
+    auto id = stack.queue(0, {"--retries", "2"}, "[ \"$FETCHML_ATTEMPT\" -ge 2 ] || exit 3; ");
+    REQUIRE(waitUntil([&] { return isFinal(stack.state(id)); }));
+    auto j = stack.job(id);
+    INFO(j.dump());
+    CHECK(j.value("state", "") == "succeeded");
+    CHECK(j.value("attempt", 0) == 2);
+    CHECK(j.value("max_retries", 0) == 2);
+    auto status = stack.ctl({"status", id});
+    CHECK_THAT(status.out, Catch::Contains("attempt:") && Catch::Contains("2 (up to 3)"));
+    // Out of range is refused before anything is sent.
+    auto bad = stack.ctl({"queue", stack.path("exp"), "--retries", "11", "--", "true"});
+    CHECK(bad.exitCode != 0);
+    CHECK_THAT(bad.err, Catch::Contains("--retries"));
 }

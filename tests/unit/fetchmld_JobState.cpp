@@ -27,10 +27,14 @@ TEST_CASE("job state transitions follow the life cycle", "[fetchmld][jobstate]")
     CHECK(canTransition(S::Running, S::Cancelled));
     CHECK(canTransition(S::Running, S::Lost));
     CHECK(canTransition(S::Lost, S::Queued));
+    // A retry queues a failed or lost attempt again.
+    CHECK(canTransition(S::Running, S::Queued));
+    CHECK(canTransition(S::Starting, S::Queued));
 
     CHECK_FALSE(canTransition(S::Queued, S::Running));
     CHECK_FALSE(canTransition(S::Queued, S::Succeeded));
-    CHECK_FALSE(canTransition(S::Running, S::Queued));
+    CHECK_FALSE(canTransition(S::Running, S::Held));
+    CHECK_FALSE(canTransition(S::Running, S::Starting));
     for (auto terminal : {S::Succeeded, S::Failed, S::Cancelled}) {
         CHECK(isTerminal(terminal));
         for (auto to : {S::Held, S::Queued, S::Starting, S::Running, S::Succeeded, S::Failed,

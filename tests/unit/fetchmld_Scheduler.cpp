@@ -25,7 +25,7 @@ struct World {
         dir = mkdtemp(tmpl.data());
         db = std::move(Database::open(dir + "/fetchml.db")).value();
         REQUIRE(db->migrate(schedulerMigrations()).ok());
-        jobs = std::make_unique<JobStore>(*db, [] { return std::int64_t{7}; });
+        jobs = std::make_unique<JobStore>(*db, [this] { return now; });
         store = std::make_unique<BlobStore>(std::move(BlobStore::create(dir + "/store")).value());
         scheduler = std::make_unique<Scheduler>(
             *jobs, *store, SchedulerOptions{dir + "/runs", "rootfs:busybox", 64, 60},
@@ -57,6 +57,7 @@ struct World {
         return s;
     }
 
+    std::int64_t now = 7;  // the store's clock, ms
     std::string dir, commit;
     std::unique_ptr<Database> db;
     std::unique_ptr<JobStore> jobs;
@@ -229,4 +230,74 @@ TEST_CASE("a job that ended while fetchmld was away is recorded as it ended, onc
     REQUIRE(events);
     CHECK(std::count_if(events->begin(), events->end(),
                         [](const auto& e) { return e.to == "succeeded"; }) == 1);
+}
+
+TEST_CASE("a failing or lost job with retries runs again after a growing backoff",
+          "[fetchmld][scheduler][retry]") {
+    World w;
+    std::vector<std::int64_t> wakeups;
+    w.scheduler->setWakeup([&](std::int64_t at) { wakeups.push_back(at); });
+    auto spec = w.spec("flaky", 0);
+    spec.maxRetries = 2;
+    auto job = w.scheduler->submit(spec);
+    REQUIRE(job);
+    w.scheduler->workerConnected(1, {});
+    REQUIRE(w.sent.size() == 1);
+    CHECK(w.sent[0]["job"]["env"]["FETCHML_ATTEMPT"] == "1");
+    w.scheduler->jobStarted(job->id);
+
+    // Attempt 1 fails: queued again, due after retry_delay_s (10 s), nothing sent meanwhile.
+    CHECK(w.scheduler->jobExited(job->id, {1, 0, "exited", ""}));
+    auto again = w.jobs->get(job->id);
+    CHECK(again->state == JobState::Queued);
+    CHECK(again->attempt == 2);
+    CHECK(again->exitCode == 1);
+    CHECK(again->notBefore == w.now + 10000);
+    CHECK_THAT(again->reason, Catch::StartsWith("retry 1 of 2 in 10 s after: exited"));
+    REQUIRE_FALSE(wakeups.empty());
+    CHECK(wakeups.back() == w.now + 10000);
+    CHECK(w.sent.size() == 1);
+
+    // Due: dispatched with FETCHML_ATTEMPT=2; it fails too and waits twice as long.
+    w.now += 10000;
+    w.scheduler->dispatch();
+    REQUIRE(w.sent.size() == 2);
+    CHECK(w.sent[1]["job"]["env"]["FETCHML_ATTEMPT"] == "2");
+    CHECK(w.scheduler->jobExited(job->id, {0, 9, "exited", ""}));
+    CHECK(w.jobs->get(job->id)->notBefore == w.now + 20000);
+    w.now += 19999;
+    w.scheduler->dispatch();
+    CHECK(w.sent.size() == 2);
+    w.now += 1;
+    w.scheduler->dispatch();
+    REQUIRE(w.sent.size() == 3);
+    w.scheduler->jobStarted(job->id);
+
+    // Attempt 3, the last, is lost with the worker: failed for good.
+    w.scheduler->workerDisconnected();
+    w.scheduler->workerConnected(1, {});
+    auto last = w.jobs->get(job->id);
+    CHECK(last->state == JobState::Failed);
+    CHECK(last->reason == "lost");
+    CHECK(last->attempt == 3);
+    auto events = w.jobs->events(job->id);
+    REQUIRE(events);
+    CHECK(std::count_if(events->begin(), events->end(),
+                        [](const auto& e) { return e.to == "starting"; }) == 3);
+}
+
+TEST_CASE("a cancelled job is not retried; retries are validated", "[fetchmld][scheduler][retry]") {
+    World w;
+    auto spec = w.spec("x", 0);
+    spec.maxRetries = 3;
+    auto job = w.scheduler->submit(spec);
+    REQUIRE(job);
+    w.scheduler->workerConnected(1, {});
+    CHECK(w.scheduler->jobExited(job->id, {0, 15, "cancelled", ""}));
+    CHECK(w.jobs->get(job->id)->state == JobState::Cancelled);
+    auto tooMany = w.spec("y", 0);
+    tooMany.maxRetries = 11;
+    auto r = w.scheduler->submit(tooMany);
+    REQUIRE_FALSE(r);
+    CHECK_THAT(r.error().message, Catch::StartsWith("max_retries: expected 0 to 10"));
 }
