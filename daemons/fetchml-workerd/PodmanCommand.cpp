@@ -48,6 +48,10 @@ std::vector<std::string> PodmanCommand::runArgs(const JobSpec& job, const Worker
     std::vector<std::string> args = {
         worker.podman, "run",
         "--rm",
+        // A container of an earlier attempt of the job (left running when a worker died
+        // without systemd to kill its cgroup) is stopped and removed first: one job, one
+        // container, never two at once. The name is per job and run directory.
+        "--replace",
         "--runtime", worker.runtime,
         "--network", "none",
         "--read-only",

@@ -139,3 +139,22 @@ TEST_CASE("a job queued with retries runs again after a failure, with FETCHML_AT
     CHECK(bad.exitCode != 0);
     CHECK_THAT(bad.err, Catch::Contains("--retries"));
 }
+
+TEST_CASE("SIGKILL to fetchml-workerd: its job is lost and retried, and runs in one container",
+          "[stack][crash]") {
+    Stack stack;
+    auto id = stack.queue(8, {"--retries", "1"});
+    REQUIRE(waitUntil([&] { return stack.output(id).find("start " + id) != std::string::npos; }));
+    // No systemd here to kill the worker's cgroup: the container of attempt 1 runs on.
+    stack.command("stop-workerd", {"--kill"});
+    stack.command("start-workerd");
+    // fetchmld reconnects, the new worker runs nothing: the job is lost, then retried (the
+    // delay is 1 s here) while attempt 1's container still runs; --replace removes it.
+    REQUIRE(waitUntil([&] { return isFinal(stack.state(id)); }));
+    auto j = stack.job(id);
+    INFO(j.dump() << "\n" << stack.workerLog());
+    CHECK(j.value("state", "") == "succeeded");
+    CHECK(j.value("attempt", 0) == 2);
+    CHECK(countOf(stack.workerLog(), "job " + id + ": started podman") == 2);
+    CHECK(countOf(stack.output(id), "start " + id) == 1);
+}

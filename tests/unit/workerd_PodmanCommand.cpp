@@ -64,6 +64,7 @@ TEST_CASE("workerd podman run has every isolation flag", "[workerd][podman]") {
     CHECK(args[0] == "/usr/bin/podman");
     CHECK(args[1] == "run");
     CHECK(has(args, "--rm"));
+    CHECK(has(args, "--replace"));
     CHECK(hasPair(args, "--runtime", "runc"));
     CHECK(hasPair(args, "--network", "none"));
     CHECK(has(args, "--read-only"));
