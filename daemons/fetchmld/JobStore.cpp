@@ -80,18 +80,23 @@ Result<Job> JobStore::submit(const JobSpec& spec) {
             return r;
         }
         seq = db_.lastInsertRowid();
-        auto event = db_.prepare(
-            "INSERT INTO job_events (job_seq, at, from_state, to_state) VALUES (?, ?, '', "
-            "'queued')");
-        if (!event) {
-            return event.error();
-        }
-        return (*event)->bind(1, seq).bind(2, clock_()).run();
+        return insertEvent(seq, clock_(), "", "queued", "");
     });
     if (!done) {
         return done.error();
     }
     return load(seq);
+}
+
+Result<void> JobStore::insertEvent(std::int64_t seq, std::int64_t at, const std::string& from,
+                                   const std::string& to, const std::string& reason) {
+    auto event = db_.prepare(
+        "INSERT INTO job_events (job_seq, at, from_state, to_state, reason) "
+        "VALUES (?, ?, ?, ?, ?)");
+    if (!event) {
+        return event.error();
+    }
+    return (*event)->bind(1, seq).bind(2, at).bind(3, from).bind(4, to).bind(5, reason).run();
 }
 
 Result<Job> JobStore::load(std::int64_t seq) {
@@ -264,19 +269,7 @@ Result<Job> JobStore::transition(const std::string& id, JobState to,
         if (auto r = s.run(); !r) {
             return r;
         }
-        auto event = db_.prepare(
-            "INSERT INTO job_events (job_seq, at, from_state, to_state, reason) "
-            "VALUES (?, ?, ?, ?, ?)");
-        if (!event) {
-            return event.error();
-        }
-        return (*event)
-            ->bind(1, current->seq)
-            .bind(2, now)
-            .bind(3, std::string(jobStateName(from)))
-            .bind(4, std::string(jobStateName(to)))
-            .bind(5, fields.reason)
-            .run();
+        return insertEvent(current->seq, now, jobStateName(from), jobStateName(to), fields.reason);
     });
     if (!done) {
         return done.error();
@@ -328,18 +321,7 @@ Result<Job> JobStore::retry(const std::string& id, std::int32_t exitCode, const 
             !r) {
             return r;
         }
-        auto event = db_.prepare(
-            "INSERT INTO job_events (job_seq, at, from_state, to_state, reason) "
-            "VALUES (?, ?, ?, 'queued', ?)");
-        if (!event) {
-            return event.error();
-        }
-        return (*event)
-            ->bind(1, current->seq)
-            .bind(2, now)
-            .bind(3, std::string(jobStateName(current->state)))
-            .bind(4, reason)
-            .run();
+        return insertEvent(current->seq, now, jobStateName(current->state), "queued", reason);
     });
     if (!done) {
         return done.error();

@@ -77,6 +77,9 @@ public:
 
 private:
     Result<Job> load(std::int64_t seq);
+    /// One row of job_events (inside the caller's transaction).
+    Result<void> insertEvent(std::int64_t seq, std::int64_t at, const std::string& from,
+                             const std::string& to, const std::string& reason);
     Result<std::map<std::string, double>> lastMetrics(std::int64_t seq);
     Result<std::vector<Job>> query(const std::string& sql,
                                    const std::function<void(Statement&)>& bind);
