@@ -254,6 +254,11 @@ Result<json> DbusTransport::submitJob(const json& job) {
         req["image"] = sdbus::Variant(job["image"].get<std::string>());
     }
     req["priority"] = sdbus::Variant(job.value("priority", std::int32_t{0}));
+    for (const char* field : {"after", "after_ok"}) {
+        if (job.contains(field)) {
+            req[field] = sdbus::Variant(job.value(field, std::vector<std::string>{}));
+        }
+    }
     if (job.contains("max_retries")) {
         req["max_retries"] = sdbus::Variant(job.value("max_retries", std::int32_t{0}));
     }

@@ -24,6 +24,8 @@ struct QueueArgs {
     std::string image;
     int priority = 0;
     int retries = 0;
+    std::vector<std::string> after;
+    std::vector<std::string> afterOk;
     std::vector<std::string> params;
     std::string name;
     bool json = false;
@@ -97,6 +99,12 @@ Outcome runQueue(CtlContext& ctx, const QueueArgs& args) {
         if (args.retries > 0) {
             request["max_retries"] = args.retries;
         }
+        if (!args.after.empty()) {
+            request["after"] = args.after;
+        }
+        if (!args.afterOk.empty()) {
+            request["after_ok"] = args.afterOk;
+        }
         if (!args.image.empty()) {
             request["image"] = args.image;
         }
@@ -139,6 +147,16 @@ void addQueueCommand(CLI::App& app, CtlContext& ctx) {
                      "Run again after a failure or loss, up to N times, with a growing delay "
                      "(scheduler.retry_delay_s; default 0)")
         ->check(CLI::Range(0, 10));
+    queue
+        ->add_option("--after", args->after,
+                     "Start only after job ID has ended, however it ended (repeatable)")
+        ->type_name("ID")
+        ->allow_extra_args(false);
+    queue
+        ->add_option("--after-ok", args->afterOk,
+                     "Start only after job ID has succeeded; fail if it does not (repeatable)")
+        ->type_name("ID")
+        ->allow_extra_args(false);
     queue
         ->add_option("--param", args->params,
                      "Parameter name=value; name=v1,v2,... is a sweep (one job per "

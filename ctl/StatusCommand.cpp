@@ -111,6 +111,15 @@ void printDetail(const json& job) {
     line("user:", job.value("user", std::string()));
     line("image:", job.value("image", std::string()));
     line("priority:", std::to_string(job.value("priority", 0)));
+    for (const auto& [field, label] : {std::pair{"after", "after:"}, {"after_ok", "after ok:"}}) {
+        std::string ids;
+        for (const auto& id : job.value(field, json::array())) {
+            ids += (ids.empty() ? "" : " ") + (id.is_string() ? id.get<std::string>() : "");
+        }
+        if (!ids.empty()) {
+            line(label, ids);
+        }
+    }
     if (job.value("max_retries", 0) > 0) {
         line("attempt:", std::to_string(job.value("attempt", 1)) + " (up to " +
                              std::to_string(job.value("max_retries", 0) + 1) + ")");

@@ -20,6 +20,8 @@ struct JobSpec {
     std::int32_t priority = 0;                  ///< higher runs first
     std::map<std::string, std::string> params;  ///< FETCHML_PARAM_<NAME>=<value>
     std::int32_t maxRetries = 0;                ///< runs again after a failure, up to this
+    std::vector<std::string> after;             ///< job ids that must have ended first (any state)
+    std::vector<std::string> afterOk;           ///< job ids that must have succeeded first
 };
 
 /// A stored job.

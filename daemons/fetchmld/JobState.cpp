@@ -47,7 +47,7 @@ bool canTransition(JobState from, JobState to) {
     using S = JobState;
     switch (from) {
         case S::Held:
-            return to == S::Queued || to == S::Cancelled;
+            return to == S::Queued || to == S::Cancelled || to == S::Failed;
         case S::Queued:
             return to == S::Starting || to == S::Cancelled || to == S::Held;
         case S::Starting:

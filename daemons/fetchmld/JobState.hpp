@@ -17,8 +17,8 @@ std::optional<JobState> parseJobState(const std::string& name);
 /// True for succeeded, failed and cancelled.
 bool isTerminal(JobState state);
 /// True when a job may move from `from` to `to`:
-/// held → queued | cancelled; queued → starting | cancelled | held;
-/// starting → running | succeeded | failed | cancelled | lost | queued (a retry);
+/// held → queued | cancelled | failed (a dependency that can no longer be met); queued → starting |
+/// cancelled | held; starting → running | succeeded | failed | cancelled | lost | queued (a retry);
 /// running → succeeded | failed | cancelled | lost | queued (a retry); lost → queued | failed.
 /// Terminal states move nowhere.
 bool canTransition(JobState from, JobState to);

@@ -58,10 +58,13 @@ std::int64_t wallClockMs() {
 
 Result<Job> JobStore::submit(const JobSpec& spec) {
     std::int64_t seq = 0;
+    // A job with dependencies waits held until the scheduler releases it.
+    const JobState initial =
+        spec.after.empty() && spec.afterOk.empty() ? JobState::Queued : JobState::Held;
     auto done = db_.transaction([&]() -> Result<void> {
         auto stmt = db_.prepare(
             "INSERT INTO jobs (name, user, state, commit_id, command, image, priority, params, "
-            "submitted_at, max_retries) VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?)");
+            "submitted_at, max_retries) VALUES (?1, ?2, ?10, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
         if (!stmt) {
             return stmt.error();
         }
@@ -75,12 +78,27 @@ Result<Job> JobStore::submit(const JobSpec& spec) {
             .bind(6, static_cast<std::int64_t>(spec.priority))
             .bind(7, params.dump())
             .bind(8, clock_())
-            .bind(9, static_cast<std::int64_t>(spec.maxRetries));
+            .bind(9, static_cast<std::int64_t>(spec.maxRetries))
+            .bind(10, std::string(jobStateName(initial)));
         if (auto r = (*stmt)->run(); !r) {
             return r;
         }
         seq = db_.lastInsertRowid();
-        return insertEvent(seq, clock_(), "", "queued", "");
+        for (const auto& [ids, kind] :
+             {std::pair{&spec.after, "after"}, std::pair{&spec.afterOk, "after_ok"}}) {
+            for (const auto& dep : *ids) {
+                auto d = db_.prepare(
+                    "INSERT OR REPLACE INTO job_deps (job_seq, dep_seq, kind) VALUES (?, ?, ?)");
+                if (!d) {
+                    return d.error();
+                }
+                if (auto r = (*d)->bind(1, seq).bind(2, seqFromJobId(dep)).bind(3, kind).run();
+                    !r) {
+                    return r;
+                }
+            }
+        }
+        return insertEvent(seq, clock_(), "", jobStateName(initial), "");
     });
     if (!done) {
         return done.error();
@@ -118,7 +136,53 @@ Result<Job> JobStore::load(std::int64_t seq) {
         return metrics.error();
     }
     job.metrics = std::move(*metrics);
+    auto deps = dependencies(seq);
+    if (!deps) {
+        return deps.error();
+    }
+    for (const auto& d : *deps) {
+        (d.okOnly ? job.spec.afterOk : job.spec.after).push_back(d.id);
+    }
     return job;
+}
+
+Result<std::vector<Dependency>> JobStore::dependencies(std::int64_t seq) {
+    auto stmt = db_.prepare(
+        "SELECT d.dep_seq, d.kind, COALESCE(j.state, '') FROM job_deps d "
+        "LEFT JOIN jobs j ON j.seq = d.dep_seq WHERE d.job_seq = ? ORDER BY d.dep_seq");
+    if (!stmt) {
+        return stmt.error();
+    }
+    (*stmt)->bind(1, seq);
+    std::vector<Dependency> out;
+    if (auto done = (*stmt)->forEachRow([&](const Statement& row) {
+            Dependency d;
+            d.id = jobIdFromSeq(row.int64(0));
+            d.okOnly = row.text(1) == "after_ok";
+            d.state = parseJobState(row.text(2));
+            out.push_back(std::move(d));
+        });
+        !done) {
+        return done.error();
+    }
+    return out;
+}
+
+Result<std::vector<std::string>> JobStore::heldDependents(const std::string& id) {
+    auto stmt = db_.prepare(
+        "SELECT d.job_seq FROM job_deps d JOIN jobs j ON j.seq = d.job_seq "
+        "WHERE d.dep_seq = ? AND j.state = 'held' ORDER BY d.job_seq");
+    if (!stmt) {
+        return stmt.error();
+    }
+    (*stmt)->bind(1, seqFromJobId(id));
+    std::vector<std::string> out;
+    if (auto done = (*stmt)->forEachRow(
+            [&](const Statement& row) { out.push_back(jobIdFromSeq(row.int64(0))); });
+        !done) {
+        return done.error();
+    }
+    return out;
 }
 
 Result<Job> JobStore::get(const std::string& id) {
@@ -139,15 +203,10 @@ Result<std::map<std::string, double>> JobStore::lastMetrics(std::int64_t seq) {
     }
     (*stmt)->bind(1, seq);
     std::map<std::string, double> values;
-    while (true) {
-        auto row = (*stmt)->step();
-        if (!row) {
-            return row.error();
-        }
-        if (!*row) {
-            break;
-        }
-        values[(*stmt)->text(0)] = (*stmt)->real(1);
+    if (auto done =
+            (*stmt)->forEachRow([&](const Statement& row) { values[row.text(0)] = row.real(1); });
+        !done) {
+        return done.error();
     }
     return values;
 }
@@ -160,15 +219,10 @@ Result<std::vector<Job>> JobStore::query(const std::string& sql,
     }
     bind(**stmt);
     std::vector<Job> jobs;
-    while (true) {
-        auto row = (*stmt)->step();
-        if (!row) {
-            return row.error();
-        }
-        if (!*row) {
-            break;
-        }
-        jobs.push_back(rowToJob(**stmt));
+    if (auto done =
+            (*stmt)->forEachRow([&](const Statement& row) { jobs.push_back(rowToJob(row)); });
+        !done) {
+        return done.error();
     }
     for (auto& job : jobs) {
         auto metrics = lastMetrics(job.seq);
@@ -341,16 +395,11 @@ Result<std::vector<JobEvent>> JobStore::events(const std::string& id) {
     }
     (*stmt)->bind(1, job->seq);
     std::vector<JobEvent> events;
-    while (true) {
-        auto row = (*stmt)->step();
-        if (!row) {
-            return row.error();
-        }
-        if (!*row) {
-            break;
-        }
-        events.push_back(
-            JobEvent{(*stmt)->int64(0), (*stmt)->text(1), (*stmt)->text(2), (*stmt)->text(3)});
+    if (auto done = (*stmt)->forEachRow([&](const Statement& row) {
+            events.push_back(JobEvent{row.int64(0), row.text(1), row.text(2), row.text(3)});
+        });
+        !done) {
+        return done.error();
     }
     return events;
 }

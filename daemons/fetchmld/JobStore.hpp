@@ -28,16 +28,25 @@ struct TransitionFields {
     std::string reason;
 };
 
+/// One dependency of a job, with the state its job is in now.
+struct Dependency {
+    std::string id;                 ///< the job waited for
+    bool okOnly = false;            ///< after_ok (must succeed) rather than after (must end)
+    std::optional<JobState> state;  ///< nullopt when that job no longer exists (pruned)
+};
+
 /// Job and commit records. Expects a database migrated with schedulerMigrations().
 class JobStore {
 public:
     explicit JobStore(Database& db, MsClock clock = wallClockMs)
         : db_(db), clock_(std::move(clock)) {}
 
-    /// Inserts a queued job and its first event ("" → queued). Returns the stored job.
-    /// Errors: Busy/Internal from SQLite.
+    /// Inserts a job and its first event ("" → queued), or held with its dependencies
+    /// (spec.after, spec.afterOk; existing ids, checked by the caller) in one transaction.
+    /// Returns the stored job. Errors: Busy/Internal from SQLite.
     Result<Job> submit(const JobSpec& spec);
-    /// One job with its latest metrics. Errors: NotFound "job <id> does not exist".
+    /// One job with its latest metrics and its dependencies. Errors: NotFound "job <id> does
+    /// not exist".
     Result<Job> get(const std::string& id);
     /// Jobs newest first, optionally only those in `state` and/or of `user` ("" = every
     /// user), at most `limit`. Uses the indexes jobs_queue / jobs_user.
@@ -61,6 +70,10 @@ public:
     /// starting, if not yet set) and finished_at when it becomes terminal.
     /// Errors: NotFound; InvalidArgument "job <id> cannot go from <a> to <b>".
     Result<Job> transition(const std::string& id, JobState to, const TransitionFields& fields);
+    /// The dependencies of job seq with their jobs' current states (index: primary key).
+    Result<std::vector<Dependency>> dependencies(std::int64_t seq);
+    /// Held jobs that depend on job id (index job_deps_dep).
+    Result<std::vector<std::string>> heldDependents(const std::string& id);
     /// The job's transitions, oldest first. Errors: NotFound.
     Result<std::vector<JobEvent>> events(const std::string& id);
     /// Records the results tree id of a job. Errors: NotFound.

@@ -75,6 +75,21 @@ Result<void> Scheduler::validate(const JobSpec& spec) {
     if (spec.name.size() > 200) {
         return invalid("name: at most 200 characters");
     }
+    if (spec.after.size() + spec.afterOk.size() > kMaxDependencies) {
+        return invalid("after: at most " + std::to_string(kMaxDependencies) + " dependencies");
+    }
+    for (const auto& [ids, field] :
+         {std::pair{&spec.after, "after"}, std::pair{&spec.afterOk, "after_ok"}}) {
+        for (const auto& id : *ids) {
+            auto dep = jobs_.get(id);
+            if (!dep && dep.error().code == ErrorCode::NotFound) {
+                return invalid(std::string(field) + ": job " + id + " does not exist");
+            }
+            if (!dep) {
+                return dep.error();
+            }
+        }
+    }
     return {};
 }
 
@@ -89,12 +104,60 @@ Result<Job> Scheduler::submit(JobSpec spec) {
     if (!job) {
         return job.error();
     }
-    log()->info("job {} queued by {} (priority {})", job->id, spec.user, spec.priority);
+    log()->info("job {} {} by {} (priority {})", job->id,
+                job->state == JobState::Held ? "held for its dependencies" : "queued", spec.user,
+                spec.priority);
     if (changed_) {
         changed_(*job);
     }
+    if (job->state == JobState::Held) {
+        resolveHeld(job->id);
+        if (auto now = jobs_.get(job->id)) {
+            job = std::move(now);
+        }
+    }
     dispatch();
     return job;
+}
+
+void Scheduler::resolveHeld(const std::string& id) {
+    auto deps = jobs_.dependencies(seqFromJobId(id));
+    if (!deps) {
+        log()->error("job {}: cannot read its dependencies: {}", id, deps.error().message);
+        return;
+    }
+    bool waiting = false;
+    for (const auto& d : *deps) {
+        if (!d.state) {
+            if (d.okOnly) {
+                changeState(id, JobState::Failed,
+                            {std::nullopt, "dependency " + d.id + " no longer exists"});
+                return;
+            }
+            continue;  // pruned, so it ended
+        }
+        if (!isTerminal(*d.state)) {
+            waiting = true;
+        } else if (d.okOnly && *d.state != JobState::Succeeded) {
+            changeState(id, JobState::Failed,
+                        {std::nullopt, "dependency " + d.id + " " + jobStateName(*d.state)});
+            return;
+        }
+    }
+    if (!waiting) {
+        changeState(id, JobState::Queued, {std::nullopt, "dependencies met"});
+    }
+}
+
+void Scheduler::releaseDependents(const std::string& id) {
+    auto dependents = jobs_.heldDependents(id);
+    if (!dependents) {
+        log()->error("job {}: cannot read its dependents: {}", id, dependents.error().message);
+        return;
+    }
+    for (const auto& dependent : *dependents) {
+        resolveHeld(dependent);
+    }
 }
 
 Result<Job> Scheduler::cancel(const std::string& id) {
@@ -112,6 +175,10 @@ Result<Job> Scheduler::cancel(const std::string& id) {
         auto done = jobs_.transition(id, to, {std::nullopt, "cancelled"});
         if (done && changed_) {
             changed_(*done);
+        }
+        if (done) {
+            releaseDependents(id);
+            dispatch();
         }
         return done;
     }
@@ -133,6 +200,9 @@ bool Scheduler::changeState(const std::string& id, JobState to, const Transition
                 fields.reason);
     if (changed_) {
         changed_(*job);
+    }
+    if (isTerminal(to)) {
+        releaseDependents(id);
     }
     return true;
 }

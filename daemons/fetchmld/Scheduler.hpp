@@ -52,6 +52,8 @@ public:
     static constexpr std::int32_t kMaxPriority = 1000;
     /// Most retries a job may ask for.
     static constexpr std::int32_t kMaxRetries = 10;
+    /// Most dependencies (after + after_ok) of one job.
+    static constexpr std::size_t kMaxDependencies = 64;
     /// Called with a time (ms since the epoch) at which dispatch() should run again: a retry's
     /// backoff ends then.
     using Wakeup = std::function<void(std::int64_t atMs)>;
@@ -78,10 +80,12 @@ public:
     /// True for parameter names [A-Za-z_][A-Za-z0-9_]* of at most 64 characters.
     static bool isValidParamName(const std::string& name);
     /// Checks a submission; InvalidArgument naming the field ("command: must not be empty",
-    /// "commit: <id> is not a known commit", "params.<name>: ...", "priority: ...").
+    /// "commit: <id> is not a known commit", "params.<name>: ...", "priority: ...",
+    /// "after: job <id> does not exist").
     Result<void> validate(const JobSpec& spec);
     /// Validates, fills the default image, stores the job (committed before returning) and
-    /// tries to dispatch. Returns the job as queued.
+    /// tries to dispatch. Returns the job as queued, or held while it waits for its
+    /// dependencies (or already failed when one can never be met).
     Result<Job> submit(JobSpec spec);
     /// Cancels a job: a queued one at once; a starting or running one by asking the worker
     /// (it becomes cancelled when the worker reports it exited). The caller's permission is
@@ -129,6 +133,11 @@ private:
     bool failOrRetry(const std::string& id, std::int32_t exitCode, const std::string& reason);
     /// Tells wakeup_ when the earliest waiting retry is due (none: nothing).
     void armWakeup();
+    /// A held job: queued when every dependency has ended (after) or succeeded (after_ok),
+    /// failed when an after_ok dependency ended otherwise or no longer exists, else held.
+    void resolveHeld(const std::string& id);
+    /// Job id ended: resolves the held jobs that wait for it.
+    void releaseDependents(const std::string& id);
 
     JobStore& jobs_;
     BlobStore& store_;

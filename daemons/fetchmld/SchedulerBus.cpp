@@ -166,6 +166,8 @@ VariantMap SchedulerBus::jobToVariantMap(const Job& job) {
     out["max_retries"] = job.spec.maxRetries;
     out["attempt"] = job.attempt;
     out["not_before"] = job.notBefore;
+    out["after"] = job.spec.after;
+    out["after_ok"] = job.spec.afterOk;
     return out;
 }
 
@@ -389,6 +391,8 @@ VariantMap SchedulerBus::SubmitJob(const VariantMap& request) {
                            "max_retries: expected 0 to " + std::to_string(Scheduler::kMaxRetries)));
         }
         spec.maxRetries = static_cast<std::int32_t>(retries);
+        spec.after = unwrap(getStringList(request, "after", {}));
+        spec.afterOk = unwrap(getStringList(request, "after_ok", {}));
         spec.params = unwrap(getStringMap(request, "params", {}));
         auto job = unwrap(deps_.scheduler.submit(std::move(spec)));
         done(who, "job.submit", who.user + " queued job " + job.id, job.id);

@@ -80,10 +80,22 @@ ALTER TABLE jobs ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1;
 ALTER TABLE jobs ADD COLUMN not_before INTEGER NOT NULL DEFAULT 0;
 )sql";
 
+// Version 4: dependencies. A job waits (held) until each job it names has ended (kind
+// 'after') or succeeded (kind 'after_ok'); dependents are found by dep_seq.
+constexpr const char* kVersion4 = R"sql(
+CREATE TABLE job_deps (
+    job_seq INTEGER NOT NULL REFERENCES jobs (seq) ON DELETE CASCADE,
+    dep_seq INTEGER NOT NULL,
+    kind    TEXT NOT NULL CHECK (kind IN ('after', 'after_ok')),
+    PRIMARY KEY (job_seq, dep_seq)
+);
+CREATE INDEX job_deps_dep ON job_deps (dep_seq);
+)sql";
+
 }  // namespace
 
 const std::vector<std::string>& schedulerMigrations() {
-    static const std::vector<std::string> migrations{kVersion1, kVersion2, kVersion3};
+    static const std::vector<std::string> migrations{kVersion1, kVersion2, kVersion3, kVersion4};
     return migrations;
 }
 

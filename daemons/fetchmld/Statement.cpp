@@ -36,6 +36,19 @@ Statement& Statement::bindNull(int index) {
     return *this;
 }
 
+Result<void> Statement::forEachRow(const std::function<void(const Statement&)>& onRow) {
+    while (true) {
+        auto row = step();
+        if (!row) {
+            return row.error();
+        }
+        if (!*row) {
+            return {};
+        }
+        onRow(*this);
+    }
+}
+
 Result<bool> Statement::step() {
     if (!bindError_.empty()) {
         return makeError(ErrorCode::Internal, "database bind failed: " + bindError_);

@@ -5,6 +5,7 @@
 #include <sqlite3.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -42,6 +43,8 @@ public:
     Result<bool> step();
     /// Steps until done (for statements without rows).
     Result<void> run();
+    /// Steps through every row, calling onRow with this statement at each. Errors: as step().
+    Result<void> forEachRow(const std::function<void(const Statement&)>& onRow);
 
     /// Column value of the current row as text ("" for NULL).
     std::string text(int column) const;

@@ -301,3 +301,79 @@ TEST_CASE("a cancelled job is not retried; retries are validated", "[fetchmld][s
     REQUIRE_FALSE(r);
     CHECK_THAT(r.error().message, Catch::StartsWith("max_retries: expected 0 to 10"));
 }
+
+TEST_CASE("dependencies hold a job until they end or succeed, and fail it when they cannot",
+          "[fetchmld][scheduler][deps]") {
+    World w;
+    auto a = w.scheduler->submit(w.spec("a", 0));
+    REQUIRE(a);
+    auto bSpec = w.spec("b", 0);
+    bSpec.afterOk = {a->id};
+    auto b = w.scheduler->submit(bSpec);
+    REQUIRE(b);
+    CHECK(b->state == JobState::Held);
+    CHECK(b->spec.afterOk == std::vector<std::string>{a->id});
+    auto cSpec = w.spec("c", 0);
+    cSpec.after = {b->id};
+    auto c = w.scheduler->submit(cSpec);
+    REQUIRE(c);
+    auto dSpec = w.spec("d", 0);
+    dSpec.afterOk = {b->id};
+    auto d = w.scheduler->submit(dSpec);
+    REQUIRE(d);
+
+    // Only a runs; held jobs are never dispatched.
+    w.scheduler->workerConnected(4, {});
+    REQUIRE(w.sent.size() == 1);
+    CHECK(w.sent[0]["job"]["id"] == a->id);
+    CHECK(w.scheduler->jobExited(a->id, {0, 0, "exited", ""}));
+    // a succeeded: b is released and dispatched; c and d still wait for b.
+    REQUIRE(w.sent.size() == 2);
+    CHECK(w.sent[1]["job"]["id"] == b->id);
+    CHECK(w.jobs->get(c->id)->state == JobState::Held);
+    // b fails: c (after: any end) runs, d (after_ok) fails with the reason.
+    CHECK(w.scheduler->jobExited(b->id, {2, 0, "exited", ""}));
+    CHECK(w.jobs->get(b->id)->state == JobState::Failed);
+    REQUIRE(w.sent.size() == 3);
+    CHECK(w.sent[2]["job"]["id"] == c->id);
+    auto dNow = w.jobs->get(d->id);
+    CHECK(dNow->state == JobState::Failed);
+    CHECK(dNow->reason == "dependency " + b->id + " failed");
+
+    // Submitting after a job that already succeeded queues at once; after one that already
+    // failed fails at once; an unknown id is refused.
+    auto eSpec = w.spec("e", 0);
+    eSpec.afterOk = {a->id};
+    CHECK(w.scheduler->submit(eSpec)->state == JobState::Queued);
+    auto fSpec = w.spec("f", 0);
+    fSpec.afterOk = {b->id};
+    CHECK(w.scheduler->submit(fSpec)->state == JobState::Failed);
+    auto gSpec = w.spec("g", 0);
+    gSpec.after = {"j999999"};
+    auto g = w.scheduler->submit(gSpec);
+    REQUIRE_FALSE(g);
+    CHECK(g.error().message == "after: job j999999 does not exist");
+}
+
+TEST_CASE("cancelling a dependency releases after jobs and fails after_ok jobs",
+          "[fetchmld][scheduler][deps]") {
+    World w;
+    auto a = w.scheduler->submit(w.spec("a", 0));
+    auto bSpec = w.spec("b", 0);
+    bSpec.after = {a->id};
+    auto b = w.scheduler->submit(bSpec);
+    auto cSpec = w.spec("c", 0);
+    cSpec.afterOk = {a->id};
+    auto c = w.scheduler->submit(cSpec);
+    REQUIRE((a && b && c));
+    REQUIRE(w.scheduler->cancel(a->id));
+    CHECK(w.jobs->get(b->id)->state == JobState::Queued);
+    CHECK(w.jobs->get(c->id)->state == JobState::Failed);
+    // A held job can be cancelled itself.
+    auto dSpec = w.spec("d", 0);
+    dSpec.afterOk = {b->id};
+    auto d = w.scheduler->submit(dSpec);
+    REQUIRE(d);
+    REQUIRE(w.scheduler->cancel(d->id));
+    CHECK(w.jobs->get(d->id)->state == JobState::Cancelled);
+}

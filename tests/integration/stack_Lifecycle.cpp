@@ -1,6 +1,7 @@
-// Crash safety with the real stack (scripts/dev-stack: private bus, fetchmld, socket-activated
-// fetchml-workerd running rootless podman): fetchmld killed with SIGKILL while jobs run, and
-// jobs that end while it is down. Every job must end recorded as it really ended, and run once.
+// Job life cycle through the real stack (scripts/dev-stack: private bus, fetchmld,
+// socket-activated fetchml-workerd running rootless podman): retries, dependencies, and crash
+// safety (fetchmld or the worker killed with SIGKILL while jobs run, a job ending while
+// fetchmld is down). Every job must end recorded as it really ended, and run once at a time.
 #include <sys/stat.h>
 
 #include <catch2/catch.hpp>
@@ -157,4 +158,28 @@ TEST_CASE("SIGKILL to fetchml-workerd: its job is lost and retried, and runs in 
     CHECK(j.value("attempt", 0) == 2);
     CHECK(countOf(stack.workerLog(), "job " + id + ": started podman") == 2);
     CHECK(countOf(stack.output(id), "start " + id) == 1);
+}
+
+TEST_CASE("--after-ok holds a job until its dependency succeeds; a failed one fails it",
+          "[stack][deps]") {
+    Stack stack;
+    auto first = stack.queue(2);
+    auto second = stack.queue(0, {"--after-ok", first});
+    auto failing = stack.queue(0, {}, "exit 4; ");
+    auto never = stack.queue(0, {"--after-ok", failing});
+    auto anyway = stack.queue(0, {"--after", failing});
+    CHECK(stack.state(second) == "held");
+    for (const auto& id : {first, second, failing, never, anyway}) {
+        REQUIRE(waitUntil([&] { return isFinal(stack.state(id)); }));
+    }
+    auto s = stack.job(second);
+    CHECK(s.value("state", "") == "succeeded");
+    CHECK(s.value("started_at", 0LL) >= stack.job(first).value("finished_at", 0LL));
+    CHECK(s.value("after_ok", json::array()) == json::array({first}));
+    CHECK(stack.state(never) == "failed");
+    CHECK(stack.job(never).value("reason", "") == "dependency " + failing + " failed");
+    CHECK(stack.state(anyway) == "succeeded");
+    auto unknown = stack.ctl({"queue", stack.path("exp"), "--after", "j999999", "--", "true"});
+    CHECK(unknown.exitCode != 0);
+    CHECK_THAT(unknown.err, Catch::Contains("after: job j999999 does not exist"));
 }
