@@ -110,7 +110,12 @@ void printDetail(const json& job) {
     }
     line("user:", job.value("user", std::string()));
     line("image:", job.value("image", std::string()));
-    line("priority:", std::to_string(job.value("priority", 0)));
+    const int priority = job.value("priority", 0);
+    const int effective = job.value("effective_priority", priority);
+    line("priority:",
+         std::to_string(priority) +
+             (effective != priority ? " (effective " + std::to_string(effective) + " with aging)"
+                                    : ""));
     for (const auto& [field, label] : {std::pair{"after", "after:"}, {"after_ok", "after ok:"}}) {
         std::string ids;
         for (const auto& id : job.value(field, json::array())) {

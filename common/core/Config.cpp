@@ -167,6 +167,8 @@ const std::vector<KeySpec>& keys() {
         {"scheduler", "default_image", bind<&S::scheduler, &SchedulerSettings::defaultImage>()},
         {"scheduler", "reconnect_ms", bind<&S::scheduler, &SchedulerSettings::reconnectMs>()},
         {"scheduler", "retry_delay_s", bind<&S::scheduler, &SchedulerSettings::retryDelayS>()},
+        {"scheduler", "aging_interval_s",
+         bind<&S::scheduler, &SchedulerSettings::agingIntervalS>()},
         {"auth", "permissions_file", bind<&S::auth, &AuthSettings::permissionsFile>()},
         {"auth", "polkit", bind<&S::auth, &AuthSettings::polkit>()},
         {"auth", "local_role", bind<&S::auth, &AuthSettings::localRole>()},

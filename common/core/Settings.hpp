@@ -30,6 +30,9 @@ struct SchedulerSettings {
     std::uint32_t reconnectMs = 1000;  ///< wait between worker reconnects, ms (reconnect_ms)
     /// First retry's delay, s; doubles per attempt up to 64 times (retry_delay_s)
     std::uint32_t retryDelayS = 10;
+    /// A queued job gains one priority point per this many seconds waited; 0 = no aging
+    /// (aging_interval_s)
+    std::uint32_t agingIntervalS = 600;
 };
 
 /// `auth:` roles and local callers (fetchmld; docs/security.md).

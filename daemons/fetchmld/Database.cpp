@@ -128,4 +128,8 @@ std::int64_t Database::lastInsertRowid() const {
     return sqlite3_last_insert_rowid(db_.get());
 }
 
+std::int64_t Database::changes() const {
+    return sqlite3_changes64(db_.get());
+}
+
 }  // namespace fetchml

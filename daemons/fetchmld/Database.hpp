@@ -55,6 +55,8 @@ public:
 
     /// Rowid of the last INSERT on this connection.
     std::int64_t lastInsertRowid() const;
+    /// Rows changed by the last INSERT, UPDATE or DELETE (sqlite3_changes64).
+    std::int64_t changes() const;
 
     /// The raw handle (for sqlite3_backup and diagnostics).
     sqlite3* handle() const { return db_.get(); }

@@ -38,6 +38,7 @@ struct Job {
     std::string results;           ///< results tree id, "" until ingested
     std::map<std::string, double> metrics;  ///< last value of each metric
     std::int32_t attempt = 1;               ///< 1 for the first run, 2 for the first retry, ...
+    std::int32_t effectivePriority = 0;     ///< priority plus aging (queue order)
     std::int64_t notBefore = 0;  ///< ms since the epoch; queued but not started before (0 = now)
 };
 

@@ -9,7 +9,8 @@ namespace {
 
 constexpr const char* kJobColumns =
     "seq, name, user, state, commit_id, command, image, priority, params, exit_code, reason, "
-    "submitted_at, started_at, finished_at, results, max_retries, attempt, not_before";
+    "submitted_at, started_at, finished_at, results, max_retries, attempt, not_before, "
+    "eff_priority";
 
 Job rowToJob(const Statement& row) {
     Job job;
@@ -42,6 +43,7 @@ Job rowToJob(const Statement& row) {
     job.spec.maxRetries = static_cast<std::int32_t>(row.int64(15));
     job.attempt = static_cast<std::int32_t>(row.int64(16));
     job.notBefore = row.int64(17);
+    job.effectivePriority = static_cast<std::int32_t>(row.int64(18));
     return job;
 }
 
@@ -64,7 +66,8 @@ Result<Job> JobStore::submit(const JobSpec& spec) {
     auto done = db_.transaction([&]() -> Result<void> {
         auto stmt = db_.prepare(
             "INSERT INTO jobs (name, user, state, commit_id, command, image, priority, params, "
-            "submitted_at, max_retries) VALUES (?1, ?2, ?10, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+            "submitted_at, max_retries, eff_priority) "
+            "VALUES (?1, ?2, ?10, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?6)");
         if (!stmt) {
             return stmt.error();
         }
@@ -274,7 +277,7 @@ Result<std::optional<Job>> JobStore::nextQueued() {
     const std::int64_t now = clock_();
     auto jobs = query(std::string("SELECT ") + kJobColumns +
                           " FROM jobs WHERE state = 'queued' AND not_before <= ?1 "
-                          "ORDER BY priority DESC, seq ASC LIMIT 1",
+                          "ORDER BY eff_priority DESC, seq ASC LIMIT 1",
                       [now](Statement& s) { s.bind(1, now); });
     if (!jobs) {
         return jobs.error();
@@ -329,6 +332,27 @@ Result<Job> JobStore::transition(const std::string& id, JobState to,
         return done.error();
     }
     return load(current->seq);
+}
+
+Result<std::int64_t> JobStore::age(std::int32_t maxPriority) {
+    std::int64_t changed = 0;
+    auto done = db_.transaction([&]() -> Result<void> {
+        auto stmt = db_.prepare(
+            "UPDATE jobs SET eff_priority = eff_priority + 1 "
+            "WHERE state = 'queued' AND eff_priority < ?1");
+        if (!stmt) {
+            return stmt.error();
+        }
+        if (auto r = (*stmt)->bind(1, std::int64_t{maxPriority}).run(); !r) {
+            return r;
+        }
+        changed = db_.changes();
+        return {};
+    });
+    if (!done) {
+        return done.error();
+    }
+    return changed;
 }
 
 Result<std::optional<std::int64_t>> JobStore::nextNotBefore() {

@@ -54,9 +54,12 @@ public:
                                   const std::string& user = "");
     /// Jobs in any of the given states, oldest first (for reconciliation).
     Result<std::vector<Job>> inStates(const std::vector<JobState>& states);
-    /// The next job to run: queued and due (not_before <= now), highest priority, then
-    /// earliest submitted (index jobs_queue).
+    /// The next job to run: queued and due (not_before <= now), highest effective priority
+    /// (priority plus aging), then earliest submitted (index jobs_queue).
     Result<std::optional<Job>> nextQueued();
+    /// Aging: one more effective priority point for every queued job below maxPriority (one
+    /// UPDATE over the queued jobs, in a transaction). Returns how many changed.
+    Result<std::int64_t> age(std::int32_t maxPriority);
     /// The earliest not_before in the future among queued jobs (ms since the epoch), if any:
     /// when the next retry becomes due.
     Result<std::optional<std::int64_t>> nextNotBefore();

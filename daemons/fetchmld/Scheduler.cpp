@@ -410,6 +410,15 @@ bool Scheduler::hasWork() {
     return !ours || !ours->empty();
 }
 
+void Scheduler::age() {
+    auto aged = jobs_.age(kMaxPriority);
+    if (!aged) {
+        log()->warn("aging failed: {}", aged.error().message);
+        return;
+    }
+    log()->debug("aging: {} queued jobs gained a priority point", *aged);
+}
+
 void Scheduler::armWakeup() {
     if (!wakeup_) {
         return;

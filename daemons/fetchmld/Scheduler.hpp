@@ -115,6 +115,10 @@ public:
 
     /// Starts queued jobs while the worker has free slots.
     void dispatch();
+    /// Aging (called every scheduler.aging_interval_s): each queued job gains one effective
+    /// priority point, up to kMaxPriority, so a low-priority job is not starved by a stream
+    /// of higher ones (it passes priority P after P aging intervals).
+    void age();
 
     /// The `run` message for a job (decisions.md "Worker socket"), with the environment
     /// FETCHML_JOB_ID, FETCHML_ATTEMPT (1, 2, ... on retries), FETCHML_PARAMS (JSON object)

@@ -155,6 +155,7 @@ VariantMap SchedulerBus::jobToVariantMap(const Job& job) {
     out["command"] = job.spec.command;
     out["image"] = job.spec.image;
     out["priority"] = job.spec.priority;
+    out["effective_priority"] = job.effectivePriority;
     out["params"] = job.spec.params;
     out["exit_code"] = job.exitCode;
     out["reason"] = job.reason;

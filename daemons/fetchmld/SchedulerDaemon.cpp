@@ -133,6 +133,32 @@ Result<void> SchedulerDaemon::setupLoop() {
     scheduler_->setWorkerSend([this](const nlohmann::json& m) { return worker_->send(m); });
     scheduler_->setWorkerWanted([this] { worker_->want(); });
     scheduler_->setWakeup([this](std::int64_t atMs) { armRetryTimer(atMs); });
+    return armAgingTimer();
+}
+
+Result<void> SchedulerDaemon::armAgingTimer() {
+    const std::uint64_t interval = std::uint64_t{settings_.scheduler.agingIntervalS} * 1000000;
+    if (interval == 0) {
+        return {};
+    }
+    std::uint64_t now = 0;
+    sd_event_now(loop_.get(), CLOCK_MONOTONIC, &now);
+    sd_event_source* source = nullptr;
+    int rc = sd_event_add_time(
+        loop_.get(), &source, CLOCK_MONOTONIC, now + interval, 1000000,
+        [](sd_event_source* s, std::uint64_t usec, void* self) {
+            auto* daemon = static_cast<SchedulerDaemon*>(self);
+            daemon->scheduler_->age();
+            sd_event_source_set_time(
+                s, usec + std::uint64_t{daemon->settings_.scheduler.agingIntervalS} * 1000000);
+            return 0;
+        },
+        this);
+    if (rc < 0) {
+        return makeError(ErrorCode::Internal, "cannot arm the aging timer");
+    }
+    agingTimer_.reset(source);
+    sd_event_source_set_enabled(source, SD_EVENT_ON);
     return {};
 }
 

@@ -42,6 +42,8 @@ private:
     int serve();
 
     static int onSignal(sd_event_source* source, const struct signalfd_siginfo* info, void* self);
+    /// Starts agingTimer_ (nothing when aging_interval_s is 0). Errors: Internal.
+    Result<void> armAgingTimer();
     /// (Re)arms retryTimer_ for atMs (ms since the epoch, CLOCK_REALTIME).
     void armRetryTimer(std::int64_t atMs);
     static int onWatchdog(sd_event_source* source, std::uint64_t usec, void* self);
@@ -59,6 +61,7 @@ private:
     SdEventPtr loop_;
     SdEventSourcePtr sigterm_, sigint_, sighup_, watchdog_;
     SdEventSourcePtr retryTimer_;  ///< runs dispatch() when the earliest retry is due
+    SdEventSourcePtr agingTimer_;  ///< runs age() every scheduler.aging_interval_s
     std::uint64_t watchdogUsec_ = 0;
     std::unique_ptr<sdbus::IConnection> bus_;
     std::unique_ptr<SchedulerBus> object_;

@@ -92,10 +92,20 @@ CREATE TABLE job_deps (
 CREATE INDEX job_deps_dep ON job_deps (dep_seq);
 )sql";
 
+// Version 5: aging. The queue orders by eff_priority, the submitted priority plus one for
+// each aging interval the job has waited queued (capped at 1000), so no job starves.
+constexpr const char* kVersion5 = R"sql(
+ALTER TABLE jobs ADD COLUMN eff_priority INTEGER NOT NULL DEFAULT 0;
+UPDATE jobs SET eff_priority = priority;
+DROP INDEX jobs_queue;
+CREATE INDEX jobs_queue ON jobs (state, eff_priority DESC, seq ASC);
+)sql";
+
 }  // namespace
 
 const std::vector<std::string>& schedulerMigrations() {
-    static const std::vector<std::string> migrations{kVersion1, kVersion2, kVersion3, kVersion4};
+    static const std::vector<std::string> migrations{kVersion1, kVersion2, kVersion3, kVersion4,
+                                                     kVersion5};
     return migrations;
 }
 

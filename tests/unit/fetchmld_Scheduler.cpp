@@ -377,3 +377,34 @@ TEST_CASE("cancelling a dependency releases after jobs and fails after_ok jobs",
     REQUIRE(w.scheduler->cancel(d->id));
     CHECK(w.jobs->get(d->id)->state == JobState::Cancelled);
 }
+
+TEST_CASE("aging lets a long-waiting low-priority job pass newer higher ones",
+          "[fetchmld][scheduler][aging]") {
+    World w;
+    auto old = w.scheduler->submit(w.spec("old", 0));
+    REQUIRE(old);
+    for (int i = 0; i < 5; ++i) {
+        w.scheduler->age();
+    }
+    CHECK(w.jobs->get(old->id)->effectivePriority == 5);
+    CHECK(w.jobs->get(old->id)->spec.priority == 0);
+    auto higher = w.scheduler->submit(w.spec("higher", 4));
+    auto highest = w.scheduler->submit(w.spec("highest", 9));
+    REQUIRE((higher && highest));
+    CHECK(higher->effectivePriority == 4);
+    w.scheduler->workerConnected(1, {});
+    REQUIRE(w.sent.size() == 1);
+    CHECK(w.sent[0]["job"]["id"] == highest->id);
+    CHECK(w.scheduler->jobExited(highest->id, {0, 0, "exited", ""}));
+    // 5 (aged from 0) beats 4 (new).
+    REQUIRE(w.sent.size() == 2);
+    CHECK(w.sent[1]["job"]["id"] == old->id);
+    // Running and finished jobs do not age; the cap is kMaxPriority.
+    w.scheduler->age();
+    CHECK(w.jobs->get(old->id)->effectivePriority == 5);
+    CHECK(w.jobs->get(higher->id)->effectivePriority == 5);
+    auto top = w.spec("top", Scheduler::kMaxPriority);
+    auto t = w.scheduler->submit(top);
+    w.scheduler->age();
+    CHECK(w.jobs->get(t->id)->effectivePriority == Scheduler::kMaxPriority);
+}
