@@ -277,11 +277,15 @@ Result<json> DbusTransport::getJob(const std::string& id) {
     });
 }
 
-Result<json> DbusTransport::listJobs(const std::string& state, std::uint32_t limit) {
+Result<json> DbusTransport::listJobs(const std::string& state, std::uint32_t limit,
+                                     const std::string& before) {
     return guarded([&] {
         auto req = request();
         if (!state.empty()) {
             req["state"] = sdbus::Variant(state);
+        }
+        if (!before.empty()) {
+            req["before"] = sdbus::Variant(before);
         }
         req["limit"] = sdbus::Variant(limit);
         json out = json::array();

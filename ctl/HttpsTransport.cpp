@@ -130,10 +130,14 @@ Result<json> HttpsTransport::getJob(const std::string& id) {
     return client_->requestJson(HttpMethod::Get, "/v1/jobs/" + encode(id));
 }
 
-Result<json> HttpsTransport::listJobs(const std::string& state, std::uint32_t limit) {
+Result<json> HttpsTransport::listJobs(const std::string& state, std::uint32_t limit,
+                                      const std::string& before) {
     std::string route = "/v1/jobs?limit=" + std::to_string(limit);
     if (!state.empty()) {
         route += "&state=" + encode(state);
+    }
+    if (!before.empty()) {
+        route += "&before=" + encode(before);
     }
     auto answer = client_->requestJson(HttpMethod::Get, route);
     if (!answer) {

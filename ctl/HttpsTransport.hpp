@@ -27,7 +27,8 @@ public:
     Result<std::uint64_t> fetchBlob(const std::string& sha256, int fd) override;
     Result<nlohmann::json> submitJob(const nlohmann::json& request) override;
     Result<nlohmann::json> getJob(const std::string& id) override;
-    Result<nlohmann::json> listJobs(const std::string& state, std::uint32_t limit) override;
+    Result<nlohmann::json> listJobs(const std::string& state, std::uint32_t limit,
+                                    const std::string& before) override;
     Result<nlohmann::json> cancelJob(const std::string& id) override;
     Result<LogChunk> readLog(const std::string& id, std::uint64_t offset,
                              std::uint32_t max) override;

@@ -21,6 +21,7 @@ struct StatusArgs {
     std::string id;
     std::string state;
     std::uint32_t limit = 50;
+    std::string before;
     bool json = false;
 };
 
@@ -167,7 +168,7 @@ Outcome runStatus(CtlContext& ctx, const StatusArgs& args) {
         args.json ? printJson(*job) : printDetail(*job);
         return std::nullopt;
     }
-    auto jobs = transport->listJobs(args.state, args.limit);
+    auto jobs = transport->listJobs(args.state, args.limit, args.before);
     if (!jobs) {
         return failureFrom(jobs.error());
     }
@@ -183,6 +184,8 @@ void addStatusCommand(CLI::App& app, CtlContext& ctx) {
     status->add_option("ID", args->id, "Job id");
     status->add_option("--state", args->state, "Only jobs in this state");
     status->add_option("--limit", args->limit, "At most this many jobs (default 50)");
+    status->add_option("--before", args->before,
+                       "Only jobs older than ID (the next page: the last ID listed)");
     status->add_flag("--json", args->json, "Print JSON");
     status->callback([&ctx, args] { ctx.outcome = runStatus(ctx, *args); });
 }

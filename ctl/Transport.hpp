@@ -65,8 +65,10 @@ public:
     virtual Result<nlohmann::json> submitJob(const nlohmann::json& request) = 0;
     /// One job.
     virtual Result<nlohmann::json> getJob(const std::string& id) = 0;
-    /// Jobs, newest first (state "" = all); a JSON array of jobs.
-    virtual Result<nlohmann::json> listJobs(const std::string& state, std::uint32_t limit) = 0;
+    /// Jobs, newest first (state "" = all), older than job `before` ("" = from the newest);
+    /// a JSON array of jobs.
+    virtual Result<nlohmann::json> listJobs(const std::string& state, std::uint32_t limit,
+                                            const std::string& before) = 0;
     /// Cancels a job; the job after the request.
     virtual Result<nlohmann::json> cancelJob(const std::string& id) = 0;
     /// Reads the log from offset (bytes), at most max bytes.

@@ -73,8 +73,10 @@ ApiResponse replyResponse(unsigned status, const Result<VariantMap>& reply) {
 
 ApiResponse listJobs(const ApiRequest& request, SchedulerProxy& proxy) {
     VariantMap call = keyOnly(request);
-    if (auto it = request.match.query.find("state"); it != request.match.query.end()) {
-        call["state"] = sdbus::Variant(it->second);
+    for (const char* field : {"state", "before"}) {
+        if (auto it = request.match.query.find(field); it != request.match.query.end()) {
+            call[field] = sdbus::Variant(it->second);
+        }
     }
     auto limit = queryNumber(request, "limit", UINT32_MAX);
     if (!limit) {

@@ -238,13 +238,16 @@ Result<std::vector<Job>> JobStore::query(const std::string& sql,
 }
 
 Result<std::vector<Job>> JobStore::list(std::optional<JobState> state, std::uint32_t limit,
-                                        const std::string& user) {
+                                        const std::string& user, const std::string& before) {
     std::string sql = std::string("SELECT ") + kJobColumns + " FROM jobs WHERE 1";
     if (state) {
         sql += " AND state = ?";
     }
     if (!user.empty()) {
         sql += " AND user = ?";
+    }
+    if (!before.empty()) {
+        sql += " AND seq < ?";
     }
     sql += " ORDER BY seq DESC LIMIT ?";
     return query(sql, [&](Statement& s) {
@@ -254,6 +257,9 @@ Result<std::vector<Job>> JobStore::list(std::optional<JobState> state, std::uint
         }
         if (!user.empty()) {
             s.bind(i++, user);
+        }
+        if (!before.empty()) {
+            s.bind(i++, seqFromJobId(before));
         }
         s.bind(i, std::int64_t{limit});
     });

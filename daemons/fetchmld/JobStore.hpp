@@ -49,9 +49,11 @@ public:
     /// not exist".
     Result<Job> get(const std::string& id);
     /// Jobs newest first, optionally only those in `state` and/or of `user` ("" = every
-    /// user), at most `limit`. Uses the indexes jobs_queue / jobs_user.
+    /// user) and older than job `before` ("" = from the newest; the next page starts before
+    /// the last id of this one), at most `limit`. Index walks (jobs_state, jobs_user, the
+    /// primary key): the cost does not grow with the number of jobs.
     Result<std::vector<Job>> list(std::optional<JobState> state, std::uint32_t limit,
-                                  const std::string& user = "");
+                                  const std::string& user = "", const std::string& before = "");
     /// Jobs in any of the given states, oldest first (for reconciliation).
     Result<std::vector<Job>> inStates(const std::vector<JobState>& states);
     /// The next job to run: queued and due (not_before <= now), highest effective priority

@@ -429,9 +429,14 @@ std::vector<VariantMap> SchedulerBus::ListJobs(const VariantMap& request) {
             }
         }
         auto limit = std::min<std::uint64_t>(unwrap(getUInt64(request, "limit", 100)), 10000);
+        auto before = unwrap(getString(request, "before", ""));
+        if (!before.empty() && seqFromJobId(before) == 0) {
+            fail(makeError(ErrorCode::InvalidArgument,
+                           "before: '" + before.substr(0, 40) + "' is not a job id"));
+        }
         std::vector<VariantMap> out;
         for (const auto& job :
-             unwrap(deps_.jobs.list(state, static_cast<std::uint32_t>(limit), onlyUser))) {
+             unwrap(deps_.jobs.list(state, static_cast<std::uint32_t>(limit), onlyUser, before))) {
             out.push_back(jobToVariantMap(job));
         }
         done(who, "job.list", who.user + " listed " + std::to_string(out.size()) + " jobs");

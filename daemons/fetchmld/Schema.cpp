@@ -93,12 +93,14 @@ CREATE INDEX job_deps_dep ON job_deps (dep_seq);
 )sql";
 
 // Version 5: aging. The queue orders by eff_priority, the submitted priority plus one for
-// each aging interval the job has waited queued (capped at 1000), so no job starves.
+// each aging interval the job has waited queued (capped at 1000), so no job starves. And
+// listing by state, newest first, walks jobs_state instead of sorting every job in the state.
 constexpr const char* kVersion5 = R"sql(
 ALTER TABLE jobs ADD COLUMN eff_priority INTEGER NOT NULL DEFAULT 0;
 UPDATE jobs SET eff_priority = priority;
 DROP INDEX jobs_queue;
 CREATE INDEX jobs_queue ON jobs (state, eff_priority DESC, seq ASC);
+CREATE INDEX jobs_state ON jobs (state, seq);
 )sql";
 
 }  // namespace

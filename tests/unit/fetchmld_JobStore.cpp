@@ -132,6 +132,17 @@ TEST_CASE("list is newest first and filters by state", "[fetchmld][jobstore]") {
     REQUIRE(cancelled.ok());
     REQUIRE(cancelled->size() == 1);
     CHECK(cancelled->front().id == "j000002");
+    // Paging: the next page starts before the last id of the previous one.
+    auto next = store.list(std::nullopt, 3, "", (*all)[2].id);
+    REQUIRE(next.ok());
+    REQUIRE(next->size() == 2);
+    CHECK((*next)[0].id == "j000002");
+    CHECK((*next)[1].id == "j000001");
+    auto queuedBefore = store.list(JobState::Queued, 10, "", "j000004");
+    REQUIRE(queuedBefore.ok());
+    REQUIRE(queuedBefore->size() == 2);
+    CHECK((*queuedBefore)[0].id == "j000003");
+    CHECK((*queuedBefore)[1].id == "j000001");
 }
 
 TEST_CASE("metrics keep the last value of each name", "[fetchmld][jobstore]") {
