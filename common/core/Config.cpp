@@ -169,6 +169,8 @@ const std::vector<KeySpec>& keys() {
         {"scheduler", "retry_delay_s", bind<&S::scheduler, &SchedulerSettings::retryDelayS>()},
         {"scheduler", "aging_interval_s",
          bind<&S::scheduler, &SchedulerSettings::agingIntervalS>()},
+        {"scheduler", "max_running_per_user",
+         bind<&S::scheduler, &SchedulerSettings::maxRunningPerUser>()},
         {"auth", "permissions_file", bind<&S::auth, &AuthSettings::permissionsFile>()},
         {"auth", "polkit", bind<&S::auth, &AuthSettings::polkit>()},
         {"auth", "local_role", bind<&S::auth, &AuthSettings::localRole>()},

@@ -33,6 +33,8 @@ struct SchedulerSettings {
     /// A queued job gains one priority point per this many seconds waited; 0 = no aging
     /// (aging_interval_s)
     std::uint32_t agingIntervalS = 600;
+    /// Most starting or running jobs of one user at a time, 0 = no limit (max_running_per_user)
+    std::uint32_t maxRunningPerUser = 0;
 };
 
 /// `auth:` roles and local callers (fetchmld; docs/security.md).

@@ -279,12 +279,18 @@ Result<std::vector<Job>> JobStore::inStates(const std::vector<JobState>& states)
     return all;
 }
 
-Result<std::optional<Job>> JobStore::nextQueued() {
+Result<std::optional<Job>> JobStore::nextQueued(std::uint32_t maxRunningPerUser) {
     const std::int64_t now = clock_();
+    // Users at their limit of starting/running jobs (few rows: index jobs_state) are skipped.
     auto jobs = query(std::string("SELECT ") + kJobColumns +
                           " FROM jobs WHERE state = 'queued' AND not_before <= ?1 "
+                          "AND (?2 = 0 OR user NOT IN (SELECT user FROM jobs "
+                          "WHERE state IN ('starting', 'running') GROUP BY user "
+                          "HAVING COUNT(*) >= ?2)) "
                           "ORDER BY eff_priority DESC, seq ASC LIMIT 1",
-                      [now](Statement& s) { s.bind(1, now); });
+                      [now, maxRunningPerUser](Statement& s) {
+                          s.bind(1, now).bind(2, std::int64_t{maxRunningPerUser});
+                      });
     if (!jobs) {
         return jobs.error();
     }

@@ -56,9 +56,10 @@ public:
                                   const std::string& user = "", const std::string& before = "");
     /// Jobs in any of the given states, oldest first (for reconciliation).
     Result<std::vector<Job>> inStates(const std::vector<JobState>& states);
-    /// The next job to run: queued and due (not_before <= now), highest effective priority
+    /// The next job to run: queued and due (not_before <= now), of a user with fewer than
+    /// maxRunningPerUser starting or running jobs (0 = no limit), highest effective priority
     /// (priority plus aging), then earliest submitted (index jobs_queue).
-    Result<std::optional<Job>> nextQueued();
+    Result<std::optional<Job>> nextQueued(std::uint32_t maxRunningPerUser = 0);
     /// Aging: one more effective priority point for every queued job below maxPriority (one
     /// UPDATE over the queued jobs, in a transaction). Returns how many changed.
     Result<std::int64_t> age(std::int32_t maxPriority);

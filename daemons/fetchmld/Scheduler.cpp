@@ -439,7 +439,7 @@ void Scheduler::dispatch() {
         return;
     }
     while (connected_ && send_ && active_.size() < slots_) {
-        auto next = jobs_.nextQueued();
+        auto next = jobs_.nextQueued(options_.maxRunningPerUser);
         if (!next) {
             log()->error("cannot read the queue: {}", next.error().message);
             return;

@@ -29,6 +29,9 @@ struct SchedulerOptions {
     /// First retry's delay, seconds; doubles with each further attempt, at most 64 times it
     /// (scheduler.retry_delay_s).
     std::uint32_t retryDelayS = 10;
+    /// Most starting or running jobs of one user at a time; 0 = no limit
+    /// (scheduler.max_running_per_user).
+    std::uint32_t maxRunningPerUser = 0;
 };
 
 /// What the worker reported when a job ended (decisions.md "Worker socket", exited).

@@ -95,9 +95,12 @@ Result<void> SchedulerDaemon::openState() {
     }
     roles_ = std::make_unique<RoleTable>(std::move(*roles));
     users_ = std::make_unique<UserStore>(*db_, *roles_);
-    SchedulerOptions options{stateDir + "/runs", settings_.scheduler.defaultImage,
-                             settings_.worker.pidsLimit, settings_.worker.maxRuntimeS,
-                             settings_.scheduler.retryDelayS};
+    SchedulerOptions options{stateDir + "/runs",
+                             settings_.scheduler.defaultImage,
+                             settings_.worker.pidsLimit,
+                             settings_.worker.maxRuntimeS,
+                             settings_.scheduler.retryDelayS,
+                             settings_.scheduler.maxRunningPerUser};
     scheduler_ = std::make_unique<Scheduler>(*jobs_, *store_, options, [this](const Job& job) {
         if (object_) {
             object_->jobChanged(job);

@@ -20,7 +20,7 @@ using namespace fetchml;
 namespace {
 
 struct World {
-    World() {
+    explicit World(std::uint32_t maxRunningPerUser = 0) {
         std::string tmpl = (std::filesystem::temp_directory_path() / "fetchmld-ut-XXXXXX").string();
         dir = mkdtemp(tmpl.data());
         db = std::move(Database::open(dir + "/fetchml.db")).value();
@@ -28,7 +28,8 @@ struct World {
         jobs = std::make_unique<JobStore>(*db, [this] { return now; });
         store = std::make_unique<BlobStore>(std::move(BlobStore::create(dir + "/store")).value());
         scheduler = std::make_unique<Scheduler>(
-            *jobs, *store, SchedulerOptions{dir + "/runs", "rootfs:busybox", 64, 60},
+            *jobs, *store,
+            SchedulerOptions{dir + "/runs", "rootfs:busybox", 64, 60, 10, maxRunningPerUser},
             [this](const Job& job) { changes.push_back(job.id + ":" + jobStateName(job.state)); });
         scheduler->setWorkerSend([this](const nlohmann::json& m) {
             sent.push_back(m);
@@ -407,4 +408,28 @@ TEST_CASE("aging lets a long-waiting low-priority job pass newer higher ones",
     auto t = w.scheduler->submit(top);
     w.scheduler->age();
     CHECK(w.jobs->get(t->id)->effectivePriority == Scheduler::kMaxPriority);
+}
+
+TEST_CASE("a user at max_running_per_user waits while other users' jobs start",
+          "[fetchmld][scheduler][limits]") {
+    World w(2);
+    std::vector<std::string> alice;
+    for (int i = 0; i < 4; ++i) {
+        alice.push_back(w.scheduler->submit(w.spec("a" + std::to_string(i), 5))->id);
+    }
+    auto bobSpec = w.spec("b", 0);
+    bobSpec.user = "bob";
+    auto bob = w.scheduler->submit(bobSpec);
+    REQUIRE(bob);
+    w.scheduler->workerConnected(4, {});
+    // Two of alice's (higher priority), then bob's although alice has more queued.
+    REQUIRE(w.sent.size() == 3);
+    CHECK(w.sent[0]["job"]["id"] == alice[0]);
+    CHECK(w.sent[1]["job"]["id"] == alice[1]);
+    CHECK(w.sent[2]["job"]["id"] == bob->id);
+    CHECK(w.jobs->get(alice[2])->state == JobState::Queued);
+    // One of alice's ends: her next one starts.
+    CHECK(w.scheduler->jobExited(alice[0], {0, 0, "exited", ""}));
+    REQUIRE(w.sent.size() == 4);
+    CHECK(w.sent[3]["job"]["id"] == alice[2]);
 }
