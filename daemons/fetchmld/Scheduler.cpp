@@ -3,6 +3,8 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
 #include <filesystem>
 #include <system_error>
 
@@ -363,8 +365,20 @@ Result<void> Scheduler::prepareRunDir(const Job& job) {
     }
     std::string dir = runDir(job.id);
     std::error_code ec;
-    std::filesystem::remove_all(dir, ec);  // a half-made run dir from before a crash
     std::filesystem::create_directories(options_.runsDir, ec);
+    if (std::filesystem::exists(dir, ec)) {
+        // An earlier attempt's directory (or a half-made one from before a crash) is kept
+        // aside, not deleted: it holds that attempt's log and results, and the job's own users
+        // may have made files in it that fetchmld could not delete anyway.
+        std::string aside =
+            job.attempt > 1 ? dir + ".attempt" + std::to_string(job.attempt - 1) : dir + ".stale";
+        std::filesystem::remove_all(aside, ec);  // best effort: an older stale one
+        if (::rename(dir.c_str(), aside.c_str()) != 0) {
+            return makeError(ErrorCode::Internal,
+                             "cannot move the earlier run directory " + dir +
+                                 " aside: " + std::generic_category().message(errno));
+        }
+    }
     // 2770, group fetchml: the worker writes into it. Under the unit, runs/ is setgid
     // (fetchml.tmpfiles) and the new directory inherits the bit; setting it ourselves would be
     // refused there (RestrictSUIDSGID=), so chmod only when something is missing.

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 
 #include "Database.hpp"
 #include "JobStore.hpp"
@@ -432,4 +433,32 @@ TEST_CASE("a user at max_running_per_user waits while other users' jobs start",
     CHECK(w.scheduler->jobExited(alice[0], {0, 0, "exited", ""}));
     REQUIRE(w.sent.size() == 4);
     CHECK(w.sent[3]["job"]["id"] == alice[2]);
+}
+
+TEST_CASE("a retry keeps the failed attempt's run directory aside",
+          "[fetchmld][scheduler][retry]") {
+    World w;
+    auto spec = w.spec("keep", 0);
+    spec.maxRetries = 1;
+    auto job = w.scheduler->submit(spec);
+    REQUIRE(job);
+    w.scheduler->workerConnected(1, {});
+    const std::string dir = w.scheduler->runDir(job->id);
+    // What the worker and the job wrote during attempt 1, including a read-only directory.
+    std::filesystem::create_directories(dir + "/logs");
+    { std::ofstream(dir + "/logs/output.log") << "attempt 1\n"; }
+    std::filesystem::create_directories(dir + "/results/locked");
+    { std::ofstream(dir + "/results/locked/f") << "x"; }
+    std::filesystem::permissions(dir + "/results/locked", std::filesystem::perms(0555));
+    CHECK(w.scheduler->jobExited(job->id, {1, 0, "exited", ""}));
+    w.now += 10000;
+    w.scheduler->dispatch();
+    REQUIRE(w.sent.size() == 2);
+    CHECK(std::filesystem::exists(dir + "/code/run.sh"));
+    CHECK_FALSE(std::filesystem::exists(dir + "/logs"));
+    std::ifstream old(dir + ".attempt1/logs/output.log");
+    std::string line;
+    std::getline(old, line);
+    CHECK(line == "attempt 1");
+    std::filesystem::permissions(dir + ".attempt1/results/locked", std::filesystem::perms(0755));
 }
