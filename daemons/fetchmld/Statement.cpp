@@ -69,15 +69,7 @@ Result<bool> Statement::step() {
 }
 
 Result<void> Statement::run() {
-    while (true) {
-        auto row = step();
-        if (!row) {
-            return row.error();
-        }
-        if (!*row) {
-            return {};
-        }
-    }
+    return forEachRow([](const Statement&) {});
 }
 
 std::string Statement::text(int column) const {
