@@ -93,11 +93,8 @@ TEST_CASE("polkit decides for local callers: fetchml-admin members yes, others n
     p.env = {bus.envEntry()};
     p.stderrPath = tmp.sub("polkitd.log");
     Process polkitd = Process::spawn(p);
-    auto hasName = [&](const char* name) {
-        return run({"busctl", "--address=" + bus.address(), "status", name}).exitCode == 0;
-    };
     INFO(readFile(tmp.sub("polkitd.log")));
-    REQUIRE(waitUntil([&] { return !polkitd.running() || hasName("org.freedesktop.PolicyKit1"); }));
+    REQUIRE(bus.waitForName("org.freedesktop.PolicyKit1", polkitd));
     REQUIRE(polkitd.running());
 
     for (const char* dir : {"state", "run"}) {
@@ -118,7 +115,7 @@ TEST_CASE("polkit decides for local callers: fetchml-admin members yes, others n
         d.gid = users.group;
     }
     Process fetchmld = Process::spawn(d);
-    REQUIRE(waitUntil([&] { return !fetchmld.running() || hasName("org.fetchml.Scheduler1"); }));
+    REQUIRE(bus.waitForName("org.fetchml.Scheduler1", fetchmld));
     INFO(readFile(tmp.sub("fetchmld.log")));
     REQUIRE(fetchmld.running());
 

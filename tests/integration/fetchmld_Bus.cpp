@@ -62,17 +62,9 @@ struct Fixture {
         o.env = {bus.envEntry()};
         o.stderrPath = tmp.sub("fetchmld.log");
         daemon.emplace(Process::spawn(o));
-        bool up = waitUntil([&] {
-            if (!daemon->running()) {
-                return true;
-            }
-            auto r =
-                run({"busctl", "--address=" + bus.address(), "status", "org.fetchml.Scheduler1"});
-            return r.exitCode == 0;
-        });
+        bool up = bus.waitForName("org.fetchml.Scheduler1", *daemon);
         INFO(readFile(tmp.sub("fetchmld.log")));
         REQUIRE(up);
-        REQUIRE(daemon->running());
         client = std::make_unique<SchedulerClient>(
             sdbus::createSessionBusConnectionWithAddress(bus.address()));
     }
@@ -278,11 +270,7 @@ TEST_CASE("fetchmld serves org.fetchml.Scheduler1 on the system bus", "[fetchmld
         o.env = {f.bus.envEntry()};
         o.stderrPath = f.tmp.sub("fetchmld.log");
         f.daemon.emplace(Process::spawn(o));
-        REQUIRE(waitUntil([&] {
-            return run({"busctl", "--address=" + f.bus.address(), "status",
-                        "org.fetchml.Scheduler1"})
-                       .exitCode == 0;
-        }));
+        REQUIRE(f.bus.waitForName("org.fetchml.Scheduler1", *f.daemon));
         f.client = std::make_unique<SchedulerClient>(
             sdbus::createSessionBusConnectionWithAddress(f.bus.address()));
         auto again = f.client->GetJob({{"id", job.at("id")}});

@@ -35,14 +35,9 @@ public:
         o.env = {bus_.envEntry()};
         o.stderrPath = tmp_.sub("fetchmld.log");
         daemon_.emplace(Process::spawn(o));
-        bool up = waitUntil([&] {
-            return !daemon_->running() || run({"busctl", "--address=" + bus_.address(), "status",
-                                               "org.fetchml.Scheduler1"})
-                                                  .exitCode == 0;
-        });
+        bool up = bus_.waitForName("org.fetchml.Scheduler1", *daemon_);
         INFO(readFile(tmp_.sub("fetchmld.log")));
         REQUIRE(up);
-        REQUIRE(daemon_->running());
     }
     // SIGKILL: no shutdown code of fetchmld runs.
     void crash() {

@@ -47,14 +47,9 @@ void Stack::startScheduler() {
     o.env = {bus_.envEntry()};
     o.stderrPath = tmp.sub("fetchmld.log");
     scheduler_.emplace(Process::spawn(o));
-    bool up = waitUntil([&] {
-        return !scheduler_->running() ||
-               run({"busctl", "--address=" + bus_.address(), "status", "org.fetchml.Scheduler1"})
-                       .exitCode == 0;
-    });
+    bool up = bus_.waitForName("org.fetchml.Scheduler1", *scheduler_);
     INFO(readFile(tmp.sub("fetchmld.log")));
     REQUIRE(up);
-    REQUIRE(scheduler_->running());
     client =
         std::make_unique<BusClient>(sdbus::createSessionBusConnectionWithAddress(bus_.address()));
 }

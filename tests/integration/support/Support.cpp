@@ -359,6 +359,14 @@ void writeFile(const std::string& path, const std::string& content, int mode) {
     chmod(path.c_str(), static_cast<mode_t>(mode));
 }
 
+bool DbusDaemon::waitForName(const std::string& name, Process& owner) const {
+    auto owned = [&] {
+        return run({"busctl", "--address=" + address_, "status", name}).exitCode == 0;
+    };
+    waitUntil([&] { return !owner.running() || owned(); });
+    return owner.running() && owned();
+}
+
 DbusDaemon::DbusDaemon(const std::string& dir, const std::string& ownerUser,
                        const std::vector<std::string>& extraPolicies) {
     std::string owner = ownerUser;

@@ -114,6 +114,9 @@ public:
     const std::string& address() const { return address_; }
     /// "DBUS_SYSTEM_BUS_ADDRESS=<address>", ready for SpawnOptions::env.
     std::string envEntry() const { return "DBUS_SYSTEM_BUS_ADDRESS=" + address_; }
+    /// Waits (waitUntil's safety net) until `name` has an owner on this bus or `owner` has
+    /// ended; true when the name is owned and owner still runs.
+    bool waitForName(const std::string& name, Process& owner) const;
 
 private:
     std::string address_;
