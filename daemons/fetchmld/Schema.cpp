@@ -103,11 +103,22 @@ CREATE INDEX jobs_queue ON jobs (state, eff_priority DESC, seq ASC);
 CREATE INDEX jobs_state ON jobs (state, seq);
 )sql";
 
+// Version 6: resources. What a job needs (cpus, memory_mib: 0 = not limited, gpus), its
+// maximum run time in seconds, and the GPU devices (a JSON array of CDI names) its current
+// attempt was given, so a restarted fetchmld knows which devices are taken.
+constexpr const char* kVersion6 = R"sql(
+ALTER TABLE jobs ADD COLUMN cpus REAL NOT NULL DEFAULT 1;
+ALTER TABLE jobs ADD COLUMN memory_mib INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN gpus INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN max_runtime_s INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN devices TEXT NOT NULL DEFAULT '[]';
+)sql";
+
 }  // namespace
 
 const std::vector<std::string>& schedulerMigrations() {
-    static const std::vector<std::string> migrations{kVersion1, kVersion2, kVersion3, kVersion4,
-                                                     kVersion5};
+    static const std::vector<std::string> migrations{kVersion1, kVersion2, kVersion3,
+                                                     kVersion4, kVersion5, kVersion6};
     return migrations;
 }
 
