@@ -3,6 +3,7 @@
 // safety (fetchmld or the worker killed with SIGKILL while jobs run, a job ending while
 // fetchmld is down). Every job must end recorded as it really ended, and run once at a time.
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "support/DevStack.hpp"
+#include "support/FakeCdiGpus.hpp"
 #include "support/Support.hpp"
 
 using namespace fetchml::test;
@@ -20,7 +22,8 @@ namespace {
 
 class Stack : public DevStack {
 public:
-    Stack() {
+    /// env: more FETCHML_DEV_* settings for `dev-stack up`.
+    explicit Stack(const std::vector<std::string>& env = {}) : DevStack(3, env) {
         mkdir(path("exp").c_str(), 0755);
         writeFile(path("exp/run.sh"),
                   "echo \"start $FETCHML_JOB_ID\"\nsleep \"${SLEEP:-0}\"\necho done\n");
@@ -183,4 +186,53 @@ TEST_CASE("--after-ok holds a job until its dependency succeeds; a failed one fa
     auto unknown = stack.ctl({"queue", stack.path("exp"), "--after", "j999999", "--", "true"});
     CHECK(unknown.exitCode != 0);
     CHECK_THAT(unknown.err, Catch::Contains("after: job j999999 does not exist"));
+}
+
+TEST_CASE("GPU jobs each get a device of their own through podman; a third waits for one",
+          "[stack][gpus]") {
+    if (::geteuid() != 0) {
+        WARN("needs root to write a CDI spec to /var/run/cdi; skipped");
+        return;
+    }
+    TempDir cdi;
+    ::chmod(cdi.path().c_str(), 0755);  // the worker user reads the spec copy
+    FakeCdiGpus gpus(cdi.sub("specs"));
+    Stack stack({"FETCHML_DEV_CDI_SPEC_DIRS=" + cdi.sub("specs")});
+    std::vector<std::string> ids;
+    for (int i = 0; i < 3; ++i) {
+        ids.push_back(stack.queue(2, {"--gpus", "1", "--memory", "64M", "--time", "10m"},
+                                  "echo device=$FETCHML_TEST_GPU as $FETCHML_GPUS; "));
+    }
+    for (const auto& id : ids) {
+        REQUIRE(waitUntil([&] { return isFinal(stack.state(id)); }));
+    }
+    std::vector<json> jobs;
+    for (const auto& id : ids) {
+        auto j = stack.job(id);
+        INFO(id << ": " << j.dump() << "\n" << stack.output(id));
+        CHECK(j.value("state", "") == "succeeded");
+        CHECK(j.value("memory_mib", 0) == 64);
+        CHECK(j.value("max_runtime_s", 0) == 600);
+        REQUIRE(j.value("devices", json::array()).size() == 1);
+        const std::string device = j["devices"][0].get<std::string>();
+        // podman applied that device's CDI edits, and the job was told its name.
+        const std::string index = device.substr(device.find('=') + 1);
+        CHECK_THAT(stack.output(id), Catch::Contains("device=" + index + " as " + device));
+        jobs.push_back(j);
+    }
+    // Two jobs with the same device never ran at the same time.
+    for (std::size_t a = 0; a < jobs.size(); ++a) {
+        for (std::size_t b = a + 1; b < jobs.size(); ++b) {
+            if (jobs[a]["devices"] == jobs[b]["devices"]) {
+                const auto& [first, second] =
+                    jobs[a].value("started_at", 0LL) <= jobs[b].value("started_at", 0LL)
+                        ? std::pair{jobs[a], jobs[b]}
+                        : std::pair{jobs[b], jobs[a]};
+                CHECK(second.value("started_at", 0LL) >= first.value("finished_at", 0LL));
+            }
+        }
+    }
+    auto status = stack.ctl({"status", ids[0]});
+    CHECK_THAT(status.out,
+               Catch::Contains("needs:") && Catch::Contains("1 GPU (test.fetchml.org/gpu="));
 }

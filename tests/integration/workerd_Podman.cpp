@@ -19,6 +19,7 @@
 #include <stdexcept>
 
 #include "proto/LineBuffer.hpp"
+#include "support/FakeCdiGpus.hpp"
 #include "support/Support.hpp"
 
 namespace fs = std::filesystem;
@@ -342,57 +343,14 @@ TEST_CASE("workerd runs jobs in rootless podman", "[integration][workerd]") {
     CHECK(worker.wait() == 0);
 }
 
-// A CDI spec for two fake GPUs whose only edit is an environment variable, where podman 4.3
-// looks for specs (/var/run/cdi; it has no setting for other directories). Its kind is
-// FetchML's own test vendor, its file named per process; removed afterwards.
-class FakeCdiGpus {
-public:
-    explicit FakeCdiGpus(const std::string& copyDir) {
-        std::error_code ec;
-        madeDir_ = fs::create_directories(kDir, ec);
-        path_ = std::string(kDir) + "/fetchml-test-" + std::to_string(::getpid()) + ".yaml";
-        const std::string spec = R"(cdiVersion: "0.5.0"
-kind: "test.fetchml.org/gpu"
-devices:
-  - name: "0"
-    containerEdits:
-      env: ["FETCHML_TEST_GPU=0"]
-  - name: "1"
-    containerEdits:
-      env: ["FETCHML_TEST_GPU=1"]
-  - name: all
-    containerEdits:
-      env: ["FETCHML_TEST_GPU=all"]
-)";
-        writeFile(path_, spec, 0644);
-        writeFile(copyDir + "/test.yaml", spec, 0644);
-    }
-    ~FakeCdiGpus() {
-        std::error_code ec;
-        fs::remove(path_, ec);
-        if (madeDir_) {
-            fs::remove(kDir, ec);
-        }
-    }
-    FakeCdiGpus(const FakeCdiGpus&) = delete;
-    FakeCdiGpus& operator=(const FakeCdiGpus&) = delete;
-
-private:
-    static constexpr const char* kDir = "/var/run/cdi";
-    std::string path_;
-    bool madeDir_ = false;
-};
-
 TEST_CASE("workerd offers CDI GPU devices and gives each to one job", "[integration][workerd]") {
     Fixture f;
     if (!f.users.root) {
         WARN("needs root to write a CDI spec to /var/run/cdi; skipped");
         return;
     }
-    // Detection reads a copy in a directory of the test's own, so that specs of real devices
-    // on this machine do not change what the test expects; podman resolves the original.
+    // Detection reads the copy in the test's own directory; podman resolves the original.
     const std::string cdiDir = f.tmp.sub("cdi");
-    fs::create_directories(cdiDir);
     FakeCdiGpus gpus(cdiDir);
     auto worker = f.startWorker({"--set", "worker.cdi_spec_dirs=" + cdiDir});
     WorkerClient client(f.socket, f.tmp.sub("workerd.log"));
@@ -422,8 +380,7 @@ TEST_CASE("workerd offers CDI GPU devices and gives each to one job", "[integrat
 
     auto done = client.expectFor("exited", "gpu1");
     CHECK(done["exit_code"] == 0);
-    CHECK(readFile(f.state + "/runs/gpu1/logs/output.log").find("device=1\n") !=
-          std::string::npos);
+    CHECK(readFile(f.state + "/runs/gpu1/logs/output.log").find("device=1\n") != std::string::npos);
     // Free again: the next job gets it.
     auto later = f.job("gpu1later", sh("test \"$FETCHML_TEST_GPU\" = 1"));
     later["job"]["gpus"] = json::array({"test.fetchml.org/gpu=1"});

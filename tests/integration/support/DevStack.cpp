@@ -4,10 +4,12 @@
 
 namespace fetchml::test {
 
-DevStack::DevStack(int slots) {
+DevStack::DevStack(int slots, const std::vector<std::string>& env) {
+    std::vector<std::string> upEnv = env;
+    upEnv.push_back("FETCHML_DEV_SLOTS=" + std::to_string(slots));
     auto r = run({sourceDir() + "/scripts/dev-stack", "up", "--dir", dir_.path(), "--build",
                   binaryDir(), "--port", "0"},
-                 {"FETCHML_DEV_SLOTS=" + std::to_string(slots)});
+                 upEnv);
     INFO(r.out << r.err);
     REQUIRE(r.exitCode == 0);
     for (const auto& line : splitLines(r.out)) {

@@ -13,9 +13,10 @@ namespace fetchml::test {
 
 class DevStack {
 public:
-    /// `dev-stack up` with FETCHML_DEV_SLOTS=slots; REQUIREs success and its three exports
-    /// (DBUS_SYSTEM_BUS_ADDRESS, FETCHML_SERVER, FETCHML_FINGERPRINT).
-    explicit DevStack(int slots = 3);
+    /// `dev-stack up` with FETCHML_DEV_SLOTS=slots and `env` ("NAME=value": more FETCHML_DEV_*
+    /// settings); REQUIREs success and its three exports (DBUS_SYSTEM_BUS_ADDRESS,
+    /// FETCHML_SERVER, FETCHML_FINGERPRINT).
+    explicit DevStack(int slots = 3, const std::vector<std::string>& env = {});
     ~DevStack();
     DevStack(const DevStack&) = delete;
     DevStack& operator=(const DevStack&) = delete;
