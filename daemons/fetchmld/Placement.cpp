@@ -91,11 +91,13 @@ std::optional<std::pair<std::int64_t, Placement::Free>> Placement::earliestStart
 std::vector<Start> Placement::plan(const std::vector<ResourceRequest>& queued) {
     std::vector<Start> starts;
     reservation_.reset();
+    neverFit_.clear();
     // What is free at the reserved start beyond the reserved job's needs: jobs that would still
     // run then must fit in it.
     Free spareAtReservation;
     for (const auto& request : queued) {
         if (!everFits(request)) {
+            neverFit_.push_back(request.id);
             continue;
         }
         if (maxPerUser_ != 0 && perUser_[request.user] >= maxPerUser_) {

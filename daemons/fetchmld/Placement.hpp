@@ -67,6 +67,8 @@ public:
     std::vector<Start> plan(const std::vector<ResourceRequest>& queued);
     /// The reservation the last plan() made, if a job had to wait for resources.
     const std::optional<Reservation>& reservation() const { return reservation_; }
+    /// The jobs the last plan() skipped because they could never fit this worker.
+    const std::vector<std::string>& neverFit() const { return neverFit_; }
 
 private:
     /// Free amounts of each resource (GPUs counted, devices tracked apart).
@@ -92,6 +94,7 @@ private:
     std::vector<std::string> freeDevices_;
     std::map<std::string, std::uint32_t> perUser_;
     std::optional<Reservation> reservation_;
+    std::vector<std::string> neverFit_;
 };
 
 }  // namespace fetchml

@@ -278,6 +278,7 @@ void Scheduler::workerConnected(const WorkerCapacity& capacity,
 
 void Scheduler::workerDisconnected() {
     connected_ = false;
+    tooBig_.clear();
     capacity_ = {};
     reservation_.reset();
 }
@@ -559,6 +560,16 @@ void Scheduler::dispatch() {
                         placement.reservation()->id, placement.reservation()->atMs - jobs_.now());
         }
         reservation_ = placement.reservation();
+        for (const auto& id : placement.neverFit()) {
+            if (tooBig_.insert(id).second) {
+                const Job& job = *byId[id];
+                log()->warn(
+                    "job {} asks for {} CPUs, {} MiB and {} GPUs, more than the worker "
+                    "has ({} CPUs, {} MiB, {} GPUs); it stays queued",
+                    id, job.spec.cpus, job.spec.memoryMib, job.spec.gpus, capacity_.cpus,
+                    capacity_.memoryMib, capacity_.gpus.size());
+            }
+        }
         if (starts.empty()) {
             // Nothing due fits or nothing is due: a retry's backoff may end first.
             armWakeup();

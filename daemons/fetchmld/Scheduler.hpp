@@ -188,6 +188,7 @@ private:
     WorkerCapacity capacity_;
     std::map<std::string, Allocation> active_;  // jobs handed to the worker, not yet exited
     std::optional<Reservation> reservation_;
+    std::set<std::string> tooBig_;  // queued jobs warned about as never fitting this worker
 };
 
 }  // namespace fetchml

@@ -93,6 +93,7 @@ TEST_CASE("a job that can never fit neither runs nor blocks others", "[fetchmld]
     auto starts = p.plan({job("huge", 64), job("twogpus", 1, 2), job("ok", 1, 1)});
     CHECK(ids(starts) == std::vector<std::string>{"ok"});
     CHECK_FALSE(p.reservation());
+    CHECK(p.neverFit() == std::vector<std::string>{"huge", "twogpus"});
 }
 
 TEST_CASE("placement keeps the per-user limit", "[fetchmld][placement]") {
