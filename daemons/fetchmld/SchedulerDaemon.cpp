@@ -106,6 +106,7 @@ Result<void> SchedulerDaemon::openState() {
             object_->jobChanged(job);
         }
     });
+    pruner_ = std::make_unique<JobPruner>(*db_, options.runsDir);
     log()->info("database {} and store {}/store ready", settings_.scheduler.database, stateDir);
     return {};
 }
@@ -196,7 +197,7 @@ void SchedulerDaemon::connectBus() {
     auth_ = std::make_unique<Authenticator>(*users_, *roles_, ::getuid(), polkit_.get(),
                                             settings_.auth.localRole);
     object_ = std::make_unique<SchedulerBus>(
-        *bus_, SchedulerBusDeps{*auth_, *users_, *jobs_, *scheduler_, *store_});
+        *bus_, SchedulerBusDeps{*auth_, *users_, *jobs_, *scheduler_, *store_, *pruner_});
     bus_->requestName(kSchedulerBusName);
     pump_ = std::make_unique<SdEventBus>(loop_.get(), *bus_);
     log()->info("serving {} on the {} bus", kSchedulerBusName, settings_.scheduler.bus);

@@ -10,6 +10,7 @@
 
 #include "Authenticator.hpp"
 #include "Database.hpp"
+#include "JobPruner.hpp"
 #include "JobStore.hpp"
 #include "Scheduler.hpp"
 #include "SchedulerBus.hpp"
@@ -58,6 +59,7 @@ private:
     std::unique_ptr<PolkitAuthority> polkit_;
     std::unique_ptr<Authenticator> auth_;
     std::unique_ptr<Scheduler> scheduler_;
+    std::unique_ptr<JobPruner> pruner_;
     SdEventPtr loop_;
     SdEventSourcePtr sigterm_, sigint_, sighup_, watchdog_;
     SdEventSourcePtr retryTimer_;  ///< runs dispatch() when the earliest retry is due
