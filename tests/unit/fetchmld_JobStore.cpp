@@ -248,15 +248,17 @@ TEST_CASE("cancelWaiting cancels only the sweep's queued and held jobs",
     CHECK((*members)[0].second == JobState::Starting);
 }
 
-TEST_CASE("a version 5 database gains sweeps without losing jobs", "[fetchmld][jobstore]") {
+TEST_CASE("a database from before sweeps gains them without losing jobs",
+          "[fetchmld][jobstore]") {
     TempDb t;
     auto path = t.dir + "/old.db";
     {
         auto old = Database::open(path);
         REQUIRE(old.ok());
-        auto five = schedulerMigrations();
-        five.resize(5);
-        REQUIRE((*old)->migrate(five).ok());
+        // Every migration but the last (the sweeps one, whatever its number after merges).
+        auto before = schedulerMigrations();
+        before.pop_back();
+        REQUIRE((*old)->migrate(before).ok());
         REQUIRE((*old)
                     ->exec("INSERT INTO jobs (user, state, commit_id, command, image, "
                            "submitted_at) VALUES ('bob', 'queued', 'c', '[\"x\"]', 'i', 1)")
