@@ -262,6 +262,17 @@ DbusTransport::Dict DbusTransport::jobRequest(const json& job) const {
     if (job.contains("max_retries")) {
         req["max_retries"] = sdbus::Variant(job.value("max_retries", std::int32_t{0}));
     }
+    if (job.contains("cpus")) {
+        req["cpus"] = sdbus::Variant(job.value("cpus", 0.0));
+    }
+    if (job.contains("memory_mib")) {
+        req["memory_mib"] = sdbus::Variant(job.value("memory_mib", std::uint64_t{0}));
+    }
+    for (const char* field : {"gpus", "max_runtime_s"}) {
+        if (job.contains(field)) {
+            req[field] = sdbus::Variant(job.value(field, std::uint32_t{0}));
+        }
+    }
     req["params"] = sdbus::Variant(job.value("params", std::map<std::string, std::string>{}));
     if (job.contains("name") && job["name"].is_string()) {
         req["name"] = sdbus::Variant(job["name"].get<std::string>());

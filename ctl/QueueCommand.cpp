@@ -10,6 +10,8 @@
 #include <set>
 
 #include "Commands.hpp"
+#include "Duration.hpp"
+#include "MemorySize.hpp"
 #include "Sweep.hpp"
 #include "store/Manifest.hpp"
 #include "store/Pack.hpp"
@@ -28,8 +30,39 @@ struct QueueArgs {
     std::vector<std::string> afterOk;
     std::vector<std::string> params;
     std::string name;
+    double cpus = 0;
+    std::string memory;
+    unsigned gpus = 0;
+    std::string time;
     bool json = false;
 };
+
+/// The resource request of `args` (--cpus, --memory, --gpus, --time) as submission fields.
+/// Errors: InvalidArgument naming the flag.
+Result<nlohmann::json> resourceRequest(const QueueArgs& args) {
+    nlohmann::json request = nlohmann::json::object();
+    if (args.cpus > 0) {
+        request["cpus"] = args.cpus;
+    }
+    if (!args.memory.empty()) {
+        auto mib = parseMemoryMib(args.memory, "--memory");
+        if (!mib) {
+            return mib.error();
+        }
+        request["memory_mib"] = *mib;
+    }
+    if (args.gpus > 0) {
+        request["gpus"] = args.gpus;
+    }
+    if (!args.time.empty()) {
+        auto ms = parseDurationMs(args.time, "--time");
+        if (!ms) {
+            return ms.error();
+        }
+        request["max_runtime_s"] = (*ms + 999) / 1000;
+    }
+    return request;
+}
 
 /// Uploads the blobs of manifest the server lacks, as one pack, and records the manifest.
 /// Returns the commit id.
@@ -69,6 +102,10 @@ Outcome runQueue(CtlContext& ctx, const QueueArgs& args) {
     if (!specs) {
         return usageFailure(specs.error().message);
     }
+    auto resources = resourceRequest(args);
+    if (!resources) {
+        return usageFailure(resources.error().message);
+    }
     auto manifest = Manifest::scan(args.dir);
     if (!manifest) {
         return usageFailure(manifest.error().message);
@@ -105,6 +142,7 @@ Outcome runQueue(CtlContext& ctx, const QueueArgs& args) {
     if (!args.name.empty()) {
         request["name"] = args.name;
     }
+    request.update(*resources);
     if (!isSweep(*specs)) {
         auto job = transport->submitJob(request);
         if (!job) {
@@ -173,6 +211,19 @@ void addQueueCommand(CLI::App& app, CtlContext& ctx) {
         ->type_name("K=V")
         ->allow_extra_args(false);
     queue->add_option("--name", args->name, "Name of the job (or of the sweep's jobs)");
+    queue
+        ->add_option("--cpus", args->cpus,
+                     "CPUs the job needs, fractions allowed (default: scheduler.default_cpus)")
+        ->check(CLI::Range(0.001, 1024.0));
+    queue->add_option("--memory", args->memory, "Memory the job needs: MiB, or e.g. 512M, 16G")
+        ->type_name("SIZE");
+    queue->add_option("--gpus", args->gpus, "GPU devices the job needs, each its own")
+        ->check(CLI::Range(0, 64));
+    queue
+        ->add_option("--time", args->time,
+                     "Maximum run time, e.g. 30m, 12h (default and most: worker.max_runtime_s); "
+                     "a short one lets the job start earlier by backfill")
+        ->type_name("DURATION");
     queue->add_flag("--json", args->json,
                     "Print the submitted job as a JSON array, or a sweep as {sweep, jobs, state}");
     queue->callback([&ctx, args] { ctx.outcome = runQueue(ctx, *args); });

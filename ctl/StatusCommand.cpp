@@ -71,6 +71,30 @@ std::string metricsText(const json& job) {
     return out.str();
 }
 
+/// "2 CPUs, 4096 MiB, 1 GPU (nvidia.com/gpu=0), at most 3600 s".
+std::string resourcesText(const json& job) {
+    std::ostringstream out;
+    out << job.value("cpus", 0.0) << " CPUs";
+    if (const auto mib = job.value("memory_mib", std::uint64_t{0}); mib != 0) {
+        out << ", " << mib << " MiB";
+    }
+    if (const auto gpus = job.value("gpus", 0u); gpus != 0) {
+        out << ", " << gpus << (gpus == 1 ? " GPU" : " GPUs");
+        std::string devices;
+        for (const auto& device : job.value("devices", json::array())) {
+            devices += (devices.empty() ? "" : ", ") +
+                       (device.is_string() ? device.get<std::string>() : device.dump());
+        }
+        if (!devices.empty()) {
+            out << " (" << devices << ")";
+        }
+    }
+    if (const auto seconds = job.value("max_runtime_s", 0u); seconds != 0) {
+        out << ", at most " << seconds << " s";
+    }
+    return out.str();
+}
+
 void printTable(const json& jobs) {
     std::vector<std::vector<std::string>> rows = {
         {"ID", "STATE", "PRIO", "IMAGE", "SUBMITTED", "EXIT", "METRICS"}};
@@ -135,6 +159,7 @@ void printDetail(const json& job) {
         line("attempt:", std::to_string(job.value("attempt", 1)) + " (up to " +
                              std::to_string(job.value("max_retries", 0) + 1) + ")");
     }
+    line("needs:", resourcesText(job));
     std::string command;
     for (const auto& arg : job.value("command", json::array())) {
         command +=

@@ -35,6 +35,10 @@ struct SchedulerSettings {
     std::uint32_t agingIntervalS = 600;
     /// Most starting or running jobs of one user at a time, 0 = no limit (max_running_per_user)
     std::uint32_t maxRunningPerUser = 0;
+    /// CPUs of a job that asks for none (default_cpus)
+    std::uint32_t defaultCpus = 1;
+    /// Queued jobs looked at per placement pass, in queue order (backfill_depth)
+    std::uint32_t backfillDepth = 100;
 };
 
 /// `auth:` roles and local callers (fetchmld; docs/security.md).
@@ -55,11 +59,18 @@ struct QueueSettings {
 
 /// `worker:` fetchml-workerd.
 struct WorkerSettings {
-    std::string socket;                      ///< "" = <runtime_dir>/worker.sock (socket)
-    std::string podman = "podman";           ///< podman binary (podman)
-    std::string runtime = "runc";            ///< OCI runtime passed as --runtime (runtime)
-    std::string rootfsDir;                   ///< "" = <state_dir>/rootfs; for rootfs:<name> images
-    std::uint32_t slots = 2;                 ///< jobs run at once (slots)
+    std::string socket;             ///< "" = <runtime_dir>/worker.sock (socket)
+    std::string podman = "podman";  ///< podman binary (podman)
+    std::string runtime = "runc";   ///< OCI runtime passed as --runtime (runtime)
+    std::string rootfsDir;          ///< "" = <state_dir>/rootfs; for rootfs:<name> images
+    std::uint32_t slots = 2;        ///< jobs run at once (slots)
+    std::uint32_t cpus = 0;         ///< CPUs offered; 0 = those online (cpus)
+    std::uint64_t memoryMib = 0;    ///< memory offered, MiB; 0 = physical (memory_mib)
+    /// GPU devices offered, CDI names ("nvidia.com/gpu=0"); empty = the GPU devices of the
+    /// CDI specs in cdi_spec_dirs (gpus)
+    std::vector<std::string> gpus;
+    /// Where CDI specs are looked for, later directories first (cdi_spec_dirs)
+    std::vector<std::string> cdiSpecDirs = {"/etc/cdi", "/var/run/cdi"};
     std::uint32_t pidsLimit = 512;           ///< --pids-limit (pids_limit)
     std::uint32_t cancelGraceS = 10;         ///< SIGTERM→SIGKILL, seconds (cancel_grace_s)
     std::uint32_t maxRuntimeS = 86400;       ///< default max run time, seconds (max_runtime_s)

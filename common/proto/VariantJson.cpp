@@ -311,6 +311,18 @@ Result<std::uint64_t> extractUInt64(const sdbus::Variant& v, const std::string& 
     return static_cast<std::uint64_t>(*wide);
 }
 
+Result<double> extractDouble(const sdbus::Variant& v, const std::string& key) {
+    auto sig = v.peekValueType();
+    if (sig == "d") {
+        return v.get<double>();
+    }
+    auto wide = extractWide(v, sig);
+    if (!wide) {
+        return wrongType(key, "a number", sig);
+    }
+    return static_cast<double>(*wide);
+}
+
 Result<std::vector<std::string>> extractStringList(const sdbus::Variant& v,
                                                    const std::string& key) {
     auto sig = v.peekValueType();
@@ -443,6 +455,10 @@ Result<std::int64_t> getInt64(const VariantMap& map, const std::string& key,
 Result<std::optional<std::int64_t>> getOptionalInt64(const VariantMap& map,
                                                      const std::string& key) {
     return optional<std::int64_t>(map, key, extractInt64);
+}
+
+Result<double> getDouble(const VariantMap& map, const std::string& key, double fallback) {
+    return withDefault<double>(map, key, fallback, extractDouble);
 }
 
 Result<std::uint64_t> getUInt64(const VariantMap& map, const std::string& key) {

@@ -80,6 +80,9 @@ Result<std::uint64_t> getUInt64(const VariantMap& map, const std::string& key,
 Result<std::optional<std::uint64_t>> getOptionalUInt64(const VariantMap& map,
                                                        const std::string& key);
 
+/// A number (d, or any integer type, converted), or `fallback` when absent.
+Result<double> getDouble(const VariantMap& map, const std::string& key, double fallback);
+
 /// A boolean (b).
 Result<bool> getBool(const VariantMap& map, const std::string& key);
 /// A boolean (b), or `fallback` when absent.

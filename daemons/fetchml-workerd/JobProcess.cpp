@@ -54,7 +54,7 @@ void writeAll(int fd, std::string_view data) {
 
 }  // namespace
 
-JobProcess::JobProcess(sd_event* event, JobSpec spec, Listener& listener)
+JobProcess::JobProcess(sd_event* event, RunSpec spec, Listener& listener)
     : event_(event), spec_(std::move(spec)), listener_(listener) {}
 
 JobProcess::~JobProcess() {

@@ -9,8 +9,8 @@
 #include <string>
 #include <string_view>
 
-#include "JobSpec.hpp"
 #include "MetricParser.hpp"
+#include "RunSpec.hpp"
 #include "core/Result.hpp"
 #include "core/Settings.hpp"
 #include "proto/LineBuffer.hpp"
@@ -37,7 +37,7 @@ public:
     };
 
     /// Binds the job to the loop; start() does the work.
-    JobProcess(sd_event* event, JobSpec spec, Listener& listener);
+    JobProcess(sd_event* event, RunSpec spec, Listener& listener);
     ~JobProcess();
     JobProcess(const JobProcess&) = delete;
     JobProcess& operator=(const JobProcess&) = delete;
@@ -59,7 +59,7 @@ public:
     /// Appends a worker notice "[fetchml-workerd] <text>\n" to the job's log.
     void notice(std::string_view text);
 
-    const JobSpec& spec() const { return spec_; }
+    const RunSpec& spec() const { return spec_; }
     const std::string& id() const { return spec_.id; }
     pid_t pid() const { return pid_; }
     /// True until podman has exited.
@@ -92,7 +92,7 @@ private:
     static int onKillDue(sd_event_source* s, std::uint64_t usec, void* userdata);
 
     sd_event* event_;
-    JobSpec spec_;
+    RunSpec spec_;
     Listener& listener_;
     std::uint32_t graceS_ = 10;
     pid_t pid_ = -1;

@@ -15,22 +15,22 @@ std::string formatCpus(double cpus) {
 
 }  // namespace
 
-std::string PodmanCommand::containerName(const JobSpec& job) {
+std::string PodmanCommand::containerName(const RunSpec& job) {
     return "fetchml-" + job.id + "-" + Sha256::hashBuffer(job.runDir).substr(0, 8);
 }
 
-std::string PodmanCommand::envFilePath(const JobSpec& job) {
+std::string PodmanCommand::envFilePath(const RunSpec& job) {
     return job.runDir + "/env";
 }
 
-std::string PodmanCommand::rootfsPath(const JobSpec& job, const WorkerSettings& worker) {
+std::string PodmanCommand::rootfsPath(const RunSpec& job, const WorkerSettings& worker) {
     if (job.image.rfind("rootfs:", 0) != 0) {
         return "";
     }
     return worker.rootfsDir + "/" + job.image.substr(7);
 }
 
-std::string PodmanCommand::envFileContent(const JobSpec& job) {
+std::string PodmanCommand::envFileContent(const RunSpec& job) {
     std::string out;
     if (job.env.find("FETCHML_JOB_ID") == job.env.end()) {
         out += "FETCHML_JOB_ID=" + job.id + "\n";
@@ -41,7 +41,7 @@ std::string PodmanCommand::envFileContent(const JobSpec& job) {
     return out;
 }
 
-std::vector<std::string> PodmanCommand::runArgs(const JobSpec& job, const WorkerSettings& worker) {
+std::vector<std::string> PodmanCommand::runArgs(const RunSpec& job, const WorkerSettings& worker) {
     std::uint32_t pids = job.pidsLimit != 0 ? job.pidsLimit : worker.pidsLimit;
     // One flag (and its value) per line: this list is the job's isolation.
     // clang-format off
@@ -65,6 +65,10 @@ std::vector<std::string> PodmanCommand::runArgs(const JobSpec& job, const Worker
     if (job.memoryMib > 0) {
         args.insert(args.end(), {"--memory", std::to_string(job.memoryMib) + "m"});
     }
+    for (const auto& device : job.gpus) {
+        // A CDI name (validated: never an option); podman applies the spec's edits.
+        args.insert(args.end(), {"--device", device});
+    }
     args.insert(args.end(), {
         "--label", "org.fetchml.job=" + job.id,
         "--name", containerName(job),
@@ -85,11 +89,11 @@ std::vector<std::string> PodmanCommand::runArgs(const JobSpec& job, const Worker
     return args;
 }
 
-std::vector<std::string> PodmanCommand::killArgs(const JobSpec& job, const WorkerSettings& worker) {
+std::vector<std::string> PodmanCommand::killArgs(const RunSpec& job, const WorkerSettings& worker) {
     return {worker.podman, "kill", "--signal", "KILL", containerName(job)};
 }
 
-std::vector<std::string> PodmanCommand::removeArgs(const JobSpec& job,
+std::vector<std::string> PodmanCommand::removeArgs(const RunSpec& job,
                                                    const WorkerSettings& worker) {
     return {worker.podman, "rm", "--force", "--ignore", "--time", "0", containerName(job)};
 }

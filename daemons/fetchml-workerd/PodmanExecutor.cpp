@@ -2,8 +2,10 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
+#include "CdiDevices.hpp"
 #include "ChildSpawn.hpp"
 #include "PodmanCommand.hpp"
 #include "core/Log.hpp"
@@ -48,7 +50,7 @@ void PodmanExecutor::run(const nlohmann::json& message) {
     if (job.is_object() && job.contains("id") && job["id"].is_string()) {
         id = job["id"].get<std::string>();
     }
-    auto spec = parseJobSpec(job, runsRoot_);
+    auto spec = parseRunSpec(job, runsRoot_);
     if (!spec) {
         if (isSafeName(id) && jobs_.count(id) == 0) {
             emitExited(id, -1, 0, "error", spec.error().message);
@@ -67,6 +69,10 @@ void PodmanExecutor::run(const nlohmann::json& message) {
     }
     if (jobs_.size() >= worker_.slots) {
         emitExited(id, -1, 0, "error", "no free slot");
+        return;
+    }
+    if (auto problem = gpuProblem(*spec); !problem.empty()) {
+        emitExited(id, -1, 0, "error", problem);
         return;
     }
     auto proc = std::make_unique<JobProcess>(event_, std::move(*spec), *this);
@@ -109,15 +115,49 @@ std::vector<std::string> PodmanExecutor::runningIds() const {
     return ids;
 }
 
+std::vector<std::string> PodmanExecutor::gpus() const {
+    if (!worker_.gpus.empty()) {
+        return worker_.gpus;
+    }
+    auto scan = detectCdiGpus(worker_.cdiSpecDirs);
+    for (const auto& problem : scan.problems) {
+        log()->warn("CDI spec skipped: {}", problem);
+    }
+    return scan.gpus;
+}
+
+std::string PodmanExecutor::gpuProblem(const RunSpec& spec) const {
+    if (spec.gpus.empty()) {
+        return "";
+    }
+    const auto offered = gpus();
+    for (const auto& device : spec.gpus) {
+        if (std::find(offered.begin(), offered.end(), device) == offered.end()) {
+            return "GPU " + device + " is not offered by this worker";
+        }
+        for (const auto& [other, job] : jobs_) {
+            const auto& held = job->spec().gpus;
+            if (std::find(held.begin(), held.end(), device) != held.end()) {
+                return "GPU " + device + " is in use by job " + other;
+            }
+        }
+    }
+    return "";
+}
+
 nlohmann::json PodmanExecutor::capacity() const {
-    long cpus = ::sysconf(_SC_NPROCESSORS_ONLN);
+    long online = ::sysconf(_SC_NPROCESSORS_ONLN);
     long pages = ::sysconf(_SC_PHYS_PAGES);
     long pageSize = ::sysconf(_SC_PAGESIZE);
     std::uint64_t mib = pages > 0 && pageSize > 0
                             ? static_cast<std::uint64_t>(pages) *
                                   static_cast<std::uint64_t>(pageSize) / (1024 * 1024)
                             : 0;
-    return {{"slots", worker_.slots}, {"cpus", cpus > 0 ? cpus : 1}, {"memory_mib", mib}};
+    const long cpus = worker_.cpus != 0 ? long{worker_.cpus} : std::max(online, 1L);
+    if (worker_.memoryMib != 0) {
+        mib = worker_.memoryMib;
+    }
+    return {{"slots", worker_.slots}, {"cpus", cpus}, {"memory_mib", mib}, {"gpus", gpus()}};
 }
 
 void PodmanExecutor::shutdown(std::function<void()> done) {

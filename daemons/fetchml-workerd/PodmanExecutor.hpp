@@ -36,8 +36,9 @@ public:
     /// Creates the loop source that frees finished jobs. Errors: Internal (sd-event).
     Result<void> init();
 
-    /// Handles a "run" message: validates the job (JobSpec), refuses it beyond capacity
-    /// ("exited" with reason error and "no free slot") or while stopping, else starts it and
+    /// Handles a "run" message: validates the job (RunSpec), refuses it beyond capacity
+    /// ("exited" with reason error and "no free slot"), with a GPU this worker does not offer
+    /// or another job of it holds, or while stopping, else starts it and
     /// emits "started". A job that cannot be started is reported as "exited" reason error
     /// with exit_code -1 and the message; a message without a usable id gets "error".
     void run(const nlohmann::json& message);
@@ -54,9 +55,12 @@ public:
     /// Ids of the jobs whose podman is still running, sorted.
     std::vector<std::string> runningIds() const;
 
-    /// {"slots":n,"cpus":n,"memory_mib":n}: slots from config, CPUs online and physical
-    /// memory of the host.
+    /// {"slots":n,"cpus":n,"memory_mib":n,"gpus":[CDI names]}: slots from config; CPUs and
+    /// memory (MiB) from config, else those online and the physical memory; GPU devices from
+    /// config, else detected in the CDI specs of worker.cdi_spec_dirs (problems logged).
     nlohmann::json capacity() const;
+    /// The GPU devices this worker offers (as capacity() reports them).
+    std::vector<std::string> gpus() const;
 
     /// Stops all jobs (SIGTERM, kill after the grace period; reason error, "fetchml-workerd is
     /// stopping"), refuses new ones, and calls done once every job and helper has exited.
@@ -68,6 +72,10 @@ public:
     void jobExited(JobProcess& job, int exitCode, int signal) override;
 
 private:
+    /// Why a job's GPUs cannot be given to it ("" when they can): not offered, or held by
+    /// another running job.
+    std::string gpuProblem(const RunSpec& spec) const;
+
     struct Helper {
         std::string jobId;
         bool killsJob = false;  // podman kill: SIGKILL podman run when it is done

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <iostream>
 
+#include "CdiDevices.hpp"
 #include "PodmanExecutor.hpp"
 #include "WorkerServer.hpp"
 #include "core/Config.hpp"
@@ -131,6 +132,15 @@ WorkerDaemon::WorkerDaemon(Settings settings, LoadOptions options)
 }
 
 int WorkerDaemon::run() {
+    for (const auto& device : settings_.worker.gpus) {
+        if (!isCdiDeviceName(device)) {
+            log()->critical(
+                "worker.gpus: '{}' is not a CDI device name (vendor/class=name, "
+                "e.g. nvidia.com/gpu=0)",
+                device);
+            return 1;
+        }
+    }
     if (auto r = preparePodmanEnvironment(settings_.paths); !r) {
         log()->critical("{}", r.error().message);
         return 1;
@@ -180,8 +190,9 @@ int WorkerDaemon::run() {
     }
     // Pings WATCHDOG=1 from the loop when WATCHDOG_USEC is set (sd_event_set_watchdog(3)).
     sd_event_set_watchdog(event.get(), 1);
-    log()->info("listening on {}; {} slots, runtime {}, XDG_RUNTIME_DIR={}", server.address(),
-                settings_.worker.slots, settings_.worker.runtime, std::getenv("XDG_RUNTIME_DIR"));
+    log()->info("listening on {}; {} slots, runtime {}, GPUs {}, XDG_RUNTIME_DIR={}",
+                server.address(), settings_.worker.slots, settings_.worker.runtime,
+                executor.capacity()["gpus"].dump(), std::getenv("XDG_RUNTIME_DIR"));
     notifyReady("serving " + std::to_string(settings_.worker.slots) + " slots");
     int r = sd_event_loop(event.get());
     if (r < 0) {

@@ -22,6 +22,10 @@ struct JobSpec {
     std::int32_t maxRetries = 0;                ///< runs again after a failure, up to this
     std::vector<std::string> after;             ///< job ids that must have ended first (any state)
     std::vector<std::string> afterOk;           ///< job ids that must have succeeded first
+    double cpus = 0;                            ///< CPUs it needs (0 = the default, 1)
+    std::uint64_t memoryMib = 0;                ///< memory it needs, MiB (0 = not limited)
+    std::uint32_t gpus = 0;                     ///< GPU devices it needs
+    std::uint32_t maxRuntimeS = 0;  ///< stopped after this many seconds (0 = the default)
 };
 
 /// A stored job.
@@ -41,6 +45,9 @@ struct Job {
     std::int32_t effectivePriority = 0;     ///< priority plus aging (queue order)
     std::int64_t notBefore = 0;  ///< ms since the epoch; queued but not started before (0 = now)
     std::int64_t sweepSeq = 0;   ///< the sweep it was submitted in (sweepIdFromSeq), 0 = none
+    /// GPU devices (CDI names) given to its latest attempt; empty before it starts and while
+    /// a retry waits.
+    std::vector<std::string> devices;
 };
 
 /// One row of job_events: a state transition.

@@ -10,7 +10,7 @@ namespace {
 constexpr const char* kJobColumns =
     "seq, name, user, state, commit_id, command, image, priority, params, exit_code, reason, "
     "submitted_at, started_at, finished_at, results, max_retries, attempt, not_before, "
-    "eff_priority, sweep_seq";
+    "eff_priority, cpus, memory_mib, gpus, max_runtime_s, devices, sweep_seq";
 
 Job rowToJob(const Statement& row) {
     Job job;
@@ -44,7 +44,19 @@ Job rowToJob(const Statement& row) {
     job.attempt = static_cast<std::int32_t>(row.int64(16));
     job.notBefore = row.int64(17);
     job.effectivePriority = static_cast<std::int32_t>(row.int64(18));
-    job.sweepSeq = row.int64(19);
+    job.spec.cpus = row.real(19);
+    job.spec.memoryMib = static_cast<std::uint64_t>(row.int64(20));
+    job.spec.gpus = static_cast<std::uint32_t>(row.int64(21));
+    job.spec.maxRuntimeS = static_cast<std::uint32_t>(row.int64(22));
+    auto devices = nlohmann::json::parse(row.text(23), nullptr, false);
+    if (devices.is_array()) {
+        for (const auto& device : devices) {
+            if (device.is_string()) {
+                job.devices.push_back(device.get<std::string>());
+            }
+        }
+    }
+    job.sweepSeq = row.int64(24);
     return job;
 }
 
@@ -83,8 +95,9 @@ Result<std::int64_t> JobStore::insertJob(const JobSpec& spec, JobState initial,
                                          std::int64_t now) {
     auto stmt = db_.prepare(
         "INSERT INTO jobs (name, user, state, commit_id, command, image, priority, params, "
-        "submitted_at, max_retries, eff_priority, sweep_seq) "
-        "VALUES (?1, ?2, ?10, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?6, ?11)");
+        "submitted_at, max_retries, eff_priority, sweep_seq, cpus, memory_mib, gpus, "
+        "max_runtime_s) VALUES (?1, ?2, ?10, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?6, ?11, ?12, ?13, ?14, "
+        "?15)");
     if (!stmt) {
         return stmt.error();
     }
@@ -100,7 +113,11 @@ Result<std::int64_t> JobStore::insertJob(const JobSpec& spec, JobState initial,
         .bind(8, now)
         .bind(9, static_cast<std::int64_t>(spec.maxRetries))
         .bind(10, std::string(jobStateName(initial)))
-        .bind(11, sweepSeq);
+        .bind(11, sweepSeq)
+        .bind(12, spec.cpus)
+        .bind(13, static_cast<std::int64_t>(spec.memoryMib))
+        .bind(14, std::int64_t{spec.gpus})
+        .bind(15, std::int64_t{spec.maxRuntimeS});
     if (auto r = (*stmt)->run(); !r) {
         return r.error();
     }
@@ -432,17 +449,7 @@ Result<std::vector<Job>> JobStore::inStates(const std::vector<JobState>& states)
 }
 
 Result<std::optional<Job>> JobStore::nextQueued(std::uint32_t maxRunningPerUser) {
-    const std::int64_t now = clock_();
-    // Users at their limit of starting/running jobs (few rows: index jobs_state) are skipped.
-    auto jobs = query(std::string("SELECT ") + kJobColumns +
-                          " FROM jobs WHERE state = 'queued' AND not_before <= ?1 "
-                          "AND (?2 = 0 OR user NOT IN (SELECT user FROM jobs "
-                          "WHERE state IN ('starting', 'running') GROUP BY user "
-                          "HAVING COUNT(*) >= ?2)) "
-                          "ORDER BY eff_priority DESC, seq ASC LIMIT 1",
-                      [now, maxRunningPerUser](Statement& s) {
-                          s.bind(1, now).bind(2, std::int64_t{maxRunningPerUser});
-                      });
+    auto jobs = queuedCandidates(1, maxRunningPerUser);
     if (!jobs) {
         return jobs.error();
     }
@@ -452,8 +459,24 @@ Result<std::optional<Job>> JobStore::nextQueued(std::uint32_t maxRunningPerUser)
     return std::optional<Job>{jobs->front()};
 }
 
-Result<Job> JobStore::transition(const std::string& id, JobState to,
-                                 const TransitionFields& fields) {
+Result<std::vector<Job>> JobStore::queuedCandidates(std::uint32_t limit,
+                                                    std::uint32_t maxRunningPerUser) {
+    const std::int64_t now = clock_();
+    // Users at their limit of starting/running jobs (few rows: index jobs_state) are skipped.
+    return query(
+        std::string("SELECT ") + kJobColumns +
+            " FROM jobs WHERE state = 'queued' AND not_before <= ?1 "
+            "AND (?2 = 0 OR user NOT IN (SELECT user FROM jobs "
+            "WHERE state IN ('starting', 'running') GROUP BY user "
+            "HAVING COUNT(*) >= ?2)) "
+            "ORDER BY eff_priority DESC, seq ASC LIMIT ?3",
+        [now, maxRunningPerUser, limit](Statement& s) {
+            s.bind(1, now).bind(2, std::int64_t{maxRunningPerUser}).bind(3, std::int64_t{limit});
+        });
+}
+
+Result<Job> JobStore::transition(const std::string& id, JobState to, const TransitionFields& fields,
+                                 const std::optional<std::vector<std::string>>& devices) {
     auto current = get(id);
     if (!current) {
         return current.error();
@@ -470,7 +493,8 @@ Result<Job> JobStore::transition(const std::string& id, JobState to,
             "UPDATE jobs SET state = ?1, exit_code = COALESCE(?2, exit_code), "
             "reason = CASE WHEN ?3 = '' THEN reason ELSE ?3 END, "
             "started_at = CASE WHEN ?4 AND started_at = 0 THEN ?5 ELSE started_at END, "
-            "finished_at = CASE WHEN ?6 THEN ?5 ELSE finished_at END WHERE seq = ?7");
+            "finished_at = CASE WHEN ?6 THEN ?5 ELSE finished_at END, "
+            "devices = COALESCE(?8, devices) WHERE seq = ?7");
         if (!stmt) {
             return stmt.error();
         }
@@ -487,6 +511,11 @@ Result<Job> JobStore::transition(const std::string& id, JobState to,
             .bind(5, now)
             .bind(6, std::int64_t{isTerminal(to)})
             .bind(7, current->seq);
+        if (devices) {
+            s.bind(8, nlohmann::json(*devices).dump());
+        } else {
+            s.bindNull(8);
+        }
         if (auto r = s.run(); !r) {
             return r;
         }
@@ -550,7 +579,7 @@ Result<Job> JobStore::retry(const std::string& id, std::int32_t exitCode, const 
     auto done = db_.transaction([&]() -> Result<void> {
         auto stmt = db_.prepare(
             "UPDATE jobs SET state = 'queued', attempt = attempt + 1, not_before = ?1, "
-            "exit_code = ?2, reason = ?3 WHERE seq = ?4");
+            "exit_code = ?2, reason = ?3, devices = '[]' WHERE seq = ?4");
         if (!stmt) {
             return stmt.error();
         }

@@ -87,6 +87,12 @@ public:
     /// maxRunningPerUser starting or running jobs (0 = no limit), highest effective priority
     /// (priority plus aging), then earliest submitted (index jobs_queue).
     Result<std::optional<Job>> nextQueued(std::uint32_t maxRunningPerUser = 0);
+    /// The first `limit` jobs nextQueued would return one after the other, in that order (the
+    /// jobs placement considers, backfill included): one index walk of at most `limit` rows.
+    Result<std::vector<Job>> queuedCandidates(std::uint32_t limit,
+                                              std::uint32_t maxRunningPerUser = 0);
+    /// The store's clock now, ms since the epoch.
+    std::int64_t now() const { return clock_(); }
     /// Aging: one more effective priority point for every queued job below maxPriority (one
     /// UPDATE over the queued jobs, in a transaction). Returns how many changed.
     Result<std::int64_t> age(std::int32_t maxPriority);
@@ -95,14 +101,16 @@ public:
     Result<std::optional<std::int64_t>> nextNotBefore();
     /// Queues a starting, running or lost job again for another attempt: attempt + 1, not
     /// before now + delayMs, exit code and reason of the failed attempt kept on the job and in
-    /// its event (one transaction). Errors: NotFound; InvalidArgument when the job is in
-    /// another state.
+    /// its event, its devices released (one transaction). Errors: NotFound; InvalidArgument when
+    /// the job is in another state.
     Result<Job> retry(const std::string& id, std::int32_t exitCode, const std::string& reason,
                       std::int64_t delayMs);
     /// Moves a job to `to`, recording an event; sets started_at when it enters running (or
-    /// starting, if not yet set) and finished_at when it becomes terminal.
+    /// starting, if not yet set) and finished_at when it becomes terminal, and the GPU devices
+    /// (CDI names) given to the job when `devices` is set (as it starts).
     /// Errors: NotFound; InvalidArgument "job <id> cannot go from <a> to <b>".
-    Result<Job> transition(const std::string& id, JobState to, const TransitionFields& fields);
+    Result<Job> transition(const std::string& id, JobState to, const TransitionFields& fields,
+                           const std::optional<std::vector<std::string>>& devices = std::nullopt);
     /// The dependencies of job seq with their jobs' current states (index: primary key).
     Result<std::vector<Dependency>> dependencies(std::int64_t seq);
     /// Held jobs that depend on job id (index job_deps_dep).

@@ -77,6 +77,22 @@ Result<void> Scheduler::validate(const JobSpec& spec) {
     if (spec.name.size() > 200) {
         return invalid("name: at most 200 characters");
     }
+    if (!(spec.cpus >= 0 && spec.cpus <= kMaxCpus)) {
+        return invalid("cpus: expected 0 (the default) to " +
+                       std::to_string(static_cast<int>(kMaxCpus)) + ", got " +
+                       std::to_string(spec.cpus));
+    }
+    if (spec.memoryMib > kMaxMemoryMib) {
+        return invalid("memory_mib: at most " + std::to_string(kMaxMemoryMib) + " (64 TiB)");
+    }
+    if (spec.gpus > kMaxGpus) {
+        return invalid("gpus: at most " + std::to_string(kMaxGpus));
+    }
+    if (spec.maxRuntimeS > options_.maxRuntimeS) {
+        return invalid("max_runtime_s: at most " + std::to_string(options_.maxRuntimeS) +
+                       " s on this server (worker.max_runtime_s), got " +
+                       std::to_string(spec.maxRuntimeS));
+    }
     if (spec.after.size() + spec.afterOk.size() > kMaxDependencies) {
         return invalid("after: at most " + std::to_string(kMaxDependencies) + " dependencies");
     }
@@ -101,6 +117,12 @@ Result<Job> Scheduler::submit(JobSpec spec) {
     }
     if (auto valid = validate(spec); !valid) {
         return valid.error();
+    }
+    if (spec.cpus == 0) {
+        spec.cpus = options_.defaultCpus;
+    }
+    if (spec.maxRuntimeS == 0) {
+        spec.maxRuntimeS = options_.maxRuntimeS;
     }
     auto job = jobs_.submit(spec);
     if (!job) {
@@ -165,6 +187,13 @@ void Scheduler::resolveHeld(const std::string& id) {
 Result<SweepRecord> Scheduler::submitSweep(JobSpec templ, const std::vector<SweepAxis>& axes) {
     if (templ.image.empty()) {
         templ.image = options_.defaultImage;
+    }
+    // The defaults submit() fills in, once for every job (validate accepts them).
+    if (templ.cpus == 0) {
+        templ.cpus = options_.defaultCpus;
+    }
+    if (templ.maxRuntimeS == 0) {
+        templ.maxRuntimeS = options_.maxRuntimeS;
     }
     auto combos = expandSweep(templ.params, axes);
     if (!combos) {
@@ -308,10 +337,11 @@ bool Scheduler::changeState(const std::string& id, JobState to, const Transition
     return true;
 }
 
-void Scheduler::workerConnected(std::uint32_t slots, const std::vector<std::string>& running,
+void Scheduler::workerConnected(const WorkerCapacity& capacity,
+                                const std::vector<std::string>& running,
                                 const std::vector<std::string>& finished) {
     connected_ = true;
-    slots_ = slots;
+    capacity_ = capacity;
     std::set<std::string> listed(running.begin(), running.end());
     // Ended while we were away (or before we recorded it): their `exited` comes next.
     std::set<std::string> ended(finished.begin(), finished.end());
@@ -329,7 +359,10 @@ void Scheduler::workerConnected(std::uint32_t slots, const std::vector<std::stri
             failOrRetry(job.id, job.exitCode, "lost");
             continue;
         }
-        active_.insert(job.id);
+        // It holds what it was given since it started (at most its maximum run time).
+        const std::int64_t since = job.startedAt != 0 ? job.startedAt : jobs_.now();
+        active_[job.id] = Allocation{requestOf(job), job.devices,
+                                     since + std::int64_t{job.spec.maxRuntimeS} * 1000};
         if (job.state == JobState::Starting) {
             changeState(job.id, JobState::Running, {});
         }
@@ -342,13 +375,17 @@ void Scheduler::workerConnected(std::uint32_t slots, const std::vector<std::stri
             }
         }
     }
-    log()->info("worker connected: {} slots, {} of our jobs still running", slots, active_.size());
+    log()->info(
+        "worker connected: {} slots, {} CPUs, {} MiB, {} GPUs; {} of our jobs still "
+        "running",
+        capacity.slots, capacity.cpus, capacity.memoryMib, capacity.gpus.size(), active_.size());
     dispatch();
 }
 
 void Scheduler::workerDisconnected() {
     connected_ = false;
-    slots_ = 0;
+    capacity_ = {};
+    reservation_.reset();
 }
 
 void Scheduler::jobStarted(const std::string& id) {
@@ -490,13 +527,21 @@ Result<void> Scheduler::prepareRunDir(const Job& job) {
     return TreeIo::materialize(*manifest, store_, dir + "/code");
 }
 
-nlohmann::json Scheduler::runMessage(const Job& job) const {
+nlohmann::json Scheduler::runMessage(const Job& job,
+                                     const std::vector<std::string>& devices) const {
     nlohmann::json env = nlohmann::json::object();
     env["FETCHML_JOB_ID"] = job.id;
     env["FETCHML_ATTEMPT"] = std::to_string(job.attempt);
     env["FETCHML_PARAMS"] = nlohmann::json(job.spec.params).dump();
     for (const auto& [name, value] : job.spec.params) {
         env["FETCHML_PARAM_" + name] = value;
+    }
+    if (!devices.empty()) {
+        std::string list;
+        for (const auto& device : devices) {
+            list += (list.empty() ? "" : ",") + device;
+        }
+        env["FETCHML_GPUS"] = list;
     }
     return {{"type", "run"},
             {"job",
@@ -505,10 +550,12 @@ nlohmann::json Scheduler::runMessage(const Job& job) const {
               {"command", job.spec.command},
               {"env", env},
               {"run_dir", runDir(job.id)},
-              {"cpus", 0},
-              {"memory_mib", 0},
+              {"cpus", job.spec.cpus},
+              {"memory_mib", job.spec.memoryMib},
+              {"gpus", devices},
               {"pids_limit", options_.pidsLimit},
-              {"max_runtime_s", options_.maxRuntimeS}}}};
+              {"max_runtime_s",
+               job.spec.maxRuntimeS != 0 ? job.spec.maxRuntimeS : options_.maxRuntimeS}}}};
 }
 
 bool Scheduler::hasWork() {
@@ -544,6 +591,44 @@ void Scheduler::armWakeup() {
     }
 }
 
+ResourceRequest Scheduler::requestOf(const Job& job) const {
+    const std::uint32_t runtimeS =
+        job.spec.maxRuntimeS != 0 ? job.spec.maxRuntimeS : options_.maxRuntimeS;
+    return {job.id,        job.spec.user,
+            job.spec.cpus, job.spec.memoryMib,
+            job.spec.gpus, std::int64_t{runtimeS} * 1000};
+}
+
+Scheduler::StartResult Scheduler::start(const Job& job, const std::vector<std::string>& devices) {
+    auto starting = jobs_.transition(job.id, JobState::Starting, {}, devices);
+    if (!starting) {
+        log()->error("job {}: {}", job.id, starting.error().message);
+        return StartResult::Stop;
+    }
+    if (changed_) {
+        changed_(*starting);
+    }
+    if (auto prepared = prepareRunDir(job); !prepared) {
+        changeState(job.id, JobState::Failed, {-1, "error: " + prepared.error().message});
+        return StartResult::Failed;
+    }
+    if (!send_(runMessage(*starting, devices))) {
+        // The connection dropped under us: reconciliation on reconnect marks it lost.
+        log()->warn("job {}: worker went away while starting it", job.id);
+        return StartResult::Stop;
+    }
+    ResourceRequest request = requestOf(*starting);
+    const std::int64_t endsAt = jobs_.now() + request.runtimeMs;
+    active_[job.id] = Allocation{std::move(request), devices, endsAt};
+    std::string gpus;
+    for (const auto& device : devices) {
+        gpus += (gpus.empty() ? " on " : ",") + device;
+    }
+    log()->info("job {} sent to the worker ({} CPUs, {} MiB{}; {} of {} slots busy)", job.id,
+                job.spec.cpus, job.spec.memoryMib, gpus, active_.size(), capacity_.slots);
+    return StartResult::Started;
+}
+
 void Scheduler::dispatch() {
     if (!connected_) {
         if (wanted_ && hasWork()) {
@@ -551,37 +636,47 @@ void Scheduler::dispatch() {
         }
         return;
     }
-    while (connected_ && send_ && active_.size() < slots_) {
-        auto next = jobs_.nextQueued(options_.maxRunningPerUser);
-        if (!next) {
-            log()->error("cannot read the queue: {}", next.error().message);
+    // Each pass reads the first backfillDepth queued jobs once; another pass follows only when
+    // a job failed before the worker got it (its resources are free again). A full worker
+    // reads nothing: a job's end calls dispatch() again.
+    bool again = true;
+    while (again && connected_ && send_ && active_.size() < capacity_.slots) {
+        again = false;
+        auto queued = jobs_.queuedCandidates(options_.backfillDepth, options_.maxRunningPerUser);
+        if (!queued) {
+            log()->error("cannot read the queue: {}", queued.error().message);
             return;
         }
-        if (!*next) {
+        std::vector<ResourceRequest> requests;
+        std::map<std::string, const Job*> byId;
+        for (const auto& job : *queued) {
+            requests.push_back(requestOf(job));
+            byId[job.id] = &job;
+        }
+        std::vector<Allocation> running;
+        for (const auto& [id, allocation] : active_) {
+            running.push_back(allocation);
+        }
+        Placement placement(capacity_, std::move(running), options_.maxRunningPerUser, jobs_.now());
+        auto starts = placement.plan(requests);
+        if (placement.reservation() &&
+            (!reservation_ || reservation_->id != placement.reservation()->id)) {
+            log()->info("job {} waits for resources; reserved to start by {} ms from now",
+                        placement.reservation()->id, placement.reservation()->atMs - jobs_.now());
+        }
+        reservation_ = placement.reservation();
+        if (starts.empty()) {
+            // Nothing due fits or nothing is due: a retry's backoff may end first.
             armWakeup();
             return;
         }
-        const Job& job = **next;
-        auto starting = jobs_.transition(job.id, JobState::Starting, {});
-        if (!starting) {
-            log()->error("job {}: {}", job.id, starting.error().message);
-            return;
+        for (const auto& start : starts) {
+            auto started = this->start(*byId[start.id], start.devices);
+            if (started == StartResult::Stop) {
+                return;
+            }
+            again = again || started == StartResult::Failed;
         }
-        if (changed_) {
-            changed_(*starting);
-        }
-        if (auto prepared = prepareRunDir(job); !prepared) {
-            changeState(job.id, JobState::Failed, {-1, "error: " + prepared.error().message});
-            continue;
-        }
-        if (!send_(runMessage(job))) {
-            // The connection dropped under us: reconciliation on reconnect marks it lost.
-            log()->warn("job {}: worker went away while starting it", job.id);
-            return;
-        }
-        active_.insert(job.id);
-        log()->info("job {} sent to the worker ({} of {} slots busy)", job.id, active_.size(),
-                    slots_);
     }
 }
 

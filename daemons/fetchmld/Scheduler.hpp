@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -15,6 +16,7 @@
 #include "Authenticator.hpp"
 #include "Job.hpp"
 #include "JobStore.hpp"
+#include "Placement.hpp"
 #include "SweepPlan.hpp"
 #include "core/Result.hpp"
 #include "store/BlobStore.hpp"
@@ -26,6 +28,8 @@ struct SchedulerOptions {
     std::string runsDir;       ///< <state_dir>/runs
     std::string defaultImage;  ///< used when a submission names no image
     std::uint32_t pidsLimit = 512;
+    /// A job's maximum run time when it asks for none, and the most it may ask for, seconds
+    /// (worker.max_runtime_s).
     std::uint32_t maxRuntimeS = 86400;
     /// First retry's delay, seconds; doubles with each further attempt, at most 64 times it
     /// (scheduler.retry_delay_s).
@@ -33,6 +37,11 @@ struct SchedulerOptions {
     /// Most starting or running jobs of one user at a time; 0 = no limit
     /// (scheduler.max_running_per_user).
     std::uint32_t maxRunningPerUser = 0;
+    /// CPUs of a job that asks for none (scheduler.default_cpus).
+    double defaultCpus = 1;
+    /// Queued jobs placement looks at in one pass, in queue order: the first that does not
+    /// fit gets a reserved start, the others may backfill (scheduler.backfill_depth).
+    std::uint32_t backfillDepth = 100;
 };
 
 /// What the worker reported when a job ended (decisions.md "Worker socket", exited).
@@ -65,6 +74,10 @@ public:
     static constexpr std::int32_t kMaxRetries = 10;
     /// Most dependencies (after + after_ok) of one job.
     static constexpr std::size_t kMaxDependencies = 64;
+    /// Most CPUs, memory (MiB) and GPUs one job may ask for.
+    static constexpr double kMaxCpus = 1024;
+    static constexpr std::uint64_t kMaxMemoryMib = 64ull << 20;
+    static constexpr std::uint32_t kMaxGpus = 64;
     /// Called with a time (ms since the epoch) at which dispatch() should run again: a retry's
     /// backoff ends then.
     using Wakeup = std::function<void(std::int64_t atMs)>;
@@ -92,9 +105,10 @@ public:
     static bool isValidParamName(const std::string& name);
     /// Checks a submission; InvalidArgument naming the field ("command: must not be empty",
     /// "commit: <id> is not a known commit", "params.<name>: ...", "priority: ...",
-    /// "after: job <id> does not exist").
+    /// "after: job <id> does not exist", "cpus: ...", "max_runtime_s: at most ...").
     Result<void> validate(const JobSpec& spec);
-    /// Validates, fills the default image, stores the job (committed before returning) and
+    /// Validates, fills the default image, CPUs and maximum run time, stores the job
+    /// (committed before returning) and
     /// tries to dispatch. Returns the job as queued, or held while it waits for its
     /// dependencies (or already failed when one can never be met).
     Result<Job> submit(JobSpec spec);
@@ -114,11 +128,12 @@ public:
     /// Busy when it runs but the worker is not connected.
     Result<Job> cancel(const std::string& id);
 
-    /// The worker said hello: slots, the jobs it still runs, and the jobs that ended but whose
-    /// `exited` it has not had acknowledged (it sends those next). Jobs we think start or run
-    /// but it lists in neither are lost: failed with reason "lost", or retried while they have
-    /// retries left; listed starting jobs are running.
-    void workerConnected(std::uint32_t slots, const std::vector<std::string>& running,
+    /// The worker said hello: its capacity, the jobs it still runs, and the jobs that ended
+    /// but whose `exited` it has not had acknowledged (it sends those next). Jobs we think
+    /// start or run but it lists in neither are lost: failed with reason "lost", or retried
+    /// while they have retries left; listed starting jobs are running and keep the devices
+    /// they were given.
+    void workerConnected(const WorkerCapacity& capacity, const std::vector<std::string>& running,
                          const std::vector<std::string>& finished = {});
     /// The connection to the worker is gone; nothing is dispatched until it is back.
     void workerDisconnected();
@@ -134,17 +149,23 @@ public:
     /// may forget it (`ack`); false when the database refused it (the worker reports again).
     bool jobExited(const std::string& id, const ExitReport& report);
 
-    /// Starts queued jobs while the worker has free slots.
+    /// Starts the queued jobs that fit in what the worker has free (Placement: queue order,
+    /// EASY backfill behind the first job that must wait), giving GPU jobs their devices.
     void dispatch();
+    /// The reserved start of the first queued job that waits for resources, as of the last
+    /// dispatch; nullopt when none waits (or no worker is connected).
+    const std::optional<Reservation>& reservation() const { return reservation_; }
     /// Aging (called every scheduler.aging_interval_s): each queued job gains one effective
     /// priority point, up to kMaxPriority, so a low-priority job is not starved by a stream
     /// of higher ones (it passes priority P after P aging intervals).
     void age();
 
-    /// The `run` message for a job (decisions.md "Worker socket"), with the environment
-    /// FETCHML_JOB_ID, FETCHML_ATTEMPT (1, 2, ... on retries), FETCHML_PARAMS (JSON object)
-    /// and FETCHML_PARAM_<name> (name as given).
-    nlohmann::json runMessage(const Job& job) const;
+    /// The `run` message for a job (decisions.md "Worker socket"): its cpus, memory_mib,
+    /// max_runtime_s, gpus (the CDI device names `devices`), and the environment
+    /// FETCHML_JOB_ID, FETCHML_ATTEMPT (1, 2, ... on retries), FETCHML_PARAMS (JSON object),
+    /// FETCHML_PARAM_<name> (name as given) and, for GPU jobs, FETCHML_GPUS (the device
+    /// names, comma-separated).
+    nlohmann::json runMessage(const Job& job, const std::vector<std::string>& devices = {}) const;
     /// <runsDir>/<id>.
     std::string runDir(const std::string& id) const { return options_.runsDir + "/" + id; }
 
@@ -167,6 +188,16 @@ private:
     void resolveHeld(const std::string& id);
     /// Job id ended: resolves the held jobs that wait for it.
     void releaseDependents(const std::string& id);
+    /// What a job asks for, as placement counts it.
+    ResourceRequest requestOf(const Job& job) const;
+    /// How start() went.
+    enum class StartResult {
+        Started,  ///< sent to the worker
+        Failed,   ///< failed before the worker got it (its run directory); resources free
+        Stop,     ///< the database refused or the worker went away: stop dispatching
+    };
+    /// Starts one placed job: starting (with its devices), run directory, `run` message.
+    StartResult start(const Job& job, const std::vector<std::string>& devices);
 
     JobStore& jobs_;
     BlobStore& store_;
@@ -176,8 +207,9 @@ private:
     std::function<void()> wanted_;
     Wakeup wakeup_;
     bool connected_ = false;
-    std::uint32_t slots_ = 0;
-    std::set<std::string> active_;  // jobs handed to the worker and not yet exited
+    WorkerCapacity capacity_;
+    std::map<std::string, Allocation> active_;  // jobs handed to the worker, not yet exited
+    std::optional<Reservation> reservation_;
 };
 
 }  // namespace fetchml

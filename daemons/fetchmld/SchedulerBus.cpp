@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <limits>
 
 #include "core/Audit.hpp"
 #include "core/Log.hpp"
@@ -169,6 +170,11 @@ VariantMap SchedulerBus::jobToVariantMap(const Job& job) {
     out["not_before"] = job.notBefore;
     out["after"] = job.spec.after;
     out["after_ok"] = job.spec.afterOk;
+    out["cpus"] = job.spec.cpus;
+    out["memory_mib"] = job.spec.memoryMib;
+    out["gpus"] = job.spec.gpus;
+    out["max_runtime_s"] = job.spec.maxRuntimeS;
+    out["devices"] = job.devices;
     out["sweep"] = sweepIdFromSeq(job.sweepSeq);
     return out;
 }
@@ -391,6 +397,19 @@ JobSpec SchedulerBus::specFromRequest(const VariantMap& request, const std::stri
                        "max_retries: expected 0 to " + std::to_string(Scheduler::kMaxRetries)));
     }
     spec.maxRetries = static_cast<std::int32_t>(retries);
+    spec.cpus = unwrap(getDouble(request, "cpus", 0));
+    spec.memoryMib = unwrap(getUInt64(request, "memory_mib", 0));
+    auto gpus = unwrap(getUInt64(request, "gpus", 0));
+    auto runtime = unwrap(getUInt64(request, "max_runtime_s", 0));
+    if (gpus > Scheduler::kMaxGpus) {
+        fail(makeError(ErrorCode::InvalidArgument,
+                       "gpus: at most " + std::to_string(Scheduler::kMaxGpus)));
+    }
+    if (runtime > std::numeric_limits<std::uint32_t>::max()) {
+        fail(makeError(ErrorCode::InvalidArgument, "max_runtime_s: out of range"));
+    }
+    spec.gpus = static_cast<std::uint32_t>(gpus);
+    spec.maxRuntimeS = static_cast<std::uint32_t>(runtime);
     spec.after = unwrap(getStringList(request, "after", {}));
     spec.afterOk = unwrap(getStringList(request, "after_ok", {}));
     spec.params = unwrap(getStringMap(request, "params", {}));

@@ -100,7 +100,9 @@ Result<void> SchedulerDaemon::openState() {
                              settings_.worker.pidsLimit,
                              settings_.worker.maxRuntimeS,
                              settings_.scheduler.retryDelayS,
-                             settings_.scheduler.maxRunningPerUser};
+                             settings_.scheduler.maxRunningPerUser,
+                             static_cast<double>(settings_.scheduler.defaultCpus),
+                             settings_.scheduler.backfillDepth};
     scheduler_ = std::make_unique<Scheduler>(*jobs_, *store_, options,
                                              [this](const Job& job) { announce(job); });
     pruner_ = std::make_unique<JobPruner>(*db_, options.runsDir);

@@ -103,11 +103,22 @@ CREATE INDEX jobs_queue ON jobs (state, eff_priority DESC, seq ASC);
 CREATE INDEX jobs_state ON jobs (state, seq);
 )sql";
 
-// Version 6: sweeps and pruning. A sweep is a group of jobs submitted in one call (one job per
+// Version 6: resources. What a job needs (cpus, memory_mib: 0 = not limited, gpus), its
+// maximum run time in seconds, and the GPU devices (a JSON array of CDI names) its current
+// attempt was given, so a restarted fetchmld knows which devices are taken.
+constexpr const char* kVersion6 = R"sql(
+ALTER TABLE jobs ADD COLUMN cpus REAL NOT NULL DEFAULT 1;
+ALTER TABLE jobs ADD COLUMN memory_mib INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN gpus INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN max_runtime_s INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN devices TEXT NOT NULL DEFAULT '[]';
+)sql";
+
+// Version 7: sweeps and pruning. A sweep is a group of jobs submitted in one call (one job per
 // parameter combination); its jobs carry its seq in sweep_seq (0 = not part of a sweep) and
 // are listed and cancelled by it (index jobs_sweep). jobs_finished orders finished jobs by
 // the time they ended, for prune's --older-than and --keep-last. Self-contained: it only adds.
-constexpr const char* kVersion6 = R"sql(
+constexpr const char* kVersion7 = R"sql(
 CREATE TABLE sweeps (
     seq        INTEGER PRIMARY KEY AUTOINCREMENT,
     user       TEXT NOT NULL,
@@ -122,8 +133,8 @@ CREATE INDEX jobs_finished ON jobs (state, finished_at);
 }  // namespace
 
 const std::vector<std::string>& schedulerMigrations() {
-    static const std::vector<std::string> migrations{kVersion1, kVersion2, kVersion3,
-                                                     kVersion4, kVersion5, kVersion6};
+    static const std::vector<std::string> migrations{kVersion1, kVersion2, kVersion3, kVersion4,
+                                                     kVersion5, kVersion6, kVersion7};
     return migrations;
 }
 

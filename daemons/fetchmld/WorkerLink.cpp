@@ -210,7 +210,7 @@ void WorkerLink::handleHello(const WorkerMessage& message) {
         return;
     }
     state_ = State::Ready;
-    scheduler_.workerConnected(message.slots, message.running, message.finished);
+    scheduler_.workerConnected(message.capacity, message.running, message.finished);
 }
 
 void WorkerLink::handle(const std::string& line) {

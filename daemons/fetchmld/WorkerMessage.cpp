@@ -71,7 +71,26 @@ Result<void> decodeHello(const json& object, WorkerMessage& out) {
         if (!slots) {
             return slots.error();
         }
-        out.slots = slots.value();
+        out.capacity.slots = slots.value();
+        auto memory = integerField<std::uint64_t>(*it, "memory_mib", 0);
+        if (!memory) {
+            return memory.error();
+        }
+        out.capacity.memoryMib = memory.value();
+        if (auto cpus = it->find("cpus"); cpus != it->end()) {
+            if (!cpus->is_number() || !(cpus->get<double>() >= 0) ||
+                !std::isfinite(cpus->get<double>())) {
+                return fieldError("cpus", "a number of CPUs, at least 0");
+            }
+            out.capacity.cpus = cpus->get<double>();
+        }
+        if (auto gpus = it->find("gpus"); gpus != it->end() && gpus->is_array()) {
+            for (const auto& device : *gpus) {
+                if (device.is_string()) {
+                    out.capacity.gpus.push_back(device.get<std::string>());
+                }
+            }
+        }
     }
     for (auto [name, list] : {std::pair{"running", &out.running}, {"finished", &out.finished}}) {
         if (auto it = object.find(name); it != object.end() && it->is_array()) {

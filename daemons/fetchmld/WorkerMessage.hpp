@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "Placement.hpp"
 #include "core/Result.hpp"
 
 namespace fetchml {
@@ -19,9 +20,11 @@ struct WorkerMessage {
     std::string type;  ///< "hello", "started", "metric", "exited", "running", "error" or other
     std::string id;    ///< "id" of started, metric, exited, error ("" when absent)
 
-    bool versionOk = false;            ///< hello: "version" is 1
-    std::string version = "null";      ///< hello: "version" as JSON text, for the log line
-    std::uint32_t slots = 0;           ///< hello: capacity.slots (0 when absent)
+    bool versionOk = false;        ///< hello: "version" is 1
+    std::string version = "null";  ///< hello: "version" as JSON text, for the log line
+    /// hello: "capacity": slots, cpus (a number), memory_mib, gpus (CDI device names; members
+    /// that are not strings are skipped); each 0 or empty when absent.
+    WorkerCapacity capacity;
     std::vector<std::string> running;  ///< hello: the string members of "running"
     /// hello: the string members of "finished" (jobs whose `exited` follows, unacknowledged)
     std::vector<std::string> finished;

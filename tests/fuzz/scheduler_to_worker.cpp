@@ -1,7 +1,7 @@
 // Fuzz target: the worker socket as fetchml-workerd reads it (docs/architecture/decisions.md
 // "Worker socket", fetchmld -> worker), and the job output it parses for metrics. Lines are
 // split with LineBuffer like WorkerConnection does; each line is decoded as WorkerServer does
-// (a JSON object with a string "type"), a "run" message's job is validated with parseJobSpec
+// (a JSON object with a string "type"), a "run" message's job is validated with parseRunSpec
 // as PodmanExecutor::run does, and every line is also tried as a metric line and as a
 // metrics.jsonl line (MetricParser), which come from the container.
 
@@ -14,8 +14,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "JobSpec.hpp"
 #include "MetricParser.hpp"
+#include "RunSpec.hpp"
 #include "proto/LineBuffer.hpp"
 
 namespace {
@@ -50,10 +50,10 @@ void handleLine(const std::string& line) {
         }
     } else if (type == "run") {
         const auto job = msg.value("job", nlohmann::json::object());
-        auto spec = fetchml::parseJobSpec(job, "/var/lib/fetchml/runs");
+        auto spec = fetchml::parseRunSpec(job, "/var/lib/fetchml/runs");
         if (spec && (!fetchml::isSafeName(spec->id) || spec->command.empty() ||
                      spec->runDir.rfind("/var/lib/fetchml/runs/", 0) != 0)) {
-            std::abort();  // parseJobSpec let through what it promises to refuse
+            std::abort();  // parseRunSpec let through what it promises to refuse
         }
     }
 }

@@ -145,7 +145,8 @@ struct Fixture {
         return dir;
     }
 
-    Process startWorker() {
+    // extra: more arguments for fetchml-workerd (--set section.key=value pairs).
+    Process startWorker(const std::vector<std::string>& extra = {}) {
         writeFile(tmp.sub("fetchml.yaml"), "log:\n  level: debug\n");
         SpawnOptions o;
         // systemd-socket-activate passes only the variables named with -E to the worker.
@@ -169,6 +170,7 @@ struct Fixture {
                   "worker.slots=2",
                   "--set",
                   "worker.cancel_grace_s=2"};
+        o.argv.insert(o.argv.end(), extra.begin(), extra.end());
         o.env = {"HOME=" + users.workerHome, "FETCHML_CONFIG=" + tmp.sub("fetchml.yaml")};
         if (users.root) {
             o.uid = users.worker;
@@ -338,4 +340,93 @@ TEST_CASE("workerd runs jobs in rootless podman", "[integration][workerd]") {
     CHECK(stopped["reason"] == "error");
     CHECK(stopped["message"] == "fetchml-workerd is stopping");
     CHECK(worker.wait() == 0);
+}
+
+// A CDI spec for two fake GPUs whose only edit is an environment variable, where podman 4.3
+// looks for specs (/var/run/cdi; it has no setting for other directories). Its kind is
+// FetchML's own test vendor, its file named per process; removed afterwards.
+class FakeCdiGpus {
+public:
+    explicit FakeCdiGpus(const std::string& copyDir) {
+        std::error_code ec;
+        madeDir_ = fs::create_directories(kDir, ec);
+        path_ = std::string(kDir) + "/fetchml-test-" + std::to_string(::getpid()) + ".yaml";
+        const std::string spec = R"(cdiVersion: "0.5.0"
+kind: "test.fetchml.org/gpu"
+devices:
+  - name: "0"
+    containerEdits:
+      env: ["FETCHML_TEST_GPU=0"]
+  - name: "1"
+    containerEdits:
+      env: ["FETCHML_TEST_GPU=1"]
+  - name: all
+    containerEdits:
+      env: ["FETCHML_TEST_GPU=all"]
+)";
+        writeFile(path_, spec, 0644);
+        writeFile(copyDir + "/test.yaml", spec, 0644);
+    }
+    ~FakeCdiGpus() {
+        std::error_code ec;
+        fs::remove(path_, ec);
+        if (madeDir_) {
+            fs::remove(kDir, ec);
+        }
+    }
+    FakeCdiGpus(const FakeCdiGpus&) = delete;
+    FakeCdiGpus& operator=(const FakeCdiGpus&) = delete;
+
+private:
+    static constexpr const char* kDir = "/var/run/cdi";
+    std::string path_;
+    bool madeDir_ = false;
+};
+
+TEST_CASE("workerd offers CDI GPU devices and gives each to one job", "[integration][workerd]") {
+    Fixture f;
+    if (!f.users.root) {
+        WARN("needs root to write a CDI spec to /var/run/cdi; skipped");
+        return;
+    }
+    // Detection reads a copy in a directory of the test's own, so that specs of real devices
+    // on this machine do not change what the test expects; podman resolves the original.
+    const std::string cdiDir = f.tmp.sub("cdi");
+    fs::create_directories(cdiDir);
+    FakeCdiGpus gpus(cdiDir);
+    auto worker = f.startWorker({"--set", "worker.cdi_spec_dirs=" + cdiDir});
+    WorkerClient client(f.socket, f.tmp.sub("workerd.log"));
+    client.send({{"type", "hello"}, {"version", 1}});
+    auto hello =
+        client.expect([](const json& m) { return m.value("type", "") == "hello"; }, "hello", 60000);
+    CHECK(hello["capacity"]["gpus"] ==
+          json::array({"test.fetchml.org/gpu=0", "test.fetchml.org/gpu=1"}));
+
+    // The job sees the device's edits: podman applied the CDI spec for gpu=1.
+    auto holder = f.job("gpu1", sh("echo device=$FETCHML_TEST_GPU; sleep 2"));
+    holder["job"]["gpus"] = json::array({"test.fetchml.org/gpu=1"});
+    client.send(holder);
+    client.expectFor("started", "gpu1");
+    // While gpu1 runs, its device is nobody else's; a device the worker lacks is refused.
+    auto second = f.job("gpu1again", sh("true"));
+    second["job"]["gpus"] = json::array({"test.fetchml.org/gpu=1"});
+    client.send(second);
+    auto refused = client.expectFor("exited", "gpu1again");
+    CHECK(refused["reason"] == "error");
+    CHECK(refused["message"] == "GPU test.fetchml.org/gpu=1 is in use by job gpu1");
+    auto unknown = f.job("gpu9", sh("true"));
+    unknown["job"]["gpus"] = json::array({"test.fetchml.org/gpu=9"});
+    client.send(unknown);
+    auto notOffered = client.expectFor("exited", "gpu9");
+    CHECK(notOffered["message"] == "GPU test.fetchml.org/gpu=9 is not offered by this worker");
+
+    auto done = client.expectFor("exited", "gpu1");
+    CHECK(done["exit_code"] == 0);
+    CHECK(readFile(f.state + "/runs/gpu1/logs/output.log").find("device=1\n") !=
+          std::string::npos);
+    // Free again: the next job gets it.
+    auto later = f.job("gpu1later", sh("test \"$FETCHML_TEST_GPU\" = 1"));
+    later["job"]["gpus"] = json::array({"test.fetchml.org/gpu=1"});
+    client.send(later);
+    CHECK(client.expectFor("exited", "gpu1later")["exit_code"] == 0);
 }

@@ -20,6 +20,11 @@ using namespace fetchml;
 
 namespace {
 
+/// A worker with `n` slots and as many CPUs, no memory limit counted and no GPUs.
+WorkerCapacity slots(std::uint32_t n) {
+    return {n, static_cast<double>(n), 0, {}};
+}
+
 struct World {
     explicit World(std::uint32_t maxRunningPerUser = 0) {
         std::string tmpl = (std::filesystem::temp_directory_path() / "fetchmld-ut-XXXXXX").string();
@@ -107,7 +112,7 @@ TEST_CASE("dispatch fills the worker's slots by priority", "[fetchmld][scheduler
     REQUIRE(w.scheduler->submit(w.spec("low", 0)).ok());
     REQUIRE(w.scheduler->submit(w.spec("high", 9)).ok());
     REQUIRE(w.scheduler->submit(w.spec("mid", 3)).ok());
-    w.scheduler->workerConnected(2, {});
+    w.scheduler->workerConnected(slots(2), {});
     REQUIRE(w.sent.size() == 2);
     CHECK(w.sent[0]["type"] == "run");
     CHECK(w.sent[0]["job"]["id"] == "j000002");
@@ -155,7 +160,7 @@ TEST_CASE("the worker is wanted only while there is work", "[fetchmld][scheduler
     CHECK(w.scheduler->hasWork());
     CHECK(w.sent.empty());
 
-    w.scheduler->workerConnected(1, {});
+    w.scheduler->workerConnected(slots(1), {});
     REQUIRE(w.sent.size() == 1);
     w.scheduler->jobStarted(job->id);
     CHECK(w.scheduler->hasWork());  // running
@@ -167,7 +172,7 @@ TEST_CASE("the worker is wanted only while there is work", "[fetchmld][scheduler
 TEST_CASE("a results directory is ingested when a job ends", "[fetchmld][scheduler]") {
     World w;
     REQUIRE(w.scheduler->submit(w.spec("r", 0)).ok());
-    w.scheduler->workerConnected(1, {});
+    w.scheduler->workerConnected(slots(1), {});
     REQUIRE(w.sent.size() == 1);
     std::string runDir = w.sent[0]["job"]["run_dir"];
     std::filesystem::create_directories(runDir + "/results");
@@ -192,13 +197,13 @@ TEST_CASE("after a reconnect, jobs the worker lost are failed", "[fetchmld][sche
     World w;
     REQUIRE(w.scheduler->submit(w.spec("a", 0)).ok());
     REQUIRE(w.scheduler->submit(w.spec("b", 0)).ok());
-    w.scheduler->workerConnected(2, {});
+    w.scheduler->workerConnected(slots(2), {});
     REQUIRE(w.sent.size() == 2);
     w.scheduler->jobStarted("j000001");
     w.scheduler->workerDisconnected();
     w.sent.clear();
     // The worker comes back still running j000002 but not j000001, plus one not ours.
-    w.scheduler->workerConnected(2, {"j000002", "j000099"});
+    w.scheduler->workerConnected(slots(2), {"j000002", "j000099"});
     auto lost = w.jobs->get("j000001");
     CHECK(lost->state == JobState::Failed);
     CHECK(lost->reason == "lost");
@@ -212,12 +217,12 @@ TEST_CASE("a job that ended while fetchmld was away is recorded as it ended, onc
     World w;
     REQUIRE(w.scheduler->submit(w.spec("a", 0)).ok());
     REQUIRE(w.scheduler->submit(w.spec("b", 0)).ok());
-    w.scheduler->workerConnected(2, {});
+    w.scheduler->workerConnected(slots(2), {});
     w.scheduler->jobStarted("j000001");
     w.scheduler->jobStarted("j000002");
     w.scheduler->workerDisconnected();
     // Both ended meanwhile; the worker lists them as finished and sends their exits next.
-    w.scheduler->workerConnected(2, {}, {"j000001", "j000002"});
+    w.scheduler->workerConnected(slots(2), {}, {"j000001", "j000002"});
     CHECK(w.jobs->get("j000001")->state == JobState::Running);
     CHECK(w.scheduler->jobExited("j000001", {0, 0, "exited", ""}));
     CHECK(w.scheduler->jobExited("j000002", {3, 0, "exited", ""}));
@@ -243,7 +248,7 @@ TEST_CASE("a failing or lost job with retries runs again after a growing backoff
     spec.maxRetries = 2;
     auto job = w.scheduler->submit(spec);
     REQUIRE(job);
-    w.scheduler->workerConnected(1, {});
+    w.scheduler->workerConnected(slots(1), {});
     REQUIRE(w.sent.size() == 1);
     CHECK(w.sent[0]["job"]["env"]["FETCHML_ATTEMPT"] == "1");
     w.scheduler->jobStarted(job->id);
@@ -277,7 +282,7 @@ TEST_CASE("a failing or lost job with retries runs again after a growing backoff
 
     // Attempt 3, the last, is lost with the worker: failed for good.
     w.scheduler->workerDisconnected();
-    w.scheduler->workerConnected(1, {});
+    w.scheduler->workerConnected(slots(1), {});
     auto last = w.jobs->get(job->id);
     CHECK(last->state == JobState::Failed);
     CHECK(last->reason == "lost");
@@ -294,7 +299,7 @@ TEST_CASE("a cancelled job is not retried; retries are validated", "[fetchmld][s
     spec.maxRetries = 3;
     auto job = w.scheduler->submit(spec);
     REQUIRE(job);
-    w.scheduler->workerConnected(1, {});
+    w.scheduler->workerConnected(slots(1), {});
     CHECK(w.scheduler->jobExited(job->id, {0, 15, "cancelled", ""}));
     CHECK(w.jobs->get(job->id)->state == JobState::Cancelled);
     auto tooMany = w.spec("y", 0);
@@ -325,7 +330,7 @@ TEST_CASE("dependencies hold a job until they end or succeed, and fail it when t
     REQUIRE(d);
 
     // Only a runs; held jobs are never dispatched.
-    w.scheduler->workerConnected(4, {});
+    w.scheduler->workerConnected(slots(4), {});
     REQUIRE(w.sent.size() == 1);
     CHECK(w.sent[0]["job"]["id"] == a->id);
     CHECK(w.scheduler->jobExited(a->id, {0, 0, "exited", ""}));
@@ -394,7 +399,7 @@ TEST_CASE("aging lets a long-waiting low-priority job pass newer higher ones",
     auto highest = w.scheduler->submit(w.spec("highest", 9));
     REQUIRE((higher && highest));
     CHECK(higher->effectivePriority == 4);
-    w.scheduler->workerConnected(1, {});
+    w.scheduler->workerConnected(slots(1), {});
     REQUIRE(w.sent.size() == 1);
     CHECK(w.sent[0]["job"]["id"] == highest->id);
     CHECK(w.scheduler->jobExited(highest->id, {0, 0, "exited", ""}));
@@ -422,7 +427,7 @@ TEST_CASE("a user at max_running_per_user waits while other users' jobs start",
     bobSpec.user = "bob";
     auto bob = w.scheduler->submit(bobSpec);
     REQUIRE(bob);
-    w.scheduler->workerConnected(4, {});
+    w.scheduler->workerConnected(slots(4), {});
     // Two of alice's (higher priority), then bob's although alice has more queued.
     REQUIRE(w.sent.size() == 3);
     CHECK(w.sent[0]["job"]["id"] == alice[0]);
@@ -442,7 +447,7 @@ TEST_CASE("a retry keeps the failed attempt's run directory aside",
     spec.maxRetries = 1;
     auto job = w.scheduler->submit(spec);
     REQUIRE(job);
-    w.scheduler->workerConnected(1, {});
+    w.scheduler->workerConnected(slots(1), {});
     const std::string dir = w.scheduler->runDir(job->id);
     // What the worker and the job wrote during attempt 1, including a read-only directory.
     std::filesystem::create_directories(dir + "/logs");
@@ -461,6 +466,132 @@ TEST_CASE("a retry keeps the failed attempt's run directory aside",
     std::getline(old, line);
     CHECK(line == "attempt 1");
     std::filesystem::permissions(dir + ".attempt1/results/locked", std::filesystem::perms(0755));
+}
+
+TEST_CASE("resource requests are validated and defaults filled in",
+          "[fetchmld][scheduler][resources]") {
+    World w;
+    auto negative = w.spec("x", 0);
+    negative.cpus = -1;
+    CHECK_THAT(w.scheduler->submit(negative).error().message, Catch::StartsWith("cpus: expected"));
+    auto tooLong = w.spec("x", 0);
+    tooLong.maxRuntimeS = 61;  // the World's worker.max_runtime_s is 60
+    CHECK_THAT(w.scheduler->submit(tooLong).error().message,
+               Catch::StartsWith("max_runtime_s: at most 60 s"));
+    auto tooManyGpus = w.spec("x", 0);
+    tooManyGpus.gpus = 65;
+    CHECK_THAT(w.scheduler->submit(tooManyGpus).error().message, Catch::StartsWith("gpus:"));
+
+    auto plain = w.scheduler->submit(w.spec("x", 0));
+    REQUIRE(plain);
+    CHECK(plain->spec.cpus == 1);
+    CHECK(plain->spec.maxRuntimeS == 60);
+    auto asked = w.spec("y", 0);
+    asked.cpus = 0.5;
+    asked.memoryMib = 2048;
+    asked.maxRuntimeS = 30;
+    auto stored = w.scheduler->submit(asked);
+    REQUIRE(stored);
+    auto again = w.jobs->get(stored->id);
+    CHECK(again->spec.cpus == 0.5);
+    CHECK(again->spec.memoryMib == 2048);
+    CHECK(again->spec.maxRuntimeS == 30);
+}
+
+TEST_CASE("jobs start only where their CPUs and memory fit", "[fetchmld][scheduler][resources]") {
+    World w;
+    auto big = w.spec("big", 5);
+    big.cpus = 3;
+    big.memoryMib = 3000;
+    auto small = w.spec("small", 0);
+    small.memoryMib = 2000;
+    auto bigJob = w.scheduler->submit(big);
+    auto smallJob = w.scheduler->submit(small);
+    REQUIRE(bigJob);
+    REQUIRE(smallJob);
+    w.scheduler->workerConnected({4, 4, 4096, {}}, {});
+    // big fits; small's memory does not fit beside it.
+    REQUIRE(w.sent.size() == 1);
+    CHECK(w.sent[0]["job"]["id"] == bigJob->id);
+    CHECK(w.sent[0]["job"]["cpus"] == 3.0);
+    CHECK(w.sent[0]["job"]["memory_mib"] == 3000);
+    CHECK(w.sent[0]["job"]["max_runtime_s"] == 60);
+    CHECK(w.jobs->get(smallJob->id)->state == JobState::Queued);
+    CHECK(w.scheduler->jobExited(bigJob->id, {0, 0, "exited", ""}));
+    REQUIRE(w.sent.size() == 2);
+    CHECK(w.sent[1]["job"]["id"] == smallJob->id);
+}
+
+TEST_CASE("each GPU device goes to one job at a time, also across a restart",
+          "[fetchmld][scheduler][resources]") {
+    World w;
+    const WorkerCapacity oneGpu{4, 4, 0, {"example.com/gpu=0"}};
+    auto gpuSpec = w.spec("gpu", 0);
+    gpuSpec.gpus = 1;
+    auto first = w.scheduler->submit(gpuSpec);
+    auto second = w.scheduler->submit(gpuSpec);
+    auto cpuOnly = w.scheduler->submit(w.spec("cpu", 0));
+    REQUIRE((first && second && cpuOnly));
+    w.scheduler->workerConnected(oneGpu, {});
+    // first gets the device; second waits for it; the CPU job goes ahead (backfill).
+    REQUIRE(w.sent.size() == 2);
+    CHECK(w.sent[0]["job"]["id"] == first->id);
+    CHECK(w.sent[0]["job"]["gpus"] == nlohmann::json::array({"example.com/gpu=0"}));
+    CHECK(w.sent[0]["job"]["env"]["FETCHML_GPUS"] == "example.com/gpu=0");
+    CHECK(w.sent[1]["job"]["id"] == cpuOnly->id);
+    CHECK(w.sent[1]["job"]["gpus"] == nlohmann::json::array());
+    CHECK(w.jobs->get(first->id)->devices == std::vector<std::string>{"example.com/gpu=0"});
+    REQUIRE(w.scheduler->reservation());
+    CHECK(w.scheduler->reservation()->id == second->id);
+
+    // fetchmld restarts (a new Scheduler on the same database) while first runs: the device
+    // stays first's.
+    Scheduler restarted(*w.jobs, *w.store,
+                        SchedulerOptions{w.dir + "/runs", "rootfs:busybox", 64, 60, 10, 0},
+                        nullptr);
+    std::vector<nlohmann::json> sent;
+    restarted.setWorkerSend([&sent](const nlohmann::json& m) {
+        sent.push_back(m);
+        return true;
+    });
+    restarted.workerConnected(oneGpu, {first->id, cpuOnly->id});
+    CHECK(sent.empty());
+    CHECK(restarted.jobExited(first->id, {0, 0, "exited", ""}));
+    REQUIRE(sent.size() == 1);
+    CHECK(sent[0]["job"]["id"] == second->id);
+    CHECK(sent[0]["job"]["gpus"] == nlohmann::json::array({"example.com/gpu=0"}));
+    CHECK(w.jobs->get(first->id)->devices == std::vector<std::string>{"example.com/gpu=0"});
+}
+
+TEST_CASE("a short job backfills behind a waiting large one without delaying it",
+          "[fetchmld][scheduler][resources]") {
+    World w;
+    auto running = w.spec("running", 0);
+    running.cpus = 3;  // ends within 60 s
+    auto large = w.spec("large", 0);
+    large.cpus = 4;
+    auto longSmall = w.spec("long", 0);  // 60 s: would still run when large is due
+    auto shortSmall = w.spec("short", 0);
+    shortSmall.maxRuntimeS = 10;
+    auto r = w.scheduler->submit(running);
+    REQUIRE(r);
+    w.scheduler->workerConnected(slots(4), {});
+    REQUIRE(w.sent.size() == 1);
+    w.now += 30'000;  // running ends by 30 s from now at the latest
+    auto l = w.scheduler->submit(large);
+    auto ls = w.scheduler->submit(longSmall);
+    auto ss = w.scheduler->submit(shortSmall);
+    REQUIRE((l && ls && ss));
+    REQUIRE(w.sent.size() == 2);
+    CHECK(w.sent[1]["job"]["id"] == ss->id);
+    CHECK(w.scheduler->reservation()->id == l->id);
+    CHECK(w.scheduler->reservation()->atMs == w.now + 30'000);
+    CHECK(w.jobs->get(ls->id)->state == JobState::Queued);
+    // Both end: large starts before the long small job.
+    CHECK(w.scheduler->jobExited(ss->id, {0, 0, "exited", ""}));
+    CHECK(w.scheduler->jobExited(r->id, {0, 0, "exited", ""}));
+    REQUIRE(w.sent.size() == 3);
+    CHECK(w.sent[2]["job"]["id"] == l->id);
 }
 
 TEST_CASE("a sweep is stored as one group and dispatched in one pass", "[fetchmld][sweep]") {
@@ -495,7 +626,7 @@ TEST_CASE("a sweep is stored as one group and dispatched in one pass", "[fetchml
     CHECK(w.jobs->list(std::nullopt, 100, "", "", sweep->seq)->size() == 4);
     CHECK(w.jobs->get("j000005")->sweepSeq == 0);
 
-    w.scheduler->workerConnected(3, {});
+    w.scheduler->workerConnected(slots(3), {});
     REQUIRE(w.sent.size() == 3);
     CHECK(w.sent[0]["job"]["id"] == "j000001");
     CHECK(w.sent[0]["job"]["env"]["FETCHML_PARAM_lr"] == "0.1");
@@ -548,7 +679,7 @@ TEST_CASE("dependencies apply to every job of a sweep", "[fetchmld][sweep]") {
         CHECK(w.jobs->get(job.id)->state == JobState::Held);
         CHECK(w.jobs->get(job.id)->spec.afterOk == std::vector<std::string>{first->id});
     }
-    w.scheduler->workerConnected(4, {});
+    w.scheduler->workerConnected(slots(4), {});
     REQUIRE(w.sent.size() == 1);  // only the dependency runs
     w.scheduler->jobExited(first->id, {0, 0, "exited", ""});
     for (const auto& job : held->jobs) {
@@ -586,7 +717,7 @@ TEST_CASE("cancelling a sweep ends waiting jobs at once and stops running ones",
     auto dependent = w.spec("dependent", 0);
     dependent.after = {sweep->jobs[3].id};
     REQUIRE(w.scheduler->submit(dependent).ok());
-    w.scheduler->workerConnected(2, {});
+    w.scheduler->workerConnected(slots(2), {});
     REQUIRE(w.sent.size() == 2);  // "other" and the sweep's first job
     w.scheduler->jobStarted(sweep->jobs[0].id);
     w.sent.clear();

@@ -1,4 +1,4 @@
-// Unit tests for daemons/fetchml-workerd/PodmanCommand and JobSpec: every isolation flag is
+// Unit tests for daemons/fetchml-workerd/PodmanCommand and RunSpec: every isolation flag is
 // on the podman command line, environment values never are, and job input cannot smuggle
 // options or host paths in (docs/architecture/decisions.md, "Worker socket").
 #include <catch2/catch.hpp>
@@ -6,12 +6,12 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
-#include "JobSpec.hpp"
 #include "PodmanCommand.hpp"
+#include "RunSpec.hpp"
 
-using fetchml::JobSpec;
-using fetchml::parseJobSpec;
+using fetchml::parseRunSpec;
 using fetchml::PodmanCommand;
+using fetchml::RunSpec;
 using fetchml::WorkerSettings;
 
 namespace {
@@ -57,7 +57,7 @@ bool has(const std::vector<std::string>& args, const std::string& arg) {
 }  // namespace
 
 TEST_CASE("workerd podman run has every isolation flag", "[workerd][podman]") {
-    auto spec = parseJobSpec(sampleJob(), kRuns);
+    auto spec = parseRunSpec(sampleJob(), kRuns);
     REQUIRE(spec);
     auto args = PodmanCommand::runArgs(*spec, sampleWorker());
     REQUIRE(args.size() > 4);
@@ -88,7 +88,7 @@ TEST_CASE("workerd podman run has every isolation flag", "[workerd][podman]") {
 }
 
 TEST_CASE("workerd env values never reach argv", "[workerd][podman]") {
-    auto spec = parseJobSpec(sampleJob(), kRuns);
+    auto spec = parseRunSpec(sampleJob(), kRuns);
     REQUIRE(spec);
     auto args = PodmanCommand::runArgs(*spec, sampleWorker());
     for (const auto& a : args) {
@@ -107,7 +107,7 @@ TEST_CASE("workerd defaults: worker pids limit, no cpu or memory flags", "[worke
     job.erase("cpus");
     job.erase("memory_mib");
     job.erase("pids_limit");
-    auto spec = parseJobSpec(job, kRuns);
+    auto spec = parseRunSpec(job, kRuns);
     REQUIRE(spec);
     auto args = PodmanCommand::runArgs(*spec, sampleWorker());
     CHECK(hasPair(args, "--pids-limit", "512"));
@@ -119,7 +119,7 @@ TEST_CASE("workerd rootfs images use --rootfs under rootfs_dir", "[workerd][podm
     auto job = sampleJob();
     job["image"] = "rootfs:busybox";
     job["command"] = {"sh", "-c", "id -u"};
-    auto spec = parseJobSpec(job, kRuns);
+    auto spec = parseRunSpec(job, kRuns);
     REQUIRE(spec);
     auto args = PodmanCommand::runArgs(*spec, sampleWorker());
     CHECK(hasPair(args, "--rootfs", "/var/lib/fetchml/rootfs/busybox"));
@@ -130,7 +130,7 @@ TEST_CASE("workerd rootfs images use --rootfs under rootfs_dir", "[workerd][podm
 }
 
 TEST_CASE("workerd podman kill and rm commands", "[workerd][podman]") {
-    auto spec = parseJobSpec(sampleJob(), kRuns);
+    auto spec = parseRunSpec(sampleJob(), kRuns);
     REQUIRE(spec.ok());
     CHECK(PodmanCommand::killArgs(*spec, sampleWorker()) ==
           std::vector<std::string>{"/usr/bin/podman", "kill", "--signal", "KILL",
@@ -144,7 +144,7 @@ TEST_CASE("workerd job validation refuses dangerous input", "[workerd][podman]")
     auto refused = [](const char* field, nlohmann::json value) {
         auto job = sampleJob();
         job[field] = std::move(value);
-        auto spec = parseJobSpec(job, kRuns);
+        auto spec = parseRunSpec(job, kRuns);
         INFO(field << " = " << job[field].dump());
         REQUIRE_FALSE(spec);
         CHECK(spec.error().code == fetchml::ErrorCode::InvalidArgument);

@@ -1,6 +1,9 @@
-#include "JobSpec.hpp"
+#include "RunSpec.hpp"
 
 #include <algorithm>
+#include <set>
+
+#include "CdiDevices.hpp"
 
 namespace fetchml {
 namespace {
@@ -75,7 +78,7 @@ Result<void> checkImage(const std::string& image) {
     return {};
 }
 
-Result<void> readCommandAndEnv(const nlohmann::json& job, JobSpec& spec) {
+Result<void> readCommandAndEnv(const nlohmann::json& job, RunSpec& spec) {
     auto cmd = job.find("command");
     if (cmd == job.end() || !cmd->is_array() || cmd->empty()) {
         return invalid("job.command: expected a non-empty array of strings");
@@ -118,11 +121,11 @@ bool isSafeName(const std::string& name) {
     });
 }
 
-Result<JobSpec> parseJobSpec(const nlohmann::json& job, const std::string& runsRoot) {
+Result<RunSpec> parseRunSpec(const nlohmann::json& job, const std::string& runsRoot) {
     if (!job.is_object()) {
         return invalid("job: expected an object");
     }
-    JobSpec spec;
+    RunSpec spec;
     auto id = stringField(job, "id");
     if (!id) {
         return id.error();
@@ -170,6 +173,21 @@ Result<JobSpec> parseJobSpec(const nlohmann::json& job, const std::string& runsR
         spec.maxRuntimeS = *runtime;
     } catch (const nlohmann::json::exception& e) {
         return invalid(std::string("job: ") + e.what());
+    }
+    if (auto gpus = job.find("gpus"); gpus != job.end() && !gpus->is_null()) {
+        if (!gpus->is_array()) {
+            return invalid("job.gpus: expected a list of CDI device names");
+        }
+        std::set<std::string> seen;
+        for (const auto& device : *gpus) {
+            if (!device.is_string() || !isCdiDeviceName(device.get<std::string>())) {
+                return invalid("job.gpus: expected CDI device names (vendor/class=name)");
+            }
+            if (!seen.insert(device.get<std::string>()).second) {
+                return invalid("job.gpus: " + device.get<std::string>() + " is named twice");
+            }
+            spec.gpus.push_back(device.get<std::string>());
+        }
     }
     return spec;
 }

@@ -1,5 +1,5 @@
 #pragma once
-// JobSpec: one job as fetchmld sends it in a "run" message (docs/architecture/decisions.md,
+// RunSpec: one job as fetchmld sends it in a "run" message (docs/architecture/decisions.md,
 // "Worker socket"), validated so that nothing in it can become a podman option or a host path
 // outside the run directories.
 
@@ -15,7 +15,7 @@
 namespace fetchml {
 
 /// A validated job.
-struct JobSpec {
+struct RunSpec {
     std::string id;                          ///< [A-Za-z0-9._-]+, at most 128 bytes
     std::string image;                       ///< podman image reference or "rootfs:<name>"
     std::vector<std::string> command;        ///< argv inside the container, not empty
@@ -25,6 +25,7 @@ struct JobSpec {
     std::uint64_t memoryMib = 0;             ///< --memory in MiB; 0 = no limit
     std::uint32_t pidsLimit = 0;             ///< --pids-limit; 0 = worker default
     std::uint64_t maxRuntimeS = 0;           ///< wall-clock limit in seconds; 0 = worker default
+    std::vector<std::string> gpus;           ///< CDI device names, each passed as --device
 };
 
 /// True for a non-empty name of [A-Za-z0-9._-] that is not "." or ".." (job ids, rootfs names).
@@ -34,7 +35,8 @@ bool isSafeName(const std::string& name);
 /// <paths.state_dir>/runs: run_dir must be an absolute path without "." or ".." components
 /// strictly below it. Errors (InvalidArgument): a missing or mistyped field, an unsafe id,
 /// an image starting with '-', a bad rootfs name, a bad env name (POSIX: [A-Za-z_][A-Za-z0-9_]*)
-/// or a value with '\n', '\r' or NUL, negative limits; the message names the field.
-Result<JobSpec> parseJobSpec(const nlohmann::json& job, const std::string& runsRoot);
+/// or a value with '\n', '\r' or NUL, negative limits, "gpus" not a list of CDI device names
+/// (isCdiDeviceName) or naming one twice; the message names the field.
+Result<RunSpec> parseRunSpec(const nlohmann::json& job, const std::string& runsRoot);
 
 }  // namespace fetchml
