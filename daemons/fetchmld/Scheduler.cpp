@@ -229,12 +229,15 @@ Result<SweepRecord> Scheduler::submitSweep(JobSpec templ, const std::vector<Swee
     log()->info("sweep {} by {}: {} jobs {} (priority {})", sweep->id, templ.user,
                 sweep->jobs.size(), queued ? "queued" : "held for their dependencies",
                 templ.priority);
-    for (const auto& job : sweep->jobs) {
+    for (auto& job : sweep->jobs) {
         if (changed_) {
             changed_(job);
         }
         if (verdict == DepsVerdict::Never) {
             resolveHeld(job.id);  // rare: fails each job with the reason, as submit() does
+            if (auto now = jobs_.get(job.id)) {
+                job = std::move(*now);
+            }
         }
     }
     dispatch();

@@ -697,6 +697,7 @@ TEST_CASE("dependencies apply to every job of a sweep", "[fetchmld][sweep]") {
     templ.afterOk = {held->jobs[0].id};
     auto never = w.scheduler->submitSweep(templ, {{"lr", {"6", "7"}}});
     REQUIRE(never.ok());
+    CHECK(never->jobs.front().state == JobState::Failed);  // what SubmitSweep answers
     for (const auto& job : never->jobs) {
         auto stored = w.jobs->get(job.id);
         CHECK(stored->state == JobState::Failed);
