@@ -19,10 +19,13 @@ void addUserCommands(CLI::App& app, CtlContext& ctx);
 /// `queue DIR [--image] [--priority] [--param k=v ...] [--name] [--json] -- CMD...`
 /// (QueueCommand.cpp).
 void addQueueCommand(CLI::App& app, CtlContext& ctx);
-/// `status [ID] [--state S] [--limit N] [--json]` (StatusCommand.cpp).
+/// `status [ID] [--state S] [--sweep ID] [--limit N] [--json]` (StatusCommand.cpp).
 void addStatusCommand(CLI::App& app, CtlContext& ctx);
-/// `logs ID [-f]` and `cancel ID [--json]` (JobCommands.cpp).
+/// `logs ID [-f]` and `cancel ID|--sweep ID [--json]` (JobCommands.cpp).
 void addJobCommands(CLI::App& app, CtlContext& ctx);
+/// `prune [--older-than DUR] [--keep-last N] [--state S ...] [--dry-run] [--json]`
+/// (PruneCommand.cpp).
+void addPruneCommand(CLI::App& app, CtlContext& ctx);
 /// `results ID [--download DIR] [--json]` (ResultsCommand.cpp).
 void addResultsCommand(CLI::App& app, CtlContext& ctx);
 /// `key create|list|revoke` and `whoami` (KeyCommands.cpp).

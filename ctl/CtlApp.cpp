@@ -56,6 +56,7 @@ int runCtl(int argc, char** argv) {
     addQueueCommand(app, ctx);
     addStatusCommand(app, ctx);
     addJobCommands(app, ctx);
+    addPruneCommand(app, ctx);
     addResultsCommand(app, ctx);
     addKeyCommands(app, ctx);
     addLoginCommand(app, ctx);

@@ -245,7 +245,7 @@ Result<std::uint64_t> DbusTransport::fetchBlob(const std::string& sha256, int fd
     }
 }
 
-Result<json> DbusTransport::submitJob(const json& job) {
+DbusTransport::Dict DbusTransport::jobRequest(const json& job) const {
     // Built field by field so each has the exact D-Bus type the XML documents.
     auto req = request();
     req["commit"] = sdbus::Variant(job.value("commit", std::string()));
@@ -277,7 +277,47 @@ Result<json> DbusTransport::submitJob(const json& job) {
     if (job.contains("name") && job["name"].is_string()) {
         req["name"] = sdbus::Variant(job["name"].get<std::string>());
     }
+    return req;
+}
+
+Result<json> DbusTransport::submitJob(const json& job) {
+    auto req = jobRequest(job);
     return guarded([&] { return variantMapToJson(proxy_->SubmitJob(req)); });
+}
+
+Result<json> DbusTransport::submitSweep(const json& sweep) {
+    auto req = jobRequest(sweep);
+    std::vector<Dict> axes;
+    for (const auto& axis : sweep.value("sweep", json::array())) {
+        axes.push_back(
+            Dict{{"name", sdbus::Variant(axis.value("name", std::string()))},
+                 {"values", sdbus::Variant(axis.value("values", std::vector<std::string>{}))}});
+    }
+    req["sweep"] = sdbus::Variant(axes);
+    return guarded([&] { return variantMapToJson(proxy_->SubmitSweep(req)); });
+}
+
+Result<json> DbusTransport::cancelSweep(const std::string& id) {
+    return guarded([&] {
+        auto req = request();
+        req["sweep"] = sdbus::Variant(id);
+        return variantMapToJson(proxy_->CancelSweep(req));
+    });
+}
+
+Result<json> DbusTransport::pruneJobs(const json& prune) {
+    auto req = request();
+    if (prune.contains("states")) {
+        req["states"] = sdbus::Variant(prune.value("states", std::vector<std::string>{}));
+    }
+    if (prune.contains("older_than_ms")) {
+        req["older_than_ms"] = sdbus::Variant(prune.value("older_than_ms", std::int64_t{0}));
+    }
+    if (prune.contains("keep_last")) {
+        req["keep_last"] = sdbus::Variant(prune.value("keep_last", std::uint32_t{0}));
+    }
+    req["dry_run"] = sdbus::Variant(prune.value("dry_run", false));
+    return guarded([&] { return variantMapToJson(proxy_->PruneJobs(req)); });
 }
 
 Result<json> DbusTransport::getJob(const std::string& id) {
@@ -289,9 +329,12 @@ Result<json> DbusTransport::getJob(const std::string& id) {
 }
 
 Result<json> DbusTransport::listJobs(const std::string& state, std::uint32_t limit,
-                                     const std::string& before) {
+                                     const std::string& before, const std::string& sweep) {
     return guarded([&] {
         auto req = request();
+        if (!sweep.empty()) {
+            req["sweep"] = sdbus::Variant(sweep);
+        }
         if (!state.empty()) {
             req["state"] = sdbus::Variant(state);
         }

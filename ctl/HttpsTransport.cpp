@@ -126,13 +126,28 @@ Result<json> HttpsTransport::submitJob(const json& request) {
     return client_->requestJson(HttpMethod::Post, "/v1/jobs", request);
 }
 
+Result<json> HttpsTransport::submitSweep(const json& request) {
+    return client_->requestJson(HttpMethod::Post, "/v1/sweeps", request);
+}
+
+Result<json> HttpsTransport::cancelSweep(const std::string& id) {
+    return client_->requestJson(HttpMethod::Post, "/v1/sweeps/" + encode(id) + "/cancel");
+}
+
+Result<json> HttpsTransport::pruneJobs(const json& request) {
+    return client_->requestJson(HttpMethod::Post, "/v1/jobs/prune", request);
+}
+
 Result<json> HttpsTransport::getJob(const std::string& id) {
     return client_->requestJson(HttpMethod::Get, "/v1/jobs/" + encode(id));
 }
 
 Result<json> HttpsTransport::listJobs(const std::string& state, std::uint32_t limit,
-                                      const std::string& before) {
+                                      const std::string& before, const std::string& sweep) {
     std::string route = "/v1/jobs?limit=" + std::to_string(limit);
+    if (!sweep.empty()) {
+        route += "&sweep=" + encode(sweep);
+    }
     if (!state.empty()) {
         route += "&state=" + encode(state);
     }

@@ -26,10 +26,13 @@ public:
     Result<std::string> getManifest(const std::string& id) override;
     Result<std::uint64_t> fetchBlob(const std::string& sha256, int fd) override;
     Result<nlohmann::json> submitJob(const nlohmann::json& request) override;
+    Result<nlohmann::json> submitSweep(const nlohmann::json& request) override;
     Result<nlohmann::json> getJob(const std::string& id) override;
     Result<nlohmann::json> listJobs(const std::string& state, std::uint32_t limit,
-                                    const std::string& before) override;
+                                    const std::string& before, const std::string& sweep) override;
     Result<nlohmann::json> cancelJob(const std::string& id) override;
+    Result<nlohmann::json> cancelSweep(const std::string& id) override;
+    Result<nlohmann::json> pruneJobs(const nlohmann::json& request) override;
     Result<LogChunk> readLog(const std::string& id, std::uint64_t offset,
                              std::uint32_t max) override;
     Result<JobResults> jobResults(const std::string& id) override;

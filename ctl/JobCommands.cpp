@@ -1,4 +1,4 @@
-// `fetchmlctl logs ID [-f]` and `fetchmlctl cancel ID`.
+// `fetchmlctl logs ID [-f]` and `fetchmlctl cancel ID | --sweep ID`.
 
 #include <CLI/CLI.hpp>
 
@@ -20,6 +20,7 @@ struct LogsArgs {
 
 struct CancelArgs {
     std::string id;
+    std::string sweep;
     bool json = false;
 };
 
@@ -52,11 +53,43 @@ Outcome runLogs(CtlContext& ctx, const LogsArgs& args) {
     }
 }
 
+/// `cancel --sweep ID`: one line per job the call changed, "<id> cancelled|stopping|unreachable".
+Outcome runCancelSweep(Transport& transport, const CancelArgs& args) {
+    auto answer = transport.cancelSweep(args.sweep);
+    if (!answer) {
+        return failureFrom(answer.error());
+    }
+    if (args.json) {
+        printJson(*answer);
+        return std::nullopt;
+    }
+    for (const char* field : {"cancelled", "stopping", "unreachable"}) {
+        for (const auto& id : answer->value(field, nlohmann::json::array())) {
+            std::cout << (id.is_string() ? id.get<std::string>() : id.dump()) << " " << field
+                      << "\n";
+        }
+    }
+    const auto unreachable = answer->value("unreachable", nlohmann::json::array());
+    if (!unreachable.empty()) {
+        return CtlFailure{ExitCode::Connection,
+                          std::to_string(unreachable.size()) +
+                              " running jobs of the sweep were not stopped: the worker is not "
+                              "connected; try again"};
+    }
+    return std::nullopt;
+}
+
 Outcome runCancel(CtlContext& ctx, const CancelArgs& args) {
+    if (args.id.empty() == args.sweep.empty()) {
+        return usageFailure("cancel: give a job ID or --sweep ID (one of them)");
+    }
     Outcome failure;
     Transport* transport = ctx.transport(failure);
     if (transport == nullptr) {
         return failure;
+    }
+    if (!args.sweep.empty()) {
+        return runCancelSweep(*transport, args);
     }
     auto job = transport->cancelJob(args.id);
     if (!job) {
@@ -80,9 +113,14 @@ void addJobCommands(CLI::App& app, CtlContext& ctx) {
     logsCmd->callback([&ctx, logs] { ctx.outcome = runLogs(ctx, *logs); });
 
     auto cancel = std::make_shared<CancelArgs>();
-    auto* cancelCmd = app.add_subcommand("cancel", "Cancel a queued or running job");
-    cancelCmd->add_option("ID", cancel->id, "Job id")->required();
-    cancelCmd->add_flag("--json", cancel->json, "Print the job as JSON");
+    auto* cancelCmd =
+        app.add_subcommand("cancel", "Cancel a held, queued or running job, or a whole sweep");
+    cancelCmd->add_option("ID", cancel->id, "Job id");
+    cancelCmd
+        ->add_option("--sweep", cancel->sweep,
+                     "Cancel every job of sweep ID: waiting ones at once, running ones stop")
+        ->type_name("ID");
+    cancelCmd->add_flag("--json", cancel->json, "Print the job (or the sweep's answer) as JSON");
     cancelCmd->callback([&ctx, cancel] { ctx.outcome = runCancel(ctx, *cancel); });
 }
 

@@ -1,5 +1,5 @@
-// `fetchmlctl queue DIR -- CMD...`: sync an experiment directory and submit jobs (a sweep
-// gives one job per parameter combination).
+// `fetchmlctl queue DIR -- CMD...`: sync an experiment directory and submit a job, or a sweep
+// (one job per parameter combination, expanded by fetchmld) in one call.
 
 #include <CLI/CLI.hpp>
 
@@ -102,10 +102,6 @@ Outcome runQueue(CtlContext& ctx, const QueueArgs& args) {
     if (!specs) {
         return usageFailure(specs.error().message);
     }
-    auto combos = expandSweep(*specs);
-    if (!combos) {
-        return usageFailure(combos.error().message);
-    }
     auto resources = resourceRequest(args);
     if (!resources) {
         return usageFailure(resources.error().message);
@@ -127,42 +123,55 @@ Outcome runQueue(CtlContext& ctx, const QueueArgs& args) {
     if (!commit) {
         return failureFrom(commit.error());
     }
-    nlohmann::json jobs = nlohmann::json::array();
-    for (const auto& params : *combos) {
-        nlohmann::json request = {{"commit", *commit},
-                                  {"command", args.command},
-                                  {"priority", args.priority},
-                                  {"params", params}};
-        if (args.retries > 0) {
-            request["max_retries"] = args.retries;
-        }
-        if (!args.after.empty()) {
-            request["after"] = args.after;
-        }
-        if (!args.afterOk.empty()) {
-            request["after_ok"] = args.afterOk;
-        }
-        if (!args.image.empty()) {
-            request["image"] = args.image;
-        }
-        if (!args.name.empty()) {
-            request["name"] = args.name;
-        }
-        request.update(*resources);
+    nlohmann::json request = paramFields(*specs);
+    request["commit"] = *commit;
+    request["command"] = args.command;
+    request["priority"] = args.priority;
+    if (args.retries > 0) {
+        request["max_retries"] = args.retries;
+    }
+    if (!args.after.empty()) {
+        request["after"] = args.after;
+    }
+    if (!args.afterOk.empty()) {
+        request["after_ok"] = args.afterOk;
+    }
+    if (!args.image.empty()) {
+        request["image"] = args.image;
+    }
+    if (!args.name.empty()) {
+        request["name"] = args.name;
+    }
+    request.update(*resources);
+    if (!isSweep(*specs)) {
         auto job = transport->submitJob(request);
         if (!job) {
-            // Jobs already submitted stay queued; their ids are on stdout already.
-            std::cout.flush();
             return failureFrom(job.error());
         }
-        if (!args.json) {
-            std::cout << job->value("id", std::string()) << "\n" << std::flush;
+        if (args.json) {
+            printJson(nlohmann::json::array({*job}));  // the shape a sweep of one always had
+        } else {
+            std::cout << job->value("id", std::string()) << "\n";
         }
-        jobs.push_back(std::move(*job));
+        return std::nullopt;
+    }
+    // One call: fetchmld expands the product and stores every job in one transaction.
+    auto sweep = transport->submitSweep(request);
+    if (!sweep) {
+        return failureFrom(sweep.error());
     }
     if (args.json) {
-        printJson(jobs);
+        printJson(*sweep);
+        return std::nullopt;
     }
+    const auto ids = sweep->value("jobs", nlohmann::json::array());
+    for (const auto& id : ids) {
+        std::cout << (id.is_string() ? id.get<std::string>() : id.dump()) << "\n";
+    }
+    std::cout.flush();
+    std::fprintf(stderr, "fetchmlctl: sweep %s: %zu jobs %s\n",
+                 sweep->value("sweep", std::string()).c_str(), ids.size(),
+                 sweep->value("state", std::string("queued")).c_str());
     return std::nullopt;
 }
 
@@ -198,7 +207,7 @@ void addQueueCommand(CLI::App& app, CtlContext& ctx) {
     queue
         ->add_option("--param", args->params,
                      "Parameter name=value; name=v1,v2,... is a sweep (one job per "
-                     "combination)")
+                     "combination, at most 10000, submitted as one group)")
         ->type_name("K=V")
         ->allow_extra_args(false);
     queue->add_option("--name", args->name, "Name of the job (or of the sweep's jobs)");
@@ -215,7 +224,8 @@ void addQueueCommand(CLI::App& app, CtlContext& ctx) {
                      "Maximum run time, e.g. 30m, 12h (default and most: worker.max_runtime_s); "
                      "a short one lets the job start earlier by backfill")
         ->type_name("DURATION");
-    queue->add_flag("--json", args->json, "Print the submitted jobs as a JSON array");
+    queue->add_flag("--json", args->json,
+                    "Print the submitted job as a JSON array, or a sweep as {sweep, jobs, state}");
     queue->callback([&ctx, args] { ctx.outcome = runQueue(ctx, *args); });
 }
 

@@ -22,6 +22,8 @@ struct StatusArgs {
     std::string state;
     std::uint32_t limit = 50;
     std::string before;
+    std::string sweep;
+    bool limitGiven = false;  ///< --limit was given (else a sweep lists all its jobs)
     bool json = false;
 };
 
@@ -134,6 +136,9 @@ void printDetail(const json& job) {
         line("reason:", job["reason"].get<std::string>());
     }
     line("user:", job.value("user", std::string()));
+    if (std::string sweep = job.value("sweep", std::string()); !sweep.empty()) {
+        line("sweep:", sweep);
+    }
     line("image:", job.value("image", std::string()));
     const int priority = job.value("priority", 0);
     const int effective = job.value("effective_priority", priority);
@@ -193,7 +198,9 @@ Outcome runStatus(CtlContext& ctx, const StatusArgs& args) {
         args.json ? printJson(*job) : printDetail(*job);
         return std::nullopt;
     }
-    auto jobs = transport->listJobs(args.state, args.limit, args.before);
+    // A sweep is listed whole (up to the server's page limit) unless --limit says otherwise.
+    const std::uint32_t limit = !args.sweep.empty() && !args.limitGiven ? 10000 : args.limit;
+    auto jobs = transport->listJobs(args.state, limit, args.before, args.sweep);
     if (!jobs) {
         return failureFrom(jobs.error());
     }
@@ -208,7 +215,17 @@ void addStatusCommand(CLI::App& app, CtlContext& ctx) {
     auto* status = app.add_subcommand("status", "Show jobs (newest first), or one job in detail");
     status->add_option("ID", args->id, "Job id");
     status->add_option("--state", args->state, "Only jobs in this state");
-    status->add_option("--limit", args->limit, "At most this many jobs (default 50)");
+    status->add_option("--sweep", args->sweep, "Only the jobs of sweep ID (all of them)")
+        ->type_name("ID");
+    status
+        ->add_option_function<std::uint32_t>(
+            "--limit",
+            [args](const std::uint32_t& n) {
+                args->limit = n;
+                args->limitGiven = true;
+            },
+            "At most this many jobs (default 50; with --sweep, all)")
+        ->type_name("N");
     status->add_option("--before", args->before,
                        "Only jobs older than ID (the next page: the last ID listed)");
     status->add_flag("--json", args->json, "Print JSON");

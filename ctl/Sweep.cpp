@@ -78,28 +78,28 @@ Result<std::vector<ParamSpec>> parseParams(const std::vector<std::string>& texts
     return out;
 }
 
-Result<std::vector<std::map<std::string, std::string>>> expandSweep(
-    const std::vector<ParamSpec>& specs, std::size_t maxJobs) {
-    std::size_t total = 1;
+bool isSweep(const std::vector<ParamSpec>& specs) {
     for (const auto& spec : specs) {
-        total *= spec.values.size();
-        if (total > maxJobs) {
-            return makeError(ErrorCode::InvalidArgument,
-                             "the sweep has more than " + std::to_string(maxJobs) + " jobs");
+        if (spec.values.size() > 1) {
+            return true;
         }
     }
-    std::vector<std::map<std::string, std::string>> out(1);
+    return false;
+}
+
+nlohmann::json paramFields(const std::vector<ParamSpec>& specs) {
+    nlohmann::json params = nlohmann::json::object();
+    nlohmann::json axes = nlohmann::json::array();
     for (const auto& spec : specs) {
-        std::vector<std::map<std::string, std::string>> next;
-        next.reserve(out.size() * spec.values.size());
-        for (const auto& partial : out) {
-            for (const auto& value : spec.values) {
-                auto combo = partial;
-                combo[spec.name] = value;
-                next.push_back(std::move(combo));
-            }
+        if (spec.values.size() == 1) {
+            params[spec.name] = spec.values.front();
+        } else {
+            axes.push_back({{"name", spec.name}, {"values", spec.values}});
         }
-        out = std::move(next);
+    }
+    nlohmann::json out = {{"params", params}};
+    if (!axes.empty()) {
+        out["sweep"] = axes;
     }
     return out;
 }

@@ -1,9 +1,11 @@
 #pragma once
 // Job parameters given as `--param name=value` and sweeps: a value with commas lists the
-// values to try, and a sweep submits one job per combination (cartesian product), e.g.
-// `--param C=0.1,1,10 --param gamma=a,b` gives 6 jobs.
+// values to try, and a sweep is one job per combination (cartesian product), e.g.
+// `--param C=0.1,1,10 --param gamma=a,b` gives 6 jobs. fetchmld expands the product
+// (SubmitSweep); the client only parses the flags and builds the request.
 
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -26,9 +28,11 @@ Result<ParamSpec> parseParam(std::string_view text);
 /// Parses every `--param` and refuses a name given twice.
 Result<std::vector<ParamSpec>> parseParams(const std::vector<std::string>& texts);
 
-/// The cartesian product of the specs, in order: the first spec varies slowest. No specs give
-/// one empty combination. Errors (InvalidArgument) when the product exceeds maxJobs.
-Result<std::vector<std::map<std::string, std::string>>> expandSweep(
-    const std::vector<ParamSpec>& specs, std::size_t maxJobs = 1000);
+/// True when any spec has more than one value: the submission is a sweep.
+bool isSweep(const std::vector<ParamSpec>& specs);
+
+/// The parameter fields of a submission: single-valued specs go to "params" (an object of
+/// strings), the others, in order, to "sweep" ([{"name", "values"}], only when isSweep).
+nlohmann::json paramFields(const std::vector<ParamSpec>& specs);
 
 }  // namespace fetchml::ctl

@@ -63,14 +63,23 @@ public:
     virtual Result<std::uint64_t> fetchBlob(const std::string& sha256, int fd) = 0;
     /// Queues a job: request {"commit","command","image","priority","params","name"}; the job.
     virtual Result<nlohmann::json> submitJob(const nlohmann::json& request) = 0;
+    /// Queues a sweep in one call: request as for submitJob plus "sweep", the axes in order
+    /// as [{"name": s, "values": [s...]}]; returns {"sweep": id, "jobs": [ids], "state"}.
+    virtual Result<nlohmann::json> submitSweep(const nlohmann::json& request) = 0;
     /// One job.
     virtual Result<nlohmann::json> getJob(const std::string& id) = 0;
-    /// Jobs, newest first (state "" = all), older than job `before` ("" = from the newest);
-    /// a JSON array of jobs.
+    /// Jobs, newest first (state "" = all), of sweep `sweep` ("" = any), older than job
+    /// `before` ("" = from the newest); a JSON array of jobs.
     virtual Result<nlohmann::json> listJobs(const std::string& state, std::uint32_t limit,
-                                            const std::string& before) = 0;
+                                            const std::string& before,
+                                            const std::string& sweep) = 0;
     /// Cancels a job; the job after the request.
     virtual Result<nlohmann::json> cancelJob(const std::string& id) = 0;
+    /// Cancels every job of a sweep; {"sweep", "cancelled", "stopping", "unreachable"}.
+    virtual Result<nlohmann::json> cancelSweep(const std::string& id) = 0;
+    /// Removes finished jobs: request {"states": [s], "older_than_ms": x, "keep_last": u,
+    /// "dry_run": b} (each optional); returns {"pruned", "kept", "dirs_left", "dry_run"}.
+    virtual Result<nlohmann::json> pruneJobs(const nlohmann::json& request) = 0;
     /// Reads the log from offset (bytes), at most max bytes.
     virtual Result<LogChunk> readLog(const std::string& id, std::uint64_t offset,
                                      std::uint32_t max) = 0;

@@ -73,7 +73,7 @@ ApiResponse replyResponse(unsigned status, const Result<VariantMap>& reply) {
 
 ApiResponse listJobs(const ApiRequest& request, SchedulerProxy& proxy) {
     VariantMap call = keyOnly(request);
-    for (const char* field : {"state", "before"}) {
+    for (const char* field : {"state", "before", "sweep"}) {
         if (auto it = request.match.query.find(field); it != request.match.query.end()) {
             call[field] = sdbus::Variant(it->second);
         }
@@ -269,6 +269,12 @@ ApiResponse ApiHandler::route(ApiRequest& request, SchedulerProxy& proxy) {
             return paramCall(request, proxy, "RevokeKey", "key_id");
         case Route::WhoAmI:
             return replyResponse(200, proxy.call("Hello", keyOnly(request)));
+        case Route::SweepSubmit:
+            return bodyCall(request, proxy, "SubmitSweep", 201);
+        case Route::SweepCancel:
+            return paramCall(request, proxy, "CancelSweep", "sweep");
+        case Route::JobsPrune:
+            return bodyCall(request, proxy, "PruneJobs", 200);
         case Route::Events:
             break;  // a WebSocket upgrade: HttpServer hands it to an EventSocket
     }

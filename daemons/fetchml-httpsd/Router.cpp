@@ -73,7 +73,7 @@ struct Row {
     bool sha;  // the parameter is a SHA-256
 };
 
-constexpr std::array<Row, 18> kTable{{
+constexpr std::array<Row, 21> kTable{{
     {"GET", {"health"}, 1, Route::Health, false},
     {"POST", {"v1", "blobs", "missing"}, 3, Route::BlobsMissing, false},
     {"POST", {"v1", "blobs"}, 2, Route::BlobsPut, false},
@@ -82,6 +82,7 @@ constexpr std::array<Row, 18> kTable{{
     {"GET", {"v1", "commits", "*"}, 3, Route::CommitGet, true},
     {"POST", {"v1", "jobs"}, 2, Route::JobSubmit, false},
     {"GET", {"v1", "jobs"}, 2, Route::JobList, false},
+    {"POST", {"v1", "jobs", "prune"}, 3, Route::JobsPrune, false},
     {"GET", {"v1", "jobs", "*"}, 3, Route::JobGet, false},
     {"POST", {"v1", "jobs", "*", "cancel"}, 4, Route::JobCancel, false},
     {"GET", {"v1", "jobs", "*", "logs"}, 4, Route::JobLogs, false},
@@ -92,6 +93,8 @@ constexpr std::array<Row, 18> kTable{{
     {"GET", {"v1", "keys"}, 2, Route::KeyList, false},
     {"DELETE", {"v1", "keys", "*"}, 3, Route::KeyRevoke, false},
     {"GET", {"v1", "whoami"}, 2, Route::WhoAmI, false},
+    {"POST", {"v1", "sweeps"}, 2, Route::SweepSubmit, false},
+    {"POST", {"v1", "sweeps", "*", "cancel"}, 4, Route::SweepCancel, false},
 }};
 
 /// Whether the decoded segments fit the row's pattern; the parameter goes to `param`.
@@ -116,10 +119,11 @@ RouteError badRequest(std::string message) {
 }  // namespace
 
 const char* routeName(Route route) {
-    static constexpr std::array<const char*, 18> names{
-        "Health",    "BlobsMissing", "BlobsPut",  "BlobGet",   "CommitPut", "CommitGet",
-        "JobSubmit", "JobList",      "JobGet",    "JobCancel", "JobLogs",   "JobResults",
-        "UserAdd",   "Events",       "KeyCreate", "KeyList",   "KeyRevoke", "WhoAmI"};
+    static constexpr std::array<const char*, 21> names{
+        "Health",      "BlobsMissing", "BlobsPut",  "BlobGet",   "CommitPut", "CommitGet",
+        "JobSubmit",   "JobList",      "JobGet",    "JobCancel", "JobLogs",   "JobResults",
+        "UserAdd",     "Events",       "KeyCreate", "KeyList",   "KeyRevoke", "WhoAmI",
+        "SweepSubmit", "SweepCancel",  "JobsPrune"};
     return names.at(static_cast<std::size_t>(route));
 }
 

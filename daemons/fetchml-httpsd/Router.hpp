@@ -32,6 +32,9 @@ enum class Route {
     KeyList,       ///< GET /v1/keys
     KeyRevoke,     ///< DELETE /v1/keys/<id>
     WhoAmI,        ///< GET /v1/whoami (Hello)
+    SweepSubmit,   ///< POST /v1/sweeps (SubmitSweep)
+    SweepCancel,   ///< POST /v1/sweeps/<id>/cancel (CancelSweep)
+    JobsPrune,     ///< POST /v1/jobs/prune (PruneJobs)
 };
 
 /// Name of a route for logs ("JobGet").

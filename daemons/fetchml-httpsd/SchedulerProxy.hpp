@@ -30,7 +30,8 @@ public:
     SchedulerProxy& operator=(const SchedulerProxy&) = delete;
 
     /// Calls a method that takes and returns a{sv} ("Hello", "AddUser", "MissingBlobs",
-    /// "PutManifest", "GetManifest", "SubmitJob", "GetJob", "CancelJob", "ReadLog").
+    /// "PutManifest", "GetManifest", "SubmitJob", "SubmitSweep", "GetJob", "CancelJob",
+    /// "CancelSweep", "PruneJobs", "ReadLog").
     Result<VariantMap> call(const std::string& method, const VariantMap& request);
     /// PutBlobs(a{sv}, h) -> a{sv}: the pack is read by fetchmld from `pack` at offset 0.
     Result<VariantMap> putBlobs(const VariantMap& request, int pack);

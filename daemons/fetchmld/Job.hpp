@@ -44,6 +44,7 @@ struct Job {
     std::int32_t attempt = 1;               ///< 1 for the first run, 2 for the first retry, ...
     std::int32_t effectivePriority = 0;     ///< priority plus aging (queue order)
     std::int64_t notBefore = 0;  ///< ms since the epoch; queued but not started before (0 = now)
+    std::int64_t sweepSeq = 0;   ///< the sweep it was submitted in (sweepIdFromSeq), 0 = none
     /// GPU devices (CDI names) given to its latest attempt; empty before it starts and while
     /// a retry waits.
     std::vector<std::string> devices;
@@ -63,5 +64,9 @@ struct JobEvent {
 std::string jobIdFromSeq(std::int64_t seq);
 /// Inverse of jobIdFromSeq; 0 when id is not a job id.
 std::int64_t seqFromJobId(const std::string& id);
+/// Sweep id of a sweep's sequence number: "s" and at least 6 digits ("s000007"); "" for 0.
+std::string sweepIdFromSeq(std::int64_t seq);
+/// Inverse of sweepIdFromSeq; 0 when id is not a sweep id.
+std::int64_t seqFromSweepId(const std::string& id);
 
 }  // namespace fetchml

@@ -10,7 +10,7 @@ namespace {
 constexpr const char* kJobColumns =
     "seq, name, user, state, commit_id, command, image, priority, params, exit_code, reason, "
     "submitted_at, started_at, finished_at, results, max_retries, attempt, not_before, "
-    "eff_priority, cpus, memory_mib, gpus, max_runtime_s, devices";
+    "eff_priority, cpus, memory_mib, gpus, max_runtime_s, devices, sweep_seq";
 
 Job rowToJob(const Statement& row) {
     Job job;
@@ -56,6 +56,7 @@ Job rowToJob(const Statement& row) {
             }
         }
     }
+    job.sweepSeq = row.int64(24);
     return job;
 }
 
@@ -76,53 +77,198 @@ Result<Job> JobStore::submit(const JobSpec& spec) {
     const JobState initial =
         spec.after.empty() && spec.afterOk.empty() ? JobState::Queued : JobState::Held;
     auto done = db_.transaction([&]() -> Result<void> {
-        auto stmt = db_.prepare(
-            "INSERT INTO jobs (name, user, state, commit_id, command, image, priority, params, "
-            "submitted_at, max_retries, eff_priority, cpus, memory_mib, gpus, max_runtime_s) "
-            "VALUES (?1, ?2, ?10, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?6, ?11, ?12, ?13, ?14)");
-        if (!stmt) {
-            return stmt.error();
+        auto inserted = insertJob(spec, initial, "", 0, clock_());
+        if (!inserted) {
+            return inserted.error();
         }
-        nlohmann::json params(spec.params);
-        (*stmt)
-            ->bind(1, spec.name)
-            .bind(2, spec.user)
-            .bind(3, spec.commit)
-            .bind(4, nlohmann::json(spec.command).dump())
-            .bind(5, spec.image)
-            .bind(6, static_cast<std::int64_t>(spec.priority))
-            .bind(7, params.dump())
-            .bind(8, clock_())
-            .bind(9, static_cast<std::int64_t>(spec.maxRetries))
-            .bind(10, std::string(jobStateName(initial)))
-            .bind(11, spec.cpus)
-            .bind(12, static_cast<std::int64_t>(spec.memoryMib))
-            .bind(13, std::int64_t{spec.gpus})
-            .bind(14, std::int64_t{spec.maxRuntimeS});
-        if (auto r = (*stmt)->run(); !r) {
-            return r;
-        }
-        seq = db_.lastInsertRowid();
-        for (const auto& [ids, kind] :
-             {std::pair{&spec.after, "after"}, std::pair{&spec.afterOk, "after_ok"}}) {
-            for (const auto& dep : *ids) {
-                auto d = db_.prepare(
-                    "INSERT OR REPLACE INTO job_deps (job_seq, dep_seq, kind) VALUES (?, ?, ?)");
-                if (!d) {
-                    return d.error();
-                }
-                if (auto r = (*d)->bind(1, seq).bind(2, seqFromJobId(dep)).bind(3, kind).run();
-                    !r) {
-                    return r;
-                }
-            }
-        }
-        return insertEvent(seq, clock_(), "", jobStateName(initial), "");
+        seq = *inserted;
+        return {};
     });
     if (!done) {
         return done.error();
     }
     return load(seq);
+}
+
+Result<std::int64_t> JobStore::insertJob(const JobSpec& spec, JobState initial,
+                                         const std::string& reason, std::int64_t sweepSeq,
+                                         std::int64_t now) {
+    auto stmt = db_.prepare(
+        "INSERT INTO jobs (name, user, state, commit_id, command, image, priority, params, "
+        "submitted_at, max_retries, eff_priority, sweep_seq, cpus, memory_mib, gpus, "
+        "max_runtime_s) VALUES (?1, ?2, ?10, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?6, ?11, ?12, ?13, ?14, "
+        "?15)");
+    if (!stmt) {
+        return stmt.error();
+    }
+    nlohmann::json params(spec.params);
+    (*stmt)
+        ->bind(1, spec.name)
+        .bind(2, spec.user)
+        .bind(3, spec.commit)
+        .bind(4, nlohmann::json(spec.command).dump())
+        .bind(5, spec.image)
+        .bind(6, static_cast<std::int64_t>(spec.priority))
+        .bind(7, params.dump())
+        .bind(8, now)
+        .bind(9, static_cast<std::int64_t>(spec.maxRetries))
+        .bind(10, std::string(jobStateName(initial)))
+        .bind(11, sweepSeq)
+        .bind(12, spec.cpus)
+        .bind(13, static_cast<std::int64_t>(spec.memoryMib))
+        .bind(14, std::int64_t{spec.gpus})
+        .bind(15, std::int64_t{spec.maxRuntimeS});
+    if (auto r = (*stmt)->run(); !r) {
+        return r.error();
+    }
+    const std::int64_t seq = db_.lastInsertRowid();
+    for (const auto& [ids, kind] :
+         {std::pair{&spec.after, "after"}, std::pair{&spec.afterOk, "after_ok"}}) {
+        for (const auto& dep : *ids) {
+            auto d = db_.prepare(
+                "INSERT OR REPLACE INTO job_deps (job_seq, dep_seq, kind) VALUES (?, ?, ?)");
+            if (!d) {
+                return d.error();
+            }
+            if (auto r = (*d)->bind(1, seq).bind(2, seqFromJobId(dep)).bind(3, kind).run(); !r) {
+                return r.error();
+            }
+        }
+    }
+    if (auto r = insertEvent(seq, now, "", jobStateName(initial), reason); !r) {
+        return r.error();
+    }
+    return seq;
+}
+
+Result<SweepRecord> JobStore::submitSweep(const std::vector<JobSpec>& specs, JobState initial,
+                                          const std::string& reason) {
+    if (specs.empty()) {
+        return makeError(ErrorCode::InvalidArgument, "sweep: no jobs");
+    }
+    const std::int64_t now = clock_();
+    SweepRecord sweep;
+    sweep.user = specs.front().user;
+    sweep.size = static_cast<std::int64_t>(specs.size());
+    sweep.createdAt = now;
+    sweep.jobs.reserve(specs.size());
+    auto done = db_.transaction([&]() -> Result<void> {
+        auto stmt = db_.prepare("INSERT INTO sweeps (user, size, created_at) VALUES (?, ?, ?)");
+        if (!stmt) {
+            return stmt.error();
+        }
+        if (auto r = (*stmt)->bind(1, sweep.user).bind(2, sweep.size).bind(3, now).run(); !r) {
+            return r;
+        }
+        sweep.seq = db_.lastInsertRowid();
+        for (const auto& spec : specs) {
+            auto seq = insertJob(spec, initial, reason, sweep.seq, now);
+            if (!seq) {
+                return seq.error();
+            }
+            // The row as inserted, without reading it back (a sweep may have 10,000 jobs).
+            Job job;
+            job.seq = *seq;
+            job.id = jobIdFromSeq(*seq);
+            job.spec = spec;
+            job.state = initial;
+            job.submittedAt = now;
+            job.effectivePriority = spec.priority;
+            job.sweepSeq = sweep.seq;
+            sweep.jobs.push_back(std::move(job));
+        }
+        return {};
+    });
+    if (!done) {
+        sweep.jobs.clear();
+        return done.error();
+    }
+    sweep.id = sweepIdFromSeq(sweep.seq);
+    return sweep;
+}
+
+Result<SweepRecord> JobStore::sweep(const std::string& id) {
+    const std::int64_t seq = seqFromSweepId(id);
+    auto missing = makeError(ErrorCode::NotFound, "sweep " + id.substr(0, 40) + " does not exist");
+    if (seq == 0) {
+        return missing;
+    }
+    auto stmt = db_.prepare("SELECT user, size, created_at FROM sweeps WHERE seq = ?");
+    if (!stmt) {
+        return stmt.error();
+    }
+    auto row = (*stmt)->bind(1, seq).step();
+    if (!row) {
+        return row.error();
+    }
+    if (!*row) {
+        return missing;
+    }
+    SweepRecord out{
+        seq, sweepIdFromSeq(seq), (*stmt)->text(0), (*stmt)->int64(1), (*stmt)->int64(2), {}};
+    (*stmt)->reset();
+    return out;
+}
+
+Result<std::vector<std::pair<std::string, JobState>>> JobStore::sweepMembers(
+    std::int64_t sweepSeq) {
+    auto stmt = db_.prepare("SELECT seq, state FROM jobs WHERE sweep_seq = ? ORDER BY seq");
+    if (!stmt) {
+        return stmt.error();
+    }
+    (*stmt)->bind(1, sweepSeq);
+    std::vector<std::pair<std::string, JobState>> out;
+    if (auto done = (*stmt)->forEachRow([&](const Statement& row) {
+            out.emplace_back(jobIdFromSeq(row.int64(0)),
+                             parseJobState(row.text(1)).value_or(JobState::Failed));
+        });
+        !done) {
+        return done.error();
+    }
+    return out;
+}
+
+Result<std::vector<std::string>> JobStore::cancelWaiting(std::int64_t sweepSeq) {
+    const std::int64_t now = clock_();
+    std::vector<std::pair<std::int64_t, std::string>> waiting;  // seq, state
+    auto done = db_.transaction([&]() -> Result<void> {
+        auto select = db_.prepare(
+            "SELECT seq, state FROM jobs WHERE sweep_seq = ? AND state IN ('queued', 'held') "
+            "ORDER BY seq");
+        if (!select) {
+            return select.error();
+        }
+        (*select)->bind(1, sweepSeq);
+        if (auto r = (*select)->forEachRow(
+                [&](const Statement& row) { waiting.emplace_back(row.int64(0), row.text(1)); });
+            !r) {
+            return r;
+        }
+        auto update = db_.prepare(
+            "UPDATE jobs SET state = 'cancelled', reason = 'cancelled', finished_at = ?1 "
+            "WHERE sweep_seq = ?2 AND state IN ('queued', 'held')");
+        if (!update) {
+            return update.error();
+        }
+        if (auto r = (*update)->bind(1, now).bind(2, sweepSeq).run(); !r) {
+            return r;
+        }
+        for (const auto& [seq, from] : waiting) {
+            if (auto r = insertEvent(seq, now, from, "cancelled", "cancelled"); !r) {
+                return r;
+            }
+        }
+        return {};
+    });
+    if (!done) {
+        return done.error();
+    }
+    std::vector<std::string> ids;
+    ids.reserve(waiting.size());
+    for (const auto& entry : waiting) {
+        ids.push_back(jobIdFromSeq(entry.first));
+    }
+    return ids;
 }
 
 Result<void> JobStore::insertEvent(std::int64_t seq, std::int64_t at, const std::string& from,
@@ -254,8 +400,12 @@ Result<std::vector<Job>> JobStore::query(const std::string& sql,
 }
 
 Result<std::vector<Job>> JobStore::list(std::optional<JobState> state, std::uint32_t limit,
-                                        const std::string& user, const std::string& before) {
+                                        const std::string& user, const std::string& before,
+                                        std::int64_t sweepSeq) {
     std::string sql = std::string("SELECT ") + kJobColumns + " FROM jobs WHERE 1";
+    if (sweepSeq != 0) {
+        sql += " AND sweep_seq = ?";
+    }
     if (state) {
         sql += " AND state = ?";
     }
@@ -268,6 +418,9 @@ Result<std::vector<Job>> JobStore::list(std::optional<JobState> state, std::uint
     sql += " ORDER BY seq DESC LIMIT ?";
     return query(sql, [&](Statement& s) {
         int i = 1;
+        if (sweepSeq != 0) {
+            s.bind(i++, sweepSeq);
+        }
         if (state) {
             s.bind(i++, std::string(jobStateName(*state)));
         }

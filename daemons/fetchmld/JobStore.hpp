@@ -8,6 +8,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "Database.hpp"
@@ -35,6 +36,16 @@ struct Dependency {
     std::optional<JobState> state;  ///< nullopt when that job no longer exists (pruned)
 };
 
+/// A sweep: jobs submitted together, one per parameter combination (table sweeps).
+struct SweepRecord {
+    std::int64_t seq = 0;
+    std::string id;              ///< sweepIdFromSeq(seq)
+    std::string user;            ///< who submitted it
+    std::int64_t size = 0;       ///< jobs created with it (pruning may remove some later)
+    std::int64_t createdAt = 0;  ///< ms since the Unix epoch
+    std::vector<Job> jobs;       ///< as stored, from submitSweep only (empty from sweep())
+};
+
 /// Job and commit records. Expects a database migrated with schedulerMigrations().
 class JobStore {
 public:
@@ -45,15 +56,31 @@ public:
     /// (spec.after, spec.afterOk; existing ids, checked by the caller) in one transaction.
     /// Returns the stored job. Errors: Busy/Internal from SQLite.
     Result<Job> submit(const JobSpec& spec);
+    /// Inserts a sweep and all its jobs (one per spec, in order, all in state `initial` with
+    /// `reason` on their first event: queued, or held with the specs' dependencies) in ONE
+    /// transaction. Returns the sweep with its jobs as stored. Errors: InvalidArgument for no
+    /// specs; Busy/Internal from SQLite (then nothing is stored).
+    Result<SweepRecord> submitSweep(const std::vector<JobSpec>& specs, JobState initial,
+                                    const std::string& reason = "");
+    /// The sweep with id "s000001" (without its jobs). Errors: NotFound "sweep <id> does not
+    /// exist".
+    Result<SweepRecord> sweep(const std::string& id);
+    /// Id and state of every job of a sweep, oldest first (index jobs_sweep).
+    Result<std::vector<std::pair<std::string, JobState>>> sweepMembers(std::int64_t sweepSeq);
+    /// Cancels every queued or held job of a sweep in one transaction (one event each, reason
+    /// "cancelled"). Returns the ids cancelled, oldest first.
+    Result<std::vector<std::string>> cancelWaiting(std::int64_t sweepSeq);
     /// One job with its latest metrics and its dependencies. Errors: NotFound "job <id> does
     /// not exist".
     Result<Job> get(const std::string& id);
     /// Jobs newest first, optionally only those in `state` and/or of `user` ("" = every
-    /// user) and older than job `before` ("" = from the newest; the next page starts before
-    /// the last id of this one), at most `limit`. Index walks (jobs_state, jobs_user, the
-    /// primary key): the cost does not grow with the number of jobs.
+    /// user) and/or of sweep `sweepSeq` (0 = any) and older than job `before` ("" = from the
+    /// newest; the next page starts before the last id of this one), at most `limit`. Index
+    /// walks (jobs_state, jobs_user, jobs_sweep, the primary key): the cost does not grow
+    /// with the number of jobs.
     Result<std::vector<Job>> list(std::optional<JobState> state, std::uint32_t limit,
-                                  const std::string& user = "", const std::string& before = "");
+                                  const std::string& user = "", const std::string& before = "",
+                                  std::int64_t sweepSeq = 0);
     /// Jobs in any of the given states, oldest first (for reconciliation).
     Result<std::vector<Job>> inStates(const std::vector<JobState>& states);
     /// The next job to run: queued and due (not_before <= now), of a user with fewer than
@@ -104,6 +131,10 @@ public:
 
 private:
     Result<Job> load(std::int64_t seq);
+    /// One job row, its dependencies and its first event (inside the caller's transaction);
+    /// returns its seq.
+    Result<std::int64_t> insertJob(const JobSpec& spec, JobState initial, const std::string& reason,
+                                   std::int64_t sweepSeq, std::int64_t now);
     /// One row of job_events (inside the caller's transaction).
     Result<void> insertEvent(std::int64_t seq, std::int64_t at, const std::string& from,
                              const std::string& to, const std::string& reason);

@@ -24,6 +24,7 @@ constexpr std::array kPermissions{
     PermissionInfo{Permission::StoreUpload, "store.upload", "org.fetchml.jobs.submit"},
     PermissionInfo{Permission::KeysOwn, "keys.own", "org.fetchml.jobs.submit"},
     PermissionInfo{Permission::UsersManage, "users.manage", "org.fetchml.admin"},
+    PermissionInfo{Permission::JobsPrune, "jobs.prune", "org.fetchml.jobs.prune"},
 };
 
 const PermissionInfo& info(Permission permission) {
@@ -69,7 +70,7 @@ Result<void> grant(const std::string& file, const YamlNode& node, std::set<Permi
                        "unknown permission '" + pattern.substr(0, 64) +
                            "' (known: jobs.read.own, jobs.read.any, jobs.submit, "
                            "jobs.cancel.own, jobs.cancel.any, store.read, "
-                           "store.upload, keys.own, users.manage, \"*\")");
+                           "store.upload, keys.own, users.manage, jobs.prune, \"*\")");
     }
     out.insert(*permission);
     return {};

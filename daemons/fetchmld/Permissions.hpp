@@ -34,6 +34,7 @@ enum class Permission {
     StoreUpload,    ///< store.upload: store blobs and manifests
     KeysOwn,        ///< keys.own: create, list and revoke own API keys
     UsersManage,    ///< users.manage: create users, manage everyone's keys
+    JobsPrune,      ///< jobs.prune: remove finished jobs and their run directories (admin)
 };
 
 /// Every permission, in declaration order.
@@ -44,7 +45,7 @@ const char* permissionName(Permission permission);
 std::optional<Permission> parsePermission(const std::string& name);
 /// The polkit action (polkit/org.fetchml.policy) that grants a permission to a local caller:
 /// org.fetchml.jobs.submit for own work, org.fetchml.jobs.manage for other users' jobs,
-/// org.fetchml.admin for users and keys of others.
+/// org.fetchml.admin for users and keys of others, org.fetchml.jobs.prune for pruning.
 const char* polkitAction(Permission permission);
 
 /// One role.

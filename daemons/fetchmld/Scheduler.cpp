@@ -144,33 +144,142 @@ Result<Job> Scheduler::submit(JobSpec spec) {
     return job;
 }
 
-void Scheduler::resolveHeld(const std::string& id) {
-    auto deps = jobs_.dependencies(seqFromJobId(id));
-    if (!deps) {
-        log()->error("job {}: cannot read its dependencies: {}", id, deps.error().message);
-        return;
-    }
+Scheduler::DepsVerdict Scheduler::judgeDependencies(const std::vector<Dependency>& deps,
+                                                    std::string& why) {
     bool waiting = false;
-    for (const auto& d : *deps) {
+    for (const auto& d : deps) {
         if (!d.state) {
             if (d.okOnly) {
-                changeState(id, JobState::Failed,
-                            {std::nullopt, "dependency " + d.id + " no longer exists"});
-                return;
+                why = "dependency " + d.id + " no longer exists";
+                return DepsVerdict::Never;
             }
             continue;  // pruned, so it ended
         }
         if (!isTerminal(*d.state)) {
             waiting = true;
         } else if (d.okOnly && *d.state != JobState::Succeeded) {
-            changeState(id, JobState::Failed,
-                        {std::nullopt, "dependency " + d.id + " " + jobStateName(*d.state)});
-            return;
+            why = "dependency " + d.id + " " + jobStateName(*d.state);
+            return DepsVerdict::Never;
         }
     }
-    if (!waiting) {
-        changeState(id, JobState::Queued, {std::nullopt, "dependencies met"});
+    return waiting ? DepsVerdict::Waiting : DepsVerdict::Met;
+}
+
+void Scheduler::resolveHeld(const std::string& id) {
+    auto deps = jobs_.dependencies(seqFromJobId(id));
+    if (!deps) {
+        log()->error("job {}: cannot read its dependencies: {}", id, deps.error().message);
+        return;
     }
+    std::string why;
+    switch (judgeDependencies(*deps, why)) {
+        case DepsVerdict::Never:
+            changeState(id, JobState::Failed, {std::nullopt, why});
+            break;
+        case DepsVerdict::Met:
+            changeState(id, JobState::Queued, {std::nullopt, "dependencies met"});
+            break;
+        case DepsVerdict::Waiting:
+            break;
+    }
+}
+
+Result<SweepRecord> Scheduler::submitSweep(JobSpec templ, const std::vector<SweepAxis>& axes) {
+    if (templ.image.empty()) {
+        templ.image = options_.defaultImage;
+    }
+    // The defaults submit() fills in, once for every job (validate accepts them).
+    if (templ.cpus == 0) {
+        templ.cpus = options_.defaultCpus;
+    }
+    if (templ.maxRuntimeS == 0) {
+        templ.maxRuntimeS = options_.maxRuntimeS;
+    }
+    auto combos = expandSweep(templ.params, axes);
+    if (!combos) {
+        return combos.error();
+    }
+    // Every job differs only in parameter values: validating the first validates the names,
+    // the commit, the dependencies and the rest once (expandSweep checked every value).
+    std::vector<JobSpec> specs(combos->size(), templ);
+    for (std::size_t i = 0; i < specs.size(); ++i) {
+        specs[i].params = std::move((*combos)[i]);
+    }
+    if (auto valid = validate(specs.front()); !valid) {
+        return valid.error();
+    }
+    // Dependencies are the same for every job: judged once, so a sweep whose dependencies are
+    // met is stored queued rather than held and released job by job.
+    std::vector<Dependency> deps;
+    for (const auto& [ids, okOnly] : {std::pair{&templ.after, false}, {&templ.afterOk, true}}) {
+        for (const auto& id : *ids) {
+            auto dep = jobs_.get(id);
+            deps.push_back(
+                Dependency{id, okOnly, dep ? std::optional<JobState>{dep->state} : std::nullopt});
+        }
+    }
+    std::string why;
+    const DepsVerdict verdict = judgeDependencies(deps, why);
+    const bool queued = verdict == DepsVerdict::Met;
+    auto sweep = jobs_.submitSweep(specs, queued ? JobState::Queued : JobState::Held,
+                                   queued && !deps.empty() ? "dependencies met" : "");
+    if (!sweep) {
+        return sweep.error();
+    }
+    log()->info("sweep {} by {}: {} jobs {} (priority {})", sweep->id, templ.user,
+                sweep->jobs.size(), queued ? "queued" : "held for their dependencies",
+                templ.priority);
+    for (auto& job : sweep->jobs) {
+        if (changed_) {
+            changed_(job);
+        }
+        if (verdict == DepsVerdict::Never) {
+            resolveHeld(job.id);  // rare: fails each job with the reason, as submit() does
+            if (auto now = jobs_.get(job.id)) {
+                job = std::move(*now);
+            }
+        }
+    }
+    dispatch();
+    return sweep;
+}
+
+Result<SweepCancel> Scheduler::cancelSweep(const SweepRecord& sweep) {
+    SweepCancel out;
+    auto cancelled = jobs_.cancelWaiting(sweep.seq);
+    if (!cancelled) {
+        return cancelled.error();
+    }
+    out.cancelled = std::move(*cancelled);
+    log()->info("sweep {}: {} waiting jobs cancelled", sweep.id, out.cancelled.size());
+    for (const auto& id : out.cancelled) {
+        if (changed_) {
+            if (auto job = jobs_.get(id)) {
+                changed_(*job);
+            }
+        }
+        releaseDependents(id);
+    }
+    auto members = jobs_.sweepMembers(sweep.seq);
+    if (!members) {
+        return members.error();
+    }
+    for (const auto& [id, state] : *members) {
+        if (state != JobState::Starting && state != JobState::Running && state != JobState::Lost) {
+            continue;
+        }
+        auto asked = cancel(id);
+        if (asked) {
+            // A lost job is ended at once (failed, reason cancelled); others stop later.
+            (state == JobState::Lost ? out.cancelled : out.stopping).push_back(id);
+        } else if (!asked && asked.error().code == ErrorCode::Busy) {
+            out.unreachable.push_back(id);
+        } else if (!asked) {
+            log()->warn("sweep {}: job {} not cancelled: {}", sweep.id, id, asked.error().message);
+        }
+    }
+    dispatch();
+    return out;
 }
 
 void Scheduler::releaseDependents(const std::string& id) {

@@ -17,6 +17,7 @@
 #include "Job.hpp"
 #include "JobStore.hpp"
 #include "Placement.hpp"
+#include "SweepPlan.hpp"
 #include "core/Result.hpp"
 #include "store/BlobStore.hpp"
 
@@ -49,6 +50,13 @@ struct ExitReport {
     std::int32_t signal = 0;
     std::string reason;   ///< exited | cancelled | timeout | error
     std::string message;  ///< for reason error
+};
+
+/// What cancelling a sweep did.
+struct SweepCancel {
+    std::vector<std::string> cancelled;  ///< queued or held jobs, cancelled at once
+    std::vector<std::string> stopping;   ///< starting or running jobs the worker was asked to stop
+    std::vector<std::string> unreachable;  ///< running jobs not asked: the worker is not connected
 };
 
 /// Queue and job life cycle.
@@ -104,6 +112,16 @@ public:
     /// tries to dispatch. Returns the job as queued, or held while it waits for its
     /// dependencies (or already failed when one can never be met).
     Result<Job> submit(JobSpec spec);
+    /// A sweep: `templ` (its params are the fixed parameters) once for every combination of
+    /// the axes (expandSweep, at most kMaxSweepJobs), validated once, stored with all its
+    /// jobs in one transaction, announced, then one dispatch pass. Dependencies, retries and
+    /// priority of templ apply to every job: queued when they are met already, else held.
+    /// Errors: InvalidArgument naming the field (validate, expandSweep); SQLite errors.
+    Result<SweepRecord> submitSweep(JobSpec templ, const std::vector<SweepAxis>& axes);
+    /// Cancels a sweep: its queued and held jobs at once (one transaction), its starting and
+    /// running ones by asking the worker, as cancel() does. Finished jobs stay as they are.
+    /// The caller's permission is checked before (SchedulerBus).
+    Result<SweepCancel> cancelSweep(const SweepRecord& sweep);
     /// Cancels a job: a queued one at once; a starting or running one by asking the worker
     /// (it becomes cancelled when the worker reports it exited). The caller's permission is
     /// checked before (SchedulerBus). Errors: NotFound, InvalidArgument when it is finished,
@@ -161,6 +179,10 @@ private:
     bool failOrRetry(const std::string& id, std::int32_t exitCode, const std::string& reason);
     /// Tells wakeup_ when the earliest waiting retry is due (none: nothing).
     void armWakeup();
+    /// How dependencies stand: Met (each has ended, or succeeded for after_ok), Never (an
+    /// after_ok one ended otherwise or no longer exists; `why` says which) or Waiting.
+    enum class DepsVerdict { Met, Waiting, Never };
+    static DepsVerdict judgeDependencies(const std::vector<Dependency>& deps, std::string& why);
     /// A held job: queued when every dependency has ended (after) or succeeded (after_ok),
     /// failed when an after_ok dependency ended otherwise or no longer exists, else held.
     void resolveHeld(const std::string& id);

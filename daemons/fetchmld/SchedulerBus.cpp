@@ -175,6 +175,7 @@ VariantMap SchedulerBus::jobToVariantMap(const Job& job) {
     out["gpus"] = job.spec.gpus;
     out["max_runtime_s"] = job.spec.maxRuntimeS;
     out["devices"] = job.devices;
+    out["sweep"] = sweepIdFromSeq(job.sweepSeq);
     return out;
 }
 
@@ -376,47 +377,99 @@ sdbus::UnixFd SchedulerBus::OpenBlob(const VariantMap& request) {
     });
 }
 
+JobSpec SchedulerBus::specFromRequest(const VariantMap& request, const std::string& user) {
+    JobSpec spec;
+    spec.user = user;
+    spec.commit = unwrap(getString(request, "commit"));
+    spec.command = unwrap(getStringList(request, "command"));
+    spec.image = unwrap(getString(request, "image", ""));
+    spec.name = unwrap(getString(request, "name", ""));
+    auto priority = unwrap(getInt64(request, "priority", 0));
+    if (priority < Scheduler::kMinPriority || priority > Scheduler::kMaxPriority) {
+        fail(makeError(ErrorCode::InvalidArgument,
+                       "priority: expected " + std::to_string(Scheduler::kMinPriority) + " to " +
+                           std::to_string(Scheduler::kMaxPriority)));
+    }
+    spec.priority = static_cast<std::int32_t>(priority);
+    auto retries = unwrap(getInt64(request, "max_retries", 0));
+    if (retries < 0 || retries > Scheduler::kMaxRetries) {
+        fail(makeError(ErrorCode::InvalidArgument,
+                       "max_retries: expected 0 to " + std::to_string(Scheduler::kMaxRetries)));
+    }
+    spec.maxRetries = static_cast<std::int32_t>(retries);
+    spec.cpus = unwrap(getDouble(request, "cpus", 0));
+    spec.memoryMib = unwrap(getUInt64(request, "memory_mib", 0));
+    auto gpus = unwrap(getUInt64(request, "gpus", 0));
+    auto runtime = unwrap(getUInt64(request, "max_runtime_s", 0));
+    if (gpus > Scheduler::kMaxGpus) {
+        fail(makeError(ErrorCode::InvalidArgument,
+                       "gpus: at most " + std::to_string(Scheduler::kMaxGpus)));
+    }
+    if (runtime > std::numeric_limits<std::uint32_t>::max()) {
+        fail(makeError(ErrorCode::InvalidArgument, "max_runtime_s: out of range"));
+    }
+    spec.gpus = static_cast<std::uint32_t>(gpus);
+    spec.maxRuntimeS = static_cast<std::uint32_t>(runtime);
+    spec.after = unwrap(getStringList(request, "after", {}));
+    spec.afterOk = unwrap(getStringList(request, "after_ok", {}));
+    spec.params = unwrap(getStringMap(request, "params", {}));
+    return spec;
+}
+
 VariantMap SchedulerBus::SubmitJob(const VariantMap& request) {
     return guarded("SubmitJob", [&] {
         auto who = authorize(request, Permission::JobsSubmit, "job.submit");
-        JobSpec spec;
-        spec.user = who.user;
-        spec.commit = unwrap(getString(request, "commit"));
-        spec.command = unwrap(getStringList(request, "command"));
-        spec.image = unwrap(getString(request, "image", ""));
-        spec.name = unwrap(getString(request, "name", ""));
-        auto priority = unwrap(getInt64(request, "priority", 0));
-        if (priority < Scheduler::kMinPriority || priority > Scheduler::kMaxPriority) {
-            fail(makeError(ErrorCode::InvalidArgument,
-                           "priority: expected " + std::to_string(Scheduler::kMinPriority) +
-                               " to " + std::to_string(Scheduler::kMaxPriority)));
-        }
-        spec.priority = static_cast<std::int32_t>(priority);
-        auto retries = unwrap(getInt64(request, "max_retries", 0));
-        if (retries < 0 || retries > Scheduler::kMaxRetries) {
-            fail(makeError(ErrorCode::InvalidArgument,
-                           "max_retries: expected 0 to " + std::to_string(Scheduler::kMaxRetries)));
-        }
-        spec.maxRetries = static_cast<std::int32_t>(retries);
-        spec.cpus = unwrap(getDouble(request, "cpus", 0));
-        spec.memoryMib = unwrap(getUInt64(request, "memory_mib", 0));
-        auto gpus = unwrap(getUInt64(request, "gpus", 0));
-        auto runtime = unwrap(getUInt64(request, "max_runtime_s", 0));
-        if (gpus > Scheduler::kMaxGpus) {
-            fail(makeError(ErrorCode::InvalidArgument,
-                           "gpus: at most " + std::to_string(Scheduler::kMaxGpus)));
-        }
-        if (runtime > std::numeric_limits<std::uint32_t>::max()) {
-            fail(makeError(ErrorCode::InvalidArgument, "max_runtime_s: out of range"));
-        }
-        spec.gpus = static_cast<std::uint32_t>(gpus);
-        spec.maxRuntimeS = static_cast<std::uint32_t>(runtime);
-        spec.after = unwrap(getStringList(request, "after", {}));
-        spec.afterOk = unwrap(getStringList(request, "after_ok", {}));
-        spec.params = unwrap(getStringMap(request, "params", {}));
-        auto job = unwrap(deps_.scheduler.submit(std::move(spec)));
+        auto job = unwrap(deps_.scheduler.submit(specFromRequest(request, who.user)));
         done(who, "job.submit", who.user + " queued job " + job.id, job.id);
         return jobToVariantMap(job);
+    });
+}
+
+namespace {
+
+/// The axes of a SubmitSweep request: "sweep" as aa{sv}, each {"name": s, "values": as}.
+std::vector<SweepAxis> sweepAxes(const VariantMap& request) {
+    auto it = request.find("sweep");
+    if (it == request.end()) {
+        fail(makeError(ErrorCode::InvalidArgument, "missing field 'sweep'"));
+    }
+    if (it->second.peekValueType() != "aa{sv}") {
+        fail(makeError(ErrorCode::InvalidArgument,
+                       "field 'sweep': expected a list of {name, values} objects (aa{sv}), got " +
+                           it->second.peekValueType()));
+    }
+    std::vector<SweepAxis> axes;
+    for (const auto& axis : it->second.get<std::vector<VariantMap>>()) {
+        const std::string field = "sweep[" + std::to_string(axes.size()) + "]";
+        auto name = getString(axis, "name");
+        auto values = getStringList(axis, "values");
+        if (!name || !values) {
+            fail(makeError(ErrorCode::InvalidArgument,
+                           field + ": " + (!name ? name.error() : values.error()).message));
+        }
+        axes.push_back(SweepAxis{std::move(*name), std::move(*values)});
+    }
+    return axes;
+}
+
+}  // namespace
+
+VariantMap SchedulerBus::SubmitSweep(const VariantMap& request) {
+    return guarded("SubmitSweep", [&] {
+        auto who = authorize(request, Permission::JobsSubmit, "sweep.submit");
+        auto axes = sweepAxes(request);
+        auto sweep = unwrap(deps_.scheduler.submitSweep(specFromRequest(request, who.user), axes));
+        std::vector<std::string> ids;
+        ids.reserve(sweep.jobs.size());
+        for (const auto& job : sweep.jobs) {
+            ids.push_back(job.id);
+        }
+        done(who, "sweep.submit",
+             who.user + " queued sweep " + sweep.id + " of " + std::to_string(ids.size()) +
+                 " jobs (" + ids.front() + " to " + ids.back() + ")");
+        return VariantMap{{"sweep", sweep.id},
+                          {"jobs", ids},
+                          {"state", std::string(jobStateName(sweep.jobs.front().state))}};
     });
 }
 
@@ -453,9 +506,17 @@ std::vector<VariantMap> SchedulerBus::ListJobs(const VariantMap& request) {
             fail(makeError(ErrorCode::InvalidArgument,
                            "before: '" + before.substr(0, 40) + "' is not a job id"));
         }
+        std::int64_t sweepSeq = 0;
+        if (auto sweep = unwrap(getString(request, "sweep", "")); !sweep.empty()) {
+            if (seqFromSweepId(sweep) == 0) {
+                fail(makeError(ErrorCode::InvalidArgument,
+                               "sweep: '" + sweep.substr(0, 40) + "' is not a sweep id"));
+            }
+            sweepSeq = unwrap(deps_.jobs.sweep(sweep)).seq;
+        }
         std::vector<VariantMap> out;
-        for (const auto& job :
-             unwrap(deps_.jobs.list(state, static_cast<std::uint32_t>(limit), onlyUser, before))) {
+        for (const auto& job : unwrap(deps_.jobs.list(state, static_cast<std::uint32_t>(limit),
+                                                      onlyUser, before, sweepSeq))) {
             out.push_back(jobToVariantMap(job));
         }
         done(who, "job.list", who.user + " listed " + std::to_string(out.size()) + " jobs");
@@ -474,6 +535,65 @@ VariantMap SchedulerBus::CancelJob(const VariantMap& request) {
         auto job = unwrap(deps_.scheduler.cancel(target.id));
         done(who, "job.cancel", who.user + " cancelled job " + target.id, target.id);
         return jobToVariantMap(job);
+    });
+}
+
+VariantMap SchedulerBus::CancelSweep(const VariantMap& request) {
+    return guarded("CancelSweep", [&] {
+        auto who = authenticate(request, "sweep.cancel");
+        auto sweep = unwrap(deps_.jobs.sweep(unwrap(getString(request, "sweep"))));
+        enforce(who,
+                deps_.auth.requireFor(who, sweep.user, Permission::JobsCancelOwn,
+                                      Permission::JobsCancelAny),
+                "sweep.cancel");
+        auto result = unwrap(deps_.scheduler.cancelSweep(sweep));
+        done(who, "sweep.cancel",
+             who.user + " cancelled sweep " + sweep.id + ": " +
+                 std::to_string(result.cancelled.size()) + " cancelled, " +
+                 std::to_string(result.stopping.size()) + " stopping, " +
+                 std::to_string(result.unreachable.size()) + " unreachable");
+        return VariantMap{{"sweep", sweep.id},
+                          {"cancelled", result.cancelled},
+                          {"stopping", result.stopping},
+                          {"unreachable", result.unreachable}};
+    });
+}
+
+VariantMap SchedulerBus::PruneJobs(const VariantMap& request) {
+    return guarded("PruneJobs", [&] {
+        auto who = authorize(request, Permission::JobsPrune, "job.prune");
+        PruneFilter filter;
+        for (const auto& name : unwrap(getStringList(request, "states", {}))) {
+            auto state = parseJobState(name);
+            if (!state || !isTerminal(*state)) {
+                fail(makeError(ErrorCode::InvalidArgument,
+                               "states: '" + name.substr(0, 40) +
+                                   "' is not a finished state (succeeded, failed, cancelled)"));
+            }
+            filter.states.push_back(*state);
+        }
+        filter.olderThanMs = unwrap(getInt64(request, "older_than_ms", 0));
+        if (filter.olderThanMs < 0) {
+            fail(makeError(ErrorCode::InvalidArgument, "older_than_ms: must not be negative"));
+        }
+        if (auto keep = unwrap(getOptionalUInt64(request, "keep_last"))) {
+            if (*keep > UINT32_MAX) {
+                fail(makeError(ErrorCode::InvalidArgument, "keep_last: at most 4294967295"));
+            }
+            filter.keepLast = static_cast<std::uint32_t>(*keep);
+        }
+        filter.dryRun = unwrap(getBool(request, "dry_run", false));
+        auto report = unwrap(deps_.pruner.prune(filter));
+        for (const auto& dir : report.dirsLeft) {
+            log()->warn("prune: run directory not removed: {}", dir);
+        }
+        done(who, "job.prune",
+             who.user + (filter.dryRun ? " would prune " : " pruned ") +
+                 std::to_string(report.pruned.size()) + " finished jobs");
+        return VariantMap{{"pruned", report.pruned},
+                          {"kept", report.keptForDependents},
+                          {"dirs_left", report.dirsLeft},
+                          {"dry_run", filter.dryRun}};
     });
 }
 

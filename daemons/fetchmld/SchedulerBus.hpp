@@ -13,6 +13,7 @@
 
 #include "Authenticator.hpp"
 #include "BusPeer.hpp"
+#include "JobPruner.hpp"
 #include "JobStore.hpp"
 #include "Scheduler.hpp"
 #include "UserStore.hpp"
@@ -34,6 +35,7 @@ struct SchedulerBusDeps {
     JobStore& jobs;
     Scheduler& scheduler;
     BlobStore& store;
+    JobPruner& pruner;
 };
 
 /// The D-Bus object. Registers in the constructor, unregisters in the destructor.
@@ -62,9 +64,12 @@ private:
     VariantMap GetManifest(const VariantMap& request) override;
     sdbus::UnixFd OpenBlob(const VariantMap& request) override;
     VariantMap SubmitJob(const VariantMap& request) override;
+    VariantMap SubmitSweep(const VariantMap& request) override;
     VariantMap GetJob(const VariantMap& request) override;
     std::vector<VariantMap> ListJobs(const VariantMap& request) override;
     VariantMap CancelJob(const VariantMap& request) override;
+    VariantMap CancelSweep(const VariantMap& request) override;
+    VariantMap PruneJobs(const VariantMap& request) override;
     VariantMap ReadLog(const VariantMap& request) override;
 
     /// The caller of the message being processed; audits and throws Unauthenticated.
@@ -80,6 +85,9 @@ private:
     /// The job, once the caller may read it (own/any).
     Job readableJob(const Identity& who, const VariantMap& request, const char* action);
     VariantMap readLog(const Job& job, const VariantMap& request);
+    /// The fields of a SubmitJob (or SubmitSweep) request as a JobSpec for user; throws
+    /// InvalidArgument naming the field.
+    static JobSpec specFromRequest(const VariantMap& request, const std::string& user);
 
     /// Runs a method body (see SchedulerBus.cpp).
     template <typename F>

@@ -103,11 +103,9 @@ Result<void> SchedulerDaemon::openState() {
                              settings_.scheduler.maxRunningPerUser,
                              static_cast<double>(settings_.scheduler.defaultCpus),
                              settings_.scheduler.backfillDepth};
-    scheduler_ = std::make_unique<Scheduler>(*jobs_, *store_, options, [this](const Job& job) {
-        if (object_) {
-            object_->jobChanged(job);
-        }
-    });
+    scheduler_ = std::make_unique<Scheduler>(*jobs_, *store_, options,
+                                             [this](const Job& job) { announce(job); });
+    pruner_ = std::make_unique<JobPruner>(*db_, options.runsDir);
     log()->info("database {} and store {}/store ready", settings_.scheduler.database, stateDir);
     return {};
 }
@@ -198,7 +196,7 @@ void SchedulerDaemon::connectBus() {
     auth_ = std::make_unique<Authenticator>(*users_, *roles_, ::getuid(), polkit_.get(),
                                             settings_.auth.localRole);
     object_ = std::make_unique<SchedulerBus>(
-        *bus_, SchedulerBusDeps{*auth_, *users_, *jobs_, *scheduler_, *store_});
+        *bus_, SchedulerBusDeps{*auth_, *users_, *jobs_, *scheduler_, *store_, *pruner_});
     bus_->requestName(kSchedulerBusName);
     pump_ = std::make_unique<SdEventBus>(loop_.get(), *bus_);
     log()->info("serving {} on the {} bus", kSchedulerBusName, settings_.scheduler.bus);
@@ -236,6 +234,47 @@ void SchedulerDaemon::armWatchdog(std::uint64_t intervalUsec) {
         watchdog_.reset(source);
         sd_event_source_set_enabled(source, SD_EVENT_ON);
     }
+}
+
+void SchedulerDaemon::announce(const Job& job) {
+    if (!object_) {
+        return;
+    }
+    if (!loop_) {
+        object_->jobChanged(job);
+        return;
+    }
+    announcements_.push_back(job);
+    if (announcements_.size() > 1) {
+        return;  // already armed
+    }
+    if (announcer_) {
+        sd_event_source_set_enabled(announcer_.get(), SD_EVENT_ONESHOT);
+        return;
+    }
+    sd_event_source* source = nullptr;
+    if (sd_event_add_defer(loop_.get(), &source, &SchedulerDaemon::onAnnounce, this) < 0) {
+        // Cannot defer: announce now rather than never.
+        auto pending = std::move(announcements_);
+        announcements_.clear();
+        for (const auto& j : pending) {
+            object_->jobChanged(j);
+        }
+        return;
+    }
+    announcer_.reset(source);
+}
+
+int SchedulerDaemon::onAnnounce(sd_event_source*, void* self) {
+    auto* daemon = static_cast<SchedulerDaemon*>(self);
+    auto pending = std::move(daemon->announcements_);
+    daemon->announcements_.clear();
+    for (const auto& job : pending) {
+        if (daemon->object_) {
+            daemon->object_->jobChanged(job);
+        }
+    }
+    return 0;
 }
 
 int SchedulerDaemon::onWatchdog(sd_event_source* source, std::uint64_t usec, void* self) {

@@ -7,9 +7,11 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "Authenticator.hpp"
 #include "Database.hpp"
+#include "JobPruner.hpp"
 #include "JobStore.hpp"
 #include "Scheduler.hpp"
 #include "SchedulerBus.hpp"
@@ -47,6 +49,10 @@ private:
     /// (Re)arms retryTimer_ for atMs (ms since the epoch, CLOCK_REALTIME).
     void armRetryTimer(std::int64_t atMs);
     static int onWatchdog(sd_event_source* source, std::uint64_t usec, void* self);
+    /// Queues a JobChanged for the next loop iteration (announcements_), so a call that changes
+    /// many jobs (a sweep) is answered before its signals are sent; order is kept.
+    void announce(const Job& job);
+    static int onAnnounce(sd_event_source* source, void* self);
 
     Settings settings_;
     LoadOptions loadOptions_;
@@ -58,10 +64,13 @@ private:
     std::unique_ptr<PolkitAuthority> polkit_;
     std::unique_ptr<Authenticator> auth_;
     std::unique_ptr<Scheduler> scheduler_;
+    std::unique_ptr<JobPruner> pruner_;
     SdEventPtr loop_;
     SdEventSourcePtr sigterm_, sigint_, sighup_, watchdog_;
     SdEventSourcePtr retryTimer_;  ///< runs dispatch() when the earliest retry is due
     SdEventSourcePtr agingTimer_;  ///< runs age() every scheduler.aging_interval_s
+    SdEventSourcePtr announcer_;   ///< defer source that emits announcements_
+    std::vector<Job> announcements_;
     std::uint64_t watchdogUsec_ = 0;
     std::unique_ptr<sdbus::IConnection> bus_;
     std::unique_ptr<SchedulerBus> object_;

@@ -114,11 +114,27 @@ ALTER TABLE jobs ADD COLUMN max_runtime_s INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE jobs ADD COLUMN devices TEXT NOT NULL DEFAULT '[]';
 )sql";
 
+// Version 7: sweeps and pruning. A sweep is a group of jobs submitted in one call (one job per
+// parameter combination); its jobs carry its seq in sweep_seq (0 = not part of a sweep) and
+// are listed and cancelled by it (index jobs_sweep). jobs_finished orders finished jobs by
+// the time they ended, for prune's --older-than and --keep-last. Self-contained: it only adds.
+constexpr const char* kVersion7 = R"sql(
+CREATE TABLE sweeps (
+    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+    user       TEXT NOT NULL,
+    size       INTEGER NOT NULL,
+    created_at INTEGER NOT NULL
+);
+ALTER TABLE jobs ADD COLUMN sweep_seq INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX jobs_sweep ON jobs (sweep_seq, seq);
+CREATE INDEX jobs_finished ON jobs (state, finished_at);
+)sql";
+
 }  // namespace
 
 const std::vector<std::string>& schedulerMigrations() {
-    static const std::vector<std::string> migrations{kVersion1, kVersion2, kVersion3,
-                                                     kVersion4, kVersion5, kVersion6};
+    static const std::vector<std::string> migrations{kVersion1, kVersion2, kVersion3, kVersion4,
+                                                     kVersion5, kVersion6, kVersion7};
     return migrations;
 }
 

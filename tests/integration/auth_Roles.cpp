@@ -151,6 +151,19 @@ std::vector<Row> busRows(World& w, const std::string& self) {
         {"ListJobs", [&](auto k) { c.ListJobs(with(k)); }},
         {"ReadLog of res", [&](auto k) { c.ReadLog(with(k, s("id", w.jobs["res"]))); }},
         {"ReadLog of res2", [&](auto k) { c.ReadLog(with(k, s("id", w.jobs["res2"]))); }},
+        {"SubmitSweep",
+         [&](auto k) {
+             std::vector<VariantMap> axes{
+                 {{"name", sdbus::Variant(std::string("lr"))},
+                  {"values", sdbus::Variant(std::vector<std::string>{"1", "2"})}}};
+             c.SubmitSweep(with(k, {{"commit", sdbus::Variant(w.commit)},
+                                    {"command", sdbus::Variant(std::vector<std::string>{"true"})},
+                                    {"sweep", sdbus::Variant(axes)}}));
+         }},
+        {"PruneJobs dry run",
+         [&](auto k) {
+             c.PruneJobs(with(k, {{"dry_run", sdbus::Variant(true)}}));
+         }},
         // Last: cancelling changes the jobs the rows above read.
         {"CancelJob of res2", [&](auto k) { c.CancelJob(with(k, s("id", w.jobs["res2"]))); }},
         {"CancelJob of res", [&](auto k) { c.CancelJob(with(k, s("id", w.jobs["res"]))); }},
@@ -162,11 +175,11 @@ const std::map<std::string, std::set<std::string>> kBusDenied = {
     {"adm", {}},
     {"res",
      {"AddUser", "CreateKey other", "ListKeys other", "RevokeKey other", "GetJob of res2",
-      "ReadLog of res2", "CancelJob of res2"}},
+      "ReadLog of res2", "CancelJob of res2", "PruneJobs dry run"}},
     {"view",
      {"AddUser", "CreateKey self", "CreateKey other", "ListKeys self", "ListKeys other",
       "RevokeKey own", "RevokeKey other", "MissingBlobs", "PutBlobs", "PutManifest", "SubmitJob",
-      "CancelJob of res2", "CancelJob of res"}},
+      "SubmitSweep", "PruneJobs dry run", "CancelJob of res2", "CancelJob of res"}},
 };
 
 }  // namespace
@@ -303,6 +316,11 @@ TEST_CASE("every role against every HTTPS route", "[auth][roles][https]") {
             {"logs res2", "GET", jr2 + "/logs", "", ""},
             {"results res", "GET", jr + "/results", "", ""},
             {"results res2", "GET", jr2 + "/results", "", ""},
+            {"sweep", "POST", "/v1/sweeps",
+             R"({"commit":")" + w.commit +
+                 R"(","command":["true"],"sweep":[{"name":"lr","values":["1","2"]}]})",
+             ""},
+            {"prune dry run", "POST", "/v1/jobs/prune", R"({"dry_run":true})", ""},
             {"cancel res2", "POST", jr2 + "/cancel", "", ""},
             {"cancel res", "POST", jr + "/cancel", "", ""},
         };
@@ -311,11 +329,11 @@ TEST_CASE("every role against every HTTPS route", "[auth][roles][https]") {
         {"adm", {}},
         {"res",
          {"users", "keys other", "keys list other", "revoke other", "get res2", "logs res2",
-          "results res2", "cancel res2"}},
+          "results res2", "prune dry run", "cancel res2"}},
         {"view",
          {"users", "keys self", "keys other", "keys list", "keys list other", "revoke own",
-          "revoke other", "blobs missing", "blobs put", "commit put", "submit", "cancel res2",
-          "cancel res"}},
+          "revoke other", "blobs missing", "blobs put", "commit put", "submit", "sweep",
+          "prune dry run", "cancel res2", "cancel res"}},
     };
     for (const std::string& role : {std::string("view"), std::string("res"), std::string("adm")}) {
         for (const auto& r : routes(role)) {

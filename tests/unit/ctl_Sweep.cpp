@@ -42,30 +42,24 @@ TEST_CASE("malformed parameters are refused with the text and why", "[ctl][sweep
     CHECK(twice.error().message.find("a is given twice") != std::string::npos);
 }
 
-TEST_CASE("a sweep expands to the cartesian product, first parameter slowest", "[ctl][sweep]") {
-    auto specs = parseParams({"C=0.1,1,10", "gamma=a,b", "seed=7"});
+TEST_CASE("a sweep is sent as fixed params and ordered axes", "[ctl][sweep]") {
+    auto specs = parseParams({"C=0.1,1,10", "seed=7", "gamma=b,a"});
     REQUIRE(specs.ok());
-    auto combos = expandSweep(*specs);
-    REQUIRE(combos.ok());
-    REQUIRE(combos->size() == 6);
-    using Map = std::map<std::string, std::string>;
-    CHECK((*combos)[0] == Map{{"C", "0.1"}, {"gamma", "a"}, {"seed", "7"}});
-    CHECK((*combos)[1] == Map{{"C", "0.1"}, {"gamma", "b"}, {"seed", "7"}});
-    CHECK((*combos)[5] == Map{{"C", "10"}, {"gamma", "b"}, {"seed", "7"}});
+    CHECK(isSweep(*specs));
+    auto fields = paramFields(*specs);
+    CHECK(fields.at("params") == nlohmann::json{{"seed", "7"}});
+    // Axis order is the order of the flags (the first varies slowest), values as given.
+    CHECK(fields.at("sweep") == nlohmann::json::parse(R"([{"name": "C", "values": ["0.1", "1",
+        "10"]}, {"name": "gamma", "values": ["b", "a"]}])"));
 }
 
-TEST_CASE("no parameters give one job without parameters", "[ctl][sweep]") {
-    auto combos = expandSweep({});
-    REQUIRE(combos.ok());
-    REQUIRE(combos->size() == 1);
-    CHECK(combos->front().empty());
-}
-
-TEST_CASE("a sweep larger than the limit is refused", "[ctl][sweep]") {
-    auto specs = parseParams({"a=1,2,3,4,5,6,7,8,9,10", "b=1,2,3,4,5,6,7,8,9,10"});
+TEST_CASE("single values are one job, not a sweep", "[ctl][sweep]") {
+    auto specs = parseParams({"seed=7", "lr=0.1"});
     REQUIRE(specs.ok());
-    CHECK(expandSweep(*specs, 100).ok());
-    auto tooMany = expandSweep(*specs, 99);
-    REQUIRE_FALSE(tooMany.ok());
-    CHECK(tooMany.error().message == "the sweep has more than 99 jobs");
+    CHECK_FALSE(isSweep(*specs));
+    auto fields = paramFields(*specs);
+    CHECK(fields.at("params") == nlohmann::json{{"lr", "0.1"}, {"seed", "7"}});
+    CHECK_FALSE(fields.contains("sweep"));
+    CHECK_FALSE(isSweep({}));
+    CHECK(paramFields({}).at("params").empty());
 }

@@ -171,3 +171,105 @@ TEST_CASE("commits are stored once", "[fetchmld][jobstore]") {
     CHECK(**text == "fetchml-manifest 1\n");
     CHECK_FALSE(store.getCommit(std::string(64, 'c'))->has_value());
 }
+
+TEST_CASE("a sweep and its jobs are stored in one transaction", "[fetchmld][jobstore][sweep]") {
+    TempDb t;
+    std::int64_t now = 50;
+    JobStore store(*t.db, [&] { return now; });
+    REQUIRE(store.submit(spec("before", 0)).ok());
+    std::vector<JobSpec> specs;
+    for (int i = 0; i < 3; ++i) {
+        specs.push_back(spec("grid", 2));
+        specs.back().params = {{"lr", std::to_string(i)}};
+    }
+    auto sweep = store.submitSweep(specs, JobState::Queued);
+    REQUIRE(sweep.ok());
+    CHECK(sweep->id == "s000001");
+    CHECK(sweep->size == 3);
+    REQUIRE(sweep->jobs.size() == 3);
+    CHECK(sweep->jobs[0].id == "j000002");
+    CHECK(sweep->jobs[2].id == "j000004");
+    auto stored = store.get("j000003");
+    REQUIRE(stored.ok());
+    CHECK(stored->sweepSeq == sweep->seq);
+    CHECK(stored->spec.params.at("lr") == "1");
+    CHECK(stored->submittedAt == 50);
+    CHECK(store.events("j000003")->front().to == "queued");
+    CHECK(store.get("j000001")->sweepSeq == 0);
+
+    auto info = store.sweep("s000001");
+    REQUIRE(info.ok());
+    CHECK(info->user == "alice");
+    CHECK(info->size == 3);
+    CHECK(info->createdAt == 50);
+    CHECK(store.sweep("s000002").error().code == ErrorCode::NotFound);
+
+    auto members = store.list(std::nullopt, 10, "", "", sweep->seq);
+    REQUIRE(members.ok());
+    REQUIRE(members->size() == 3);
+    CHECK((*members)[0].id == "j000004");  // newest first, as every listing
+
+    // A failure inside the transaction stores nothing, not even the sweep row.
+    REQUIRE(t.db->exec("CREATE TRIGGER refuse BEFORE INSERT ON jobs WHEN NEW.params LIKE "
+                       "'%boom%' BEGIN SELECT RAISE(ABORT, 'refused'); END")
+                .ok());
+    specs[2].params = {{"lr", "boom"}};
+    CHECK_FALSE(store.submitSweep(specs, JobState::Queued).ok());
+    CHECK(store.list(std::nullopt, 100)->size() == 4);
+    CHECK(store.sweep("s000002").error().code == ErrorCode::NotFound);
+}
+
+TEST_CASE("cancelWaiting cancels only the sweep's queued and held jobs",
+          "[fetchmld][jobstore][sweep]") {
+    TempDb t;
+    std::int64_t now = 5;
+    JobStore store(*t.db, [&] { return now; });
+    auto outside = store.submit(spec("outside", 0));
+    REQUIRE(outside.ok());
+    auto sweep = store.submitSweep({spec("a", 0), spec("b", 0), spec("c", 0)}, JobState::Queued);
+    REQUIRE(sweep.ok());
+    REQUIRE(store.transition(sweep->jobs[0].id, JobState::Starting, {}).ok());
+    now = 9;
+    auto cancelled = store.cancelWaiting(sweep->seq);
+    REQUIRE(cancelled.ok());
+    CHECK(*cancelled == std::vector<std::string>{sweep->jobs[1].id, sweep->jobs[2].id});
+    auto c = store.get(sweep->jobs[2].id);
+    CHECK(c->state == JobState::Cancelled);
+    CHECK(c->finishedAt == 9);
+    auto events = store.events(c->id);
+    REQUIRE(events->size() == 2);
+    CHECK(events->back().from == "queued");
+    CHECK(events->back().to == "cancelled");
+    CHECK(store.get(sweep->jobs[0].id)->state == JobState::Starting);
+    CHECK(store.get(outside->id)->state == JobState::Queued);
+    auto members = store.sweepMembers(sweep->seq);
+    REQUIRE(members.ok());
+    REQUIRE(members->size() == 3);
+    CHECK((*members)[0].second == JobState::Starting);
+}
+
+TEST_CASE("a database from before sweeps gains them without losing jobs",
+          "[fetchmld][jobstore]") {
+    TempDb t;
+    auto path = t.dir + "/old.db";
+    {
+        auto old = Database::open(path);
+        REQUIRE(old.ok());
+        // Every migration but the last (the sweeps one, whatever its number after merges).
+        auto before = schedulerMigrations();
+        before.pop_back();
+        REQUIRE((*old)->migrate(before).ok());
+        REQUIRE((*old)
+                    ->exec("INSERT INTO jobs (user, state, commit_id, command, image, "
+                           "submitted_at) VALUES ('bob', 'queued', 'c', '[\"x\"]', 'i', 1)")
+                    .ok());
+    }
+    auto db = Database::open(path);
+    REQUIRE(db.ok());
+    REQUIRE((*db)->migrate(schedulerMigrations()).ok());
+    JobStore store(**db);
+    auto job = store.get("j000001");
+    REQUIRE(job.ok());
+    CHECK(job->sweepSeq == 0);
+    CHECK(job->spec.user == "bob");
+}

@@ -2,6 +2,8 @@
 #include <catch2/catch.hpp>
 
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 
 #include "Permissions.hpp"
 
@@ -18,6 +20,8 @@ TEST_CASE("permissions: names round-trip and map to polkit actions", "[fetchmld]
     CHECK(std::string(polkitAction(Permission::UsersManage)) == "org.fetchml.admin");
     CHECK(std::string(polkitAction(Permission::JobsCancelAny)) == "org.fetchml.jobs.manage");
     CHECK(std::string(polkitAction(Permission::JobsSubmit)) == "org.fetchml.jobs.submit");
+    CHECK(std::string(polkitAction(Permission::JobsPrune)) == "org.fetchml.jobs.prune");
+    CHECK(std::string(permissionName(Permission::JobsPrune)) == "jobs.prune");
 }
 
 TEST_CASE("permissions: the built-in roles", "[fetchmld][auth]") {
@@ -31,6 +35,8 @@ TEST_CASE("permissions: the built-in roles", "[fetchmld][auth]") {
     CHECK_FALSE(t.allows("researcher", Permission::JobsCancelAny));
     CHECK_FALSE(t.allows("researcher", Permission::JobsReadAny));
     CHECK_FALSE(t.allows("researcher", Permission::UsersManage));
+    CHECK_FALSE(t.allows("researcher", Permission::JobsPrune));  // prune is admin-only
+    CHECK_FALSE(t.allows("viewer", Permission::JobsPrune));
     CHECK(t.allows("viewer", Permission::JobsReadAny));
     CHECK(t.allows("viewer", Permission::JobsReadOwn));  // any implies own
     CHECK_FALSE(t.allows("viewer", Permission::JobsSubmit));
@@ -99,4 +105,15 @@ TEST_CASE("permissions: a missing file means the built-in roles", "[fetchmld][au
     auto t = RoleTable::load("/nonexistent/permissions.yaml");
     REQUIRE(t.ok());
     CHECK(t->names() == RoleTable::defaultTable().names());
+}
+
+TEST_CASE("permissions: every polkit action is defined in the shipped policy", "[fetchmld][auth]") {
+    std::ifstream in(std::string(FETCHML_SOURCE_DIR) + "/polkit/org.fetchml.policy");
+    REQUIRE(in);
+    std::string policy((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    for (Permission p : allPermissions()) {
+        INFO(permissionName(p));
+        CHECK(policy.find("<action id=\"" + std::string(polkitAction(p)) + "\">") !=
+              std::string::npos);
+    }
 }

@@ -593,3 +593,165 @@ TEST_CASE("a short job backfills behind a waiting large one without delaying it"
     REQUIRE(w.sent.size() == 3);
     CHECK(w.sent[2]["job"]["id"] == l->id);
 }
+
+TEST_CASE("a sweep is stored as one group and dispatched in one pass", "[fetchmld][sweep]") {
+    World w;
+    auto templ = w.spec("grid", 4);
+    templ.params = {{"seed", "7"}};
+    templ.maxRetries = 2;
+    auto sweep = w.scheduler->submitSweep(templ, {{"lr", {"0.1", "0.01"}}, {"bs", {"32", "64"}}});
+    REQUIRE(sweep.ok());
+    CHECK(sweep->id == "s000001");
+    REQUIRE(sweep->jobs.size() == 4);
+    // The first axis varies slowest; the fixed parameters go to every job.
+    using Map = std::map<std::string, std::string>;
+    CHECK(sweep->jobs[0].spec.params == Map{{"bs", "32"}, {"lr", "0.1"}, {"seed", "7"}});
+    CHECK(sweep->jobs[1].spec.params == Map{{"bs", "64"}, {"lr", "0.1"}, {"seed", "7"}});
+    CHECK(sweep->jobs[3].spec.params == Map{{"bs", "64"}, {"lr", "0.01"}, {"seed", "7"}});
+    CHECK(w.changes.size() == 4);  // each job announced once
+    for (const auto& job : sweep->jobs) {
+        auto stored = w.jobs->get(job.id);
+        REQUIRE(stored.ok());
+        CHECK(stored->state == JobState::Queued);
+        CHECK(stored->sweepSeq == sweep->seq);
+        CHECK(stored->spec.priority == 4);
+        CHECK(stored->spec.maxRetries == 2);
+        CHECK(stored->spec.image == "rootfs:busybox");
+        CHECK(stored->spec.params == job.spec.params);
+    }
+    auto listed = w.jobs->list(std::nullopt, 100, "", "", sweep->seq);
+    REQUIRE(listed.ok());
+    CHECK(listed->size() == 4);
+    REQUIRE(w.scheduler->submit(w.spec("alone", 0)).ok());
+    CHECK(w.jobs->list(std::nullopt, 100, "", "", sweep->seq)->size() == 4);
+    CHECK(w.jobs->get("j000005")->sweepSeq == 0);
+
+    w.scheduler->workerConnected(slots(3), {});
+    REQUIRE(w.sent.size() == 3);
+    CHECK(w.sent[0]["job"]["id"] == "j000001");
+    CHECK(w.sent[0]["job"]["env"]["FETCHML_PARAM_lr"] == "0.1");
+    CHECK(w.sent[0]["job"]["env"]["FETCHML_PARAM_bs"] == "32");
+}
+
+TEST_CASE("a bad sweep is refused whole, naming the field", "[fetchmld][sweep]") {
+    World w;
+    auto badName = w.scheduler->submitSweep(w.spec("x", 0), {{"9lives", {"1", "2"}}});
+    REQUIRE_FALSE(badName.ok());
+    CHECK(badName.error().message.rfind("params.9lives:", 0) == 0);
+    auto fixedToo = w.scheduler->submitSweep(w.spec("x", 0), {{"lr", {"1", "2"}}});
+    REQUIRE_FALSE(fixedToo.ok());
+    CHECK(fixedToo.error().message == "sweep.lr: also a fixed parameter");
+    std::vector<std::string> hundred(100), hundredOne(101);
+    for (std::size_t i = 0; i < hundredOne.size(); ++i) {
+        hundredOne[i] = std::to_string(i);
+        if (i < 100) {
+            hundred[i] = hundredOne[i];
+        }
+    }
+    auto tooBig = w.scheduler->submitSweep(w.spec("x", 0), {{"a", hundred}, {"b", hundredOne}});
+    REQUIRE_FALSE(tooBig.ok());
+    CHECK(tooBig.error().code == ErrorCode::InvalidArgument);
+    CHECK(tooBig.error().message.rfind("sweep:", 0) == 0);
+    auto noCommand = w.spec("x", 0);
+    noCommand.command.clear();
+    CHECK(w.scheduler->submitSweep(noCommand, {{"a", {"1", "2"}}})
+              .error()
+              .message.rfind("command:", 0) == 0);
+    // Nothing of the refused sweeps was stored.
+    CHECK(w.jobs->list(std::nullopt, 100)->empty());
+
+    auto atLimit = w.scheduler->submitSweep(w.spec("x", 0), {{"a", hundred}, {"b", hundred}});
+    REQUIRE(atLimit.ok());
+    CHECK(atLimit->jobs.size() == kMaxSweepJobs);
+    CHECK(w.jobs->list(JobState::Queued, 10000)->size() == kMaxSweepJobs);
+}
+
+TEST_CASE("dependencies apply to every job of a sweep", "[fetchmld][sweep]") {
+    World w;
+    auto first = w.scheduler->submit(w.spec("first", 0));
+    REQUIRE(first.ok());
+    auto templ = w.spec("after", 0);
+    templ.params.clear();
+    templ.afterOk = {first->id};
+    auto held = w.scheduler->submitSweep(templ, {{"lr", {"1", "2", "3"}}});
+    REQUIRE(held.ok());
+    for (const auto& job : held->jobs) {
+        CHECK(w.jobs->get(job.id)->state == JobState::Held);
+        CHECK(w.jobs->get(job.id)->spec.afterOk == std::vector<std::string>{first->id});
+    }
+    w.scheduler->workerConnected(slots(4), {});
+    REQUIRE(w.sent.size() == 1);  // only the dependency runs
+    w.scheduler->jobExited(first->id, {0, 0, "exited", ""});
+    for (const auto& job : held->jobs) {
+        CHECK(w.jobs->get(job.id)->state == JobState::Starting);
+    }
+
+    // Met already: stored queued at once. Never met: each job fails as a single one would.
+    auto met = w.scheduler->submitSweep(templ, {{"lr", {"4", "5"}}});
+    REQUIRE(met.ok());
+    CHECK(met->jobs[0].state == JobState::Queued);
+    auto events = w.jobs->events(met->jobs[0].id);
+    REQUIRE(events.ok());
+    CHECK(events->front().reason == "dependencies met");
+    w.scheduler->jobExited(held->jobs[0].id, {1, 0, "exited", ""});
+    templ.afterOk = {held->jobs[0].id};
+    auto never = w.scheduler->submitSweep(templ, {{"lr", {"6", "7"}}});
+    REQUIRE(never.ok());
+    CHECK(never->jobs.front().state == JobState::Failed);  // what SubmitSweep answers
+    for (const auto& job : never->jobs) {
+        auto stored = w.jobs->get(job.id);
+        CHECK(stored->state == JobState::Failed);
+        CHECK(stored->reason == "dependency " + held->jobs[0].id + " failed");
+    }
+}
+
+TEST_CASE("cancelling a sweep ends waiting jobs at once and stops running ones",
+          "[fetchmld][sweep]") {
+    World w;
+    auto other = w.scheduler->submit(w.spec("other", 0));
+    REQUIRE(other.ok());
+    auto templ = w.spec("grid", 0);
+    templ.params.clear();
+    auto sweep = w.scheduler->submitSweep(templ, {{"lr", {"1", "2", "3", "4"}}});
+    REQUIRE(sweep.ok());
+    // A job outside the sweep waits on one of it: cancelling releases it (after).
+    auto dependent = w.spec("dependent", 0);
+    dependent.after = {sweep->jobs[3].id};
+    REQUIRE(w.scheduler->submit(dependent).ok());
+    w.scheduler->workerConnected(slots(2), {});
+    REQUIRE(w.sent.size() == 2);  // "other" and the sweep's first job
+    w.scheduler->jobStarted(sweep->jobs[0].id);
+    w.sent.clear();
+    w.changes.clear();
+
+    auto cancelled = w.scheduler->cancelSweep(*w.jobs->sweep(sweep->id));
+    REQUIRE(cancelled.ok());
+    CHECK(cancelled->cancelled ==
+          std::vector<std::string>{sweep->jobs[1].id, sweep->jobs[2].id, sweep->jobs[3].id});
+    CHECK(cancelled->stopping == std::vector<std::string>{sweep->jobs[0].id});
+    CHECK(cancelled->unreachable.empty());
+    for (std::size_t i = 1; i < 4; ++i) {
+        auto job = w.jobs->get(sweep->jobs[i].id);
+        CHECK(job->state == JobState::Cancelled);
+        CHECK(job->reason == "cancelled");
+        CHECK(job->finishedAt == w.now);
+        CHECK(w.jobs->events(job->id)->back().to == "cancelled");
+    }
+    // The running one is asked to stop; the dependent is released (its dependency ended) and
+    // starts in the slot the stopped job frees.
+    REQUIRE(w.sent.size() == 1);
+    CHECK(w.sent[0] == nlohmann::json{{"type", "cancel"}, {"id", sweep->jobs[0].id}});
+    CHECK(w.jobs->get("j000006")->state == JobState::Queued);
+    CHECK(w.jobs->get(other->id)->state == JobState::Starting);  // not in the sweep
+    w.scheduler->jobExited(sweep->jobs[0].id, {0, 15, "cancelled", ""});
+    CHECK(w.jobs->get(sweep->jobs[0].id)->state == JobState::Cancelled);
+    CHECK(w.jobs->get("j000006")->state == JobState::Starting);
+
+    // Again: nothing left to cancel; an unknown sweep is NotFound.
+    auto again = w.scheduler->cancelSweep(*w.jobs->sweep(sweep->id));
+    REQUIRE(again.ok());
+    CHECK(again->cancelled.empty());
+    CHECK(again->stopping.empty());
+    CHECK(w.jobs->sweep("s000009").error().code == ErrorCode::NotFound);
+    CHECK(w.jobs->sweep("j000001").error().code == ErrorCode::NotFound);
+}

@@ -50,6 +50,10 @@ TEST_CASE("every route of the table matches its method and path", "[httpsd][rout
         {"GET", "/v1/jobs/j-42/logs", Route::JobLogs, "j-42"},
         {"GET", "/v1/jobs/j-42/results", Route::JobResults, "j-42"},
         {"POST", "/v1/users", Route::UserAdd, ""},
+        {"POST", "/v1/sweeps", Route::SweepSubmit, ""},
+        {"POST", "/v1/sweeps/s000001/cancel", Route::SweepCancel, "s000001"},
+        {"POST", "/v1/jobs/prune", Route::JobsPrune, ""},
+        {"GET", "/v1/jobs/prune", Route::JobGet, "prune"},  // a (missing) job named prune
     };
     for (const auto& c : cases) {
         INFO(c.method << " " << c.target);
@@ -65,6 +69,7 @@ TEST_CASE("route names are the enumerators", "[httpsd][router]") {
     CHECK(std::string(fetchml::edge::routeName(Route::Health)) == "Health");
     CHECK(std::string(fetchml::edge::routeName(Route::UserAdd)) == "UserAdd");
     CHECK(std::string(fetchml::edge::routeName(Route::JobCancel)) == "JobCancel");
+    CHECK(std::string(fetchml::edge::routeName(Route::JobsPrune)) == "JobsPrune");
 }
 
 TEST_CASE("query parameters are decoded, the last one wins", "[httpsd][router]") {
