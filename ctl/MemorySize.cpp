@@ -16,7 +16,8 @@ Result<std::uint64_t> parseMemoryMib(std::string_view text, std::string_view fla
     std::string_view digits = text;
     std::uint64_t unitMib = 1;
     constexpr std::pair<std::string_view, std::uint64_t> kUnits[] = {
-        {"MiB", 1}, {"GiB", 1024}, {"TiB", 1024 * 1024}, {"M", 1}, {"G", 1024}, {"T", 1024 * 1024}};
+        {"MiB", 1},         {"GiB", 1024}, {"TiB", 1024 * 1024}, {"M", 1},          {"G", 1024},
+        {"T", 1024 * 1024}, {"m", 1},      {"g", 1024},          {"t", 1024 * 1024}};
     for (const auto& [suffix, mib] : kUnits) {
         if (digits.size() > suffix.size() && digits.ends_with(suffix)) {
             digits.remove_suffix(suffix.size());

@@ -1,6 +1,7 @@
 #pragma once
-// Memory sizes on the command line: a whole number of MiB ("4096") or a number with a binary
-// unit M, G or T ("512M", "16G"; also MiB, GiB, TiB), as podman's and sbatch's --mem read them.
+// Memory sizes on the command line: a whole number of MiB ("4096") or a whole number with a
+// binary unit M, G or T ("512M", "16G"; also m, g, t and MiB, GiB, TiB), as podman's --memory
+// and sbatch's --mem read them (fractions such as 1.5G are refused: write 1536M).
 
 #include <cstdint>
 #include <string_view>

@@ -215,7 +215,9 @@ void addQueueCommand(CLI::App& app, CtlContext& ctx) {
         ->add_option("--cpus", args->cpus,
                      "CPUs the job needs, fractions allowed (default: scheduler.default_cpus)")
         ->check(CLI::Range(0.001, 1024.0));
-    queue->add_option("--memory", args->memory, "Memory the job needs: MiB, or e.g. 512M, 16G")
+    queue
+        ->add_option("--memory", args->memory,
+                     "Memory the job needs: MiB, or a whole number with M, G or T (512M, 16G)")
         ->type_name("SIZE");
     queue->add_option("--gpus", args->gpus, "GPU devices the job needs, each its own")
         ->check(CLI::Range(0, 64));

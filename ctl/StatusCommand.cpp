@@ -46,7 +46,9 @@ bool finished(const std::string& state) {
 }
 
 std::string exitText(const json& job) {
-    if (!finished(job.value("state", std::string())) || !job.contains("exit_code")) {
+    // A job cancelled (or failed) before it ever started has no exit code.
+    if (!finished(job.value("state", std::string())) || !job.contains("exit_code") ||
+        job.value("started_at", std::int64_t{0}) == 0) {
         return "-";
     }
     return job["exit_code"].dump();
@@ -74,7 +76,8 @@ std::string metricsText(const json& job) {
 /// "2 CPUs, 4096 MiB, 1 GPU (nvidia.com/gpu=0), at most 3600 s".
 std::string resourcesText(const json& job) {
     std::ostringstream out;
-    out << job.value("cpus", 0.0) << " CPUs";
+    const double cpus = job.value("cpus", 0.0);
+    out << cpus << (cpus == 1 ? " CPU" : " CPUs");
     if (const auto mib = job.value("memory_mib", std::uint64_t{0}); mib != 0) {
         out << ", " << mib << " MiB";
     }
@@ -160,6 +163,12 @@ void printDetail(const json& job) {
                              std::to_string(job.value("max_retries", 0) + 1) + ")");
     }
     line("needs:", resourcesText(job));
+    if (job.contains("waiting") && job["waiting"].is_string()) {
+        line("waiting:",
+             job["waiting"].get<std::string>() + (job.value("waiting_until", std::int64_t{0}) != 0
+                                                      ? " (" + timeText(job, "waiting_until") + ")"
+                                                      : ""));
+    }
     std::string command;
     for (const auto& arg : job.value("command", json::array())) {
         command +=

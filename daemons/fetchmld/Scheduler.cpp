@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <filesystem>
+#include <sstream>
 #include <system_error>
 
 #include "core/Log.hpp"
@@ -427,7 +428,7 @@ bool Scheduler::jobExited(const std::string& id, const ExitReport& report) {
         to = JobState::Succeeded;
     }
     std::string reason = report.reason.empty() ? "exited" : report.reason;
-    if (!report.message.empty()) {
+    if (!report.message.empty() && report.message != reason) {
         reason += ": " + report.message;
     }
     ingestResults(id);
@@ -593,6 +594,28 @@ void Scheduler::armWakeup() {
     } else if (*at) {
         wakeup_(**at);
     }
+}
+
+Scheduler::Waiting Scheduler::waiting(const Job& job) const {
+    if (job.state != JobState::Queued) {
+        return {};
+    }
+    if (job.notBefore > jobs_.now()) {
+        return {"retry backoff", job.notBefore};
+    }
+    if (!connected_) {
+        return {"no worker connected (it is started on demand)", 0};
+    }
+    if (tooBig_.count(job.id) != 0) {
+        std::ostringstream has;
+        has << capacity_.slots << " slots, " << capacity_.cpus << " CPUs, " << capacity_.memoryMib
+            << " MiB, " << capacity_.gpus.size() << " GPUs";
+        return {"more than the worker has (" + has.str() + "): it cannot start there", 0};
+    }
+    if (reservation_ && reservation_->id == job.id) {
+        return {"resources: reserved start", reservation_->atMs};
+    }
+    return {"its turn: other jobs go first, or there is no room yet", 0};
 }
 
 ResourceRequest Scheduler::requestOf(const Job& job) const {

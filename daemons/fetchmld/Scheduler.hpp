@@ -152,6 +152,16 @@ public:
     /// Starts the queued jobs that fit in what the worker has free (Placement: queue order,
     /// EASY backfill behind the first job that must wait), giving GPU jobs their devices.
     void dispatch();
+    /// Why a queued job has not started, as of the last dispatch.
+    struct Waiting {
+        std::string reason;     ///< "" when the job is not queued
+        std::int64_t atMs = 0;  ///< ms since the epoch: when the backoff ends / reserved start
+    };
+    /// "retry backoff" (until atMs); "no worker connected (it is started on demand)"; "more
+    /// than the worker has (<capacity>): it cannot start there"; "resources: reserved start"
+    /// (by atMs, if running jobs run to their maximum run time); else "its turn: other jobs go
+    /// first, or there is no room yet".
+    Waiting waiting(const Job& job) const;
     /// The reserved start of the first queued job that waits for resources, as of the last
     /// dispatch; nullopt when none waits (or no worker is connected).
     const std::optional<Reservation>& reservation() const { return reservation_; }

@@ -377,6 +377,20 @@ sdbus::UnixFd SchedulerBus::OpenBlob(const VariantMap& request) {
     });
 }
 
+void SchedulerBus::checkDependenciesReadable(const Identity& who, const JobSpec& spec) {
+    for (const auto& [ids, field] :
+         {std::pair{&spec.after, "after"}, std::pair{&spec.afterOk, "after_ok"}}) {
+        for (const auto& id : *ids) {
+            auto dep = deps_.jobs.get(id);
+            if (dep && !deps_.auth.requireFor(who, dep->spec.user, Permission::JobsReadOwn,
+                                              Permission::JobsReadAny)) {
+                fail(makeError(ErrorCode::InvalidArgument,
+                               std::string(field) + ": job " + id + " does not exist"));
+            }
+        }
+    }
+}
+
 JobSpec SchedulerBus::specFromRequest(const VariantMap& request, const std::string& user) {
     JobSpec spec;
     spec.user = user;
@@ -419,7 +433,9 @@ JobSpec SchedulerBus::specFromRequest(const VariantMap& request, const std::stri
 VariantMap SchedulerBus::SubmitJob(const VariantMap& request) {
     return guarded("SubmitJob", [&] {
         auto who = authorize(request, Permission::JobsSubmit, "job.submit");
-        auto job = unwrap(deps_.scheduler.submit(specFromRequest(request, who.user)));
+        auto spec = specFromRequest(request, who.user);
+        checkDependenciesReadable(who, spec);
+        auto job = unwrap(deps_.scheduler.submit(std::move(spec)));
         done(who, "job.submit", who.user + " queued job " + job.id, job.id);
         return jobToVariantMap(job);
     });
@@ -458,7 +474,9 @@ VariantMap SchedulerBus::SubmitSweep(const VariantMap& request) {
     return guarded("SubmitSweep", [&] {
         auto who = authorize(request, Permission::JobsSubmit, "sweep.submit");
         auto axes = sweepAxes(request);
-        auto sweep = unwrap(deps_.scheduler.submitSweep(specFromRequest(request, who.user), axes));
+        auto spec = specFromRequest(request, who.user);
+        checkDependenciesReadable(who, spec);
+        auto sweep = unwrap(deps_.scheduler.submitSweep(std::move(spec), axes));
         std::vector<std::string> ids;
         ids.reserve(sweep.jobs.size());
         for (const auto& job : sweep.jobs) {
@@ -478,7 +496,12 @@ VariantMap SchedulerBus::GetJob(const VariantMap& request) {
         auto who = authenticate(request, "job.get");
         auto job = readableJob(who, request, "job.get");
         done(who, "job.get", who.user + " read job " + job.id, job.id);
-        return jobToVariantMap(job);
+        auto out = jobToVariantMap(job);
+        if (auto waiting = deps_.scheduler.waiting(job); !waiting.reason.empty()) {
+            out["waiting"] = waiting.reason;
+            out["waiting_until"] = waiting.atMs;
+        }
+        return out;
     });
 }
 

@@ -88,6 +88,10 @@ private:
     /// The fields of a SubmitJob (or SubmitSweep) request as a JobSpec for user; throws
     /// InvalidArgument naming the field.
     static JobSpec specFromRequest(const VariantMap& request, const std::string& user);
+    /// Throws (InvalidArgument "after: job <id> does not exist", as for a missing one) when a
+    /// dependency of `spec` is a job `who` may not read: waiting on another user's job would
+    /// tell how it ended.
+    void checkDependenciesReadable(const Identity& who, const JobSpec& spec);
 
     /// Runs a method body (see SchedulerBus.cpp).
     template <typename F>

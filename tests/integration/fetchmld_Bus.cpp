@@ -190,6 +190,19 @@ TEST_CASE("fetchmld serves org.fetchml.Scheduler1 on the system bus", "[fetchmld
         CHECK(errorNameOf([&] {
                   f.client->CancelJob({{"id", second.at("id")}, {"api_key", sdbus::Variant(key)}});
               }) == "org.fetchml.Error.PermissionDenied");
+        // Nor wait on it: its end would tell her how it went. Same answer as a missing job.
+        auto waitOnOther = submitRequest(commit);
+        waitOnOther["api_key"] = sdbus::Variant(key);
+        waitOnOther["after_ok"] =
+            sdbus::Variant(std::vector<std::string>{second.at("id").get<std::string>()});
+        std::string why;
+        CHECK(errorNameOf([&] { f.client->SubmitJob(waitOnOther); }, &why) ==
+              "org.fetchml.Error.InvalidArgument");
+        CHECK(why == "after_ok: job " + second.at("id").get<std::string>() + " does not exist");
+        // A queued job says why it waits (no worker here).
+        auto waiting = f.client->GetJob({{"id", second.at("id")}});
+        CHECK(waiting.at("waiting").get<std::string>() ==
+              "no worker connected (it is started on demand)");
         CHECK(errorNameOf([&] {
                   f.client->AddUser({{"name", sdbus::Variant(std::string("eve"))},
                                      {"api_key", sdbus::Variant(key)}});

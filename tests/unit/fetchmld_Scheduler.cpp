@@ -140,10 +140,12 @@ TEST_CASE("dispatch fills the worker's slots by priority", "[fetchmld][scheduler
     auto failed = w.jobs->get("j000003");
     CHECK(failed->state == JobState::Failed);
     CHECK(failed->exitCode == 2);
-    w.scheduler->jobExited("j000001", {0, 15, "cancelled", ""});
+    // The worker says "cancelled" twice (reason and message): recorded once.
+    w.scheduler->jobExited("j000001", {0, 15, "cancelled", "cancelled"});
     auto cancelled = w.jobs->get("j000001");
     CHECK(cancelled->state == JobState::Cancelled);
     CHECK(cancelled->exitCode == 128 + 15);
+    CHECK(cancelled->reason == "cancelled");
 }
 
 TEST_CASE("the worker is wanted only while there is work", "[fetchmld][scheduler]") {
@@ -543,6 +545,19 @@ TEST_CASE("each GPU device goes to one job at a time, also across a restart",
     CHECK(w.jobs->get(first->id)->devices == std::vector<std::string>{"example.com/gpu=0"});
     REQUIRE(w.scheduler->reservation());
     CHECK(w.scheduler->reservation()->id == second->id);
+    auto waits = w.scheduler->waiting(*w.jobs->get(second->id));
+    CHECK(waits.reason == "resources: reserved start");
+    CHECK(waits.atMs == w.now + 60'000);
+    CHECK(w.scheduler->waiting(*w.jobs->get(first->id)).reason.empty());  // not queued
+    // A job asking for more GPUs than the worker has never starts here and says so.
+    auto greedy = gpuSpec;
+    greedy.gpus = 2;
+    auto tooBig = w.scheduler->submit(greedy);
+    REQUIRE(tooBig);
+    CHECK_THAT(w.scheduler->waiting(*w.jobs->get(tooBig->id)).reason,
+               Catch::StartsWith("more than the worker has (4 slots, 4 CPUs, 0 MiB, 1 GPUs)"));
+    CHECK(w.scheduler->reservation()->id == second->id);
+    REQUIRE(w.scheduler->cancel(tooBig->id));
 
     // fetchmld restarts (a new Scheduler on the same database) while first runs: the device
     // stays first's.
