@@ -78,8 +78,7 @@ int main(int argc, char** argv) {
                 latencies[c].push_back(
                     std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
                 if (!job && errors.fetch_add(1) == 0) {
-                    std::fprintf(stderr, "fetchml-bench-submit: %s\n",
-                                 job.error().message.c_str());
+                    std::fprintf(stderr, "fetchml-bench-submit: %s\n", job.error().message.c_str());
                 }
             }
         });
@@ -97,9 +96,10 @@ int main(int argc, char** argv) {
     }
     std::sort(all.begin(), all.end());
     auto pct = [&](double p) { return all[static_cast<size_t>(p * (all.size() - 1))]; };
-    std::printf("via=%s clients=%d jobs=%d errors=%d seconds=%.3f jobs_per_s=%.1f p50_ms=%.2f "
-                "p99_ms=%.2f\n",
-                via.c_str(), clients, jobs, errors.load(), seconds,
-                (jobs - errors.load()) / seconds, pct(0.5), pct(0.99));
+    std::printf(
+        "via=%s clients=%d jobs=%d errors=%d seconds=%.3f jobs_per_s=%.1f p50_ms=%.2f "
+        "p99_ms=%.2f\n",
+        via.c_str(), clients, jobs, errors.load(), seconds, (jobs - errors.load()) / seconds,
+        pct(0.5), pct(0.99));
     return 0;
 }

@@ -248,8 +248,7 @@ TEST_CASE("cancelWaiting cancels only the sweep's queued and held jobs",
     CHECK((*members)[0].second == JobState::Starting);
 }
 
-TEST_CASE("a database from before sweeps gains them without losing jobs",
-          "[fetchmld][jobstore]") {
+TEST_CASE("a database from before sweeps gains them without losing jobs", "[fetchmld][jobstore]") {
     TempDb t;
     auto path = t.dir + "/old.db";
     {
