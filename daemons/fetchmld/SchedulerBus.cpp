@@ -413,17 +413,11 @@ JobSpec SchedulerBus::specFromRequest(const VariantMap& request, const std::stri
     spec.maxRetries = static_cast<std::int32_t>(retries);
     spec.cpus = unwrap(getDouble(request, "cpus", 0));
     spec.memoryMib = unwrap(getUInt64(request, "memory_mib", 0));
-    auto gpus = unwrap(getUInt64(request, "gpus", 0));
-    auto runtime = unwrap(getUInt64(request, "max_runtime_s", 0));
-    if (gpus > Scheduler::kMaxGpus) {
-        fail(makeError(ErrorCode::InvalidArgument,
-                       "gpus: at most " + std::to_string(Scheduler::kMaxGpus)));
-    }
-    if (runtime > std::numeric_limits<std::uint32_t>::max()) {
-        fail(makeError(ErrorCode::InvalidArgument, "max_runtime_s: out of range"));
-    }
-    spec.gpus = static_cast<std::uint32_t>(gpus);
-    spec.maxRuntimeS = static_cast<std::uint32_t>(runtime);
+    // Saturated to 32 bits: Scheduler::validate says what the limits are.
+    constexpr std::uint64_t kMax32 = std::numeric_limits<std::uint32_t>::max();
+    spec.gpus = static_cast<std::uint32_t>(std::min(unwrap(getUInt64(request, "gpus", 0)), kMax32));
+    spec.maxRuntimeS = static_cast<std::uint32_t>(
+        std::min(unwrap(getUInt64(request, "max_runtime_s", 0)), kMax32));
     spec.after = unwrap(getStringList(request, "after", {}));
     spec.afterOk = unwrap(getStringList(request, "after_ok", {}));
     spec.params = unwrap(getStringMap(request, "params", {}));
