@@ -163,6 +163,12 @@ void printDetail(const json& job) {
                              std::to_string(job.value("max_retries", 0) + 1) + ")");
     }
     line("needs:", resourcesText(job));
+    if (!job.value("host", std::string()).empty()) {
+        line("host:", job.value("host", std::string()));
+    }
+    if (!job.value("origin", std::string()).empty()) {
+        line("submitted on:", job.value("origin", std::string()));
+    }
     if (job.contains("waiting") && job["waiting"].is_string()) {
         line("waiting:",
              job["waiting"].get<std::string>() + (job.value("waiting_until", std::int64_t{0}) != 0

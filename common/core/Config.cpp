@@ -158,6 +158,7 @@ const std::vector<KeySpec>& keys() {
     static const std::vector<KeySpec> kKeys = {
         {"paths", "state_dir", bind<&S::paths, &PathSettings::stateDir>()},
         {"paths", "runtime_dir", bind<&S::paths, &PathSettings::runtimeDir>()},
+        {"paths", "store_dir", bind<&S::paths, &PathSettings::storeDir>()},
         {"log", "level", bind<&S::log, &LogSettings::level>(),
             {"trace", "debug", "info", "warning", "error", "critical"}},
         {"log", "target", bind<&S::log, &LogSettings::target>(), {"auto", "console", "journal"}},
@@ -178,6 +179,10 @@ const std::vector<KeySpec>& keys() {
         {"auth", "local_role", bind<&S::auth, &AuthSettings::localRole>()},
         {"queue", "backend", bind<&S::queue, &QueueSettings::backend>(), {"sqlite", "redis"}},
         {"queue", "redis_url", bind<&S::queue, &QueueSettings::redisUrl>()},
+        {"queue", "host_id", bind<&S::queue, &QueueSettings::hostId>()},
+        {"queue", "prefix", bind<&S::queue, &QueueSettings::prefix>()},
+        {"queue", "lease_s", bind<&S::queue, &QueueSettings::leaseS>()},
+        {"queue", "poll_ms", bind<&S::queue, &QueueSettings::pollMs>()},
         {"worker", "socket", bind<&S::worker, &WorkerSettings::socket>()},
         {"worker", "podman", bind<&S::worker, &WorkerSettings::podman>()},
         {"worker", "runtime", bind<&S::worker, &WorkerSettings::runtime>()},
@@ -503,6 +508,7 @@ Settings resolvePaths(Settings settings) {
         }
     };
     fill(settings.scheduler.database, state, "fetchml.db");
+    fill(settings.paths.storeDir, state, "store");
     fill(settings.scheduler.workerSocket, run, "worker.sock");
     fill(settings.worker.socket, run, "worker.sock");
     fill(settings.worker.rootfsDir, state, "rootfs");

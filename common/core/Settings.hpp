@@ -13,6 +13,9 @@ namespace fetchml {
 struct PathSettings {
     std::string stateDir = "/var/lib/fetchml";  ///< database, store, runs (state_dir)
     std::string runtimeDir = "/run/fetchml";    ///< sockets (runtime_dir)
+    /// Content-addressed store; "" = <state_dir>/store. Hosts sharing a queue share it
+    /// (NFS, CephFS) (store_dir)
+    std::string storeDir;
 };
 
 /// `log:` logging.
@@ -53,8 +56,17 @@ struct AuthSettings {
 
 /// `queue:` queue back end.
 struct QueueSettings {
-    std::string backend = "sqlite";  ///< sqlite|redis (backend); redis arrives with issue 5
+    std::string backend = "sqlite";                                ///< sqlite|redis (backend)
     std::string redisUrl = "unix:///run/redis/redis-server.sock";  ///< (redis_url)
+    /// This host's name in the shared queue, unique per host; "" = the host name (host_id)
+    std::string hostId;
+    /// Keys of the shared queue start with this, so one Redis can hold several (prefix)
+    std::string prefix = "fetchml";
+    /// A claimed job's lease, s: renewed every lease_s/3; a host silent this long loses its
+    /// jobs to the others (lease_s)
+    std::uint32_t leaseS = 60;
+    /// How often the shared queue is polled for jobs and events, ms (poll_ms)
+    std::uint32_t pollMs = 200;
 };
 
 /// `worker:` fetchml-workerd.

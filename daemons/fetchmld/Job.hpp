@@ -48,6 +48,14 @@ struct Job {
     /// GPU devices (CDI names) given to its latest attempt; empty before it starts and while
     /// a retry waits.
     std::vector<std::string> devices;
+    // Several hosts (queue.backend redis; decisions.md "Several hosts: the shared queue"):
+    /// True while the job is in the shared queue and not run by this host: submitted here and
+    /// claimed by another host or by none yet (its state then mirrors the other host's), or
+    /// a claim this host lost. Such a job is never dispatched here.
+    bool shared = false;
+    std::string claim;   ///< the shared-queue entry this host holds for it, "" = none
+    std::string origin;  ///< host it was submitted on, "" = this one
+    std::string host;    ///< host that runs or ran it, "" = this one
 };
 
 /// One row of job_events: a state transition.

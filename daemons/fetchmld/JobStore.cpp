@@ -10,7 +10,9 @@ namespace {
 constexpr const char* kJobColumns =
     "seq, name, user, state, commit_id, command, image, priority, params, exit_code, reason, "
     "submitted_at, started_at, finished_at, results, max_retries, attempt, not_before, "
-    "eff_priority, cpus, memory_mib, gpus, max_runtime_s, devices, sweep_seq";
+    "eff_priority, cpus, memory_mib, gpus, max_runtime_s, devices, sweep_seq, shared, claim, "
+    "origin, "
+    "host";
 
 Job rowToJob(const Statement& row) {
     Job job;
@@ -57,6 +59,10 @@ Job rowToJob(const Statement& row) {
         }
     }
     job.sweepSeq = row.int64(24);
+    job.shared = row.int64(25) != 0;
+    job.claim = row.text(26);
+    job.origin = row.text(27);
+    job.host = row.text(28);
     return job;
 }
 
@@ -71,13 +77,13 @@ std::int64_t wallClockMs() {
     return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
-Result<Job> JobStore::submit(const JobSpec& spec) {
+Result<Job> JobStore::submit(const JobSpec& spec, std::int64_t explicitSeq, bool shared) {
     std::int64_t seq = 0;
     // A job with dependencies waits held until the scheduler releases it.
     const JobState initial =
         spec.after.empty() && spec.afterOk.empty() ? JobState::Queued : JobState::Held;
     auto done = db_.transaction([&]() -> Result<void> {
-        auto inserted = insertJob(spec, initial, "", 0, clock_());
+        auto inserted = insertJob(spec, initial, "", 0, clock_(), explicitSeq, shared);
         if (!inserted) {
             return inserted.error();
         }
@@ -92,12 +98,13 @@ Result<Job> JobStore::submit(const JobSpec& spec) {
 
 Result<std::int64_t> JobStore::insertJob(const JobSpec& spec, JobState initial,
                                          const std::string& reason, std::int64_t sweepSeq,
-                                         std::int64_t now) {
+                                         std::int64_t now, std::int64_t explicitSeq, bool shared) {
+    // seq NULL: the next rowid (one host); else the id the shared queue gave the job.
     auto stmt = db_.prepare(
-        "INSERT INTO jobs (name, user, state, commit_id, command, image, priority, params, "
+        "INSERT INTO jobs (seq, name, user, state, commit_id, command, image, priority, params, "
         "submitted_at, max_retries, eff_priority, sweep_seq, cpus, memory_mib, gpus, "
-        "max_runtime_s) VALUES (?1, ?2, ?10, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?6, ?11, ?12, ?13, ?14, "
-        "?15)");
+        "max_runtime_s, shared) VALUES (?16, ?1, ?2, ?10, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?6, ?11, "
+        "?12, ?13, ?14, ?15, ?17)");
     if (!stmt) {
         return stmt.error();
     }
@@ -117,7 +124,13 @@ Result<std::int64_t> JobStore::insertJob(const JobSpec& spec, JobState initial,
         .bind(12, spec.cpus)
         .bind(13, static_cast<std::int64_t>(spec.memoryMib))
         .bind(14, std::int64_t{spec.gpus})
-        .bind(15, std::int64_t{spec.maxRuntimeS});
+        .bind(15, std::int64_t{spec.maxRuntimeS})
+        .bind(17, std::int64_t{shared});
+    if (explicitSeq > 0) {
+        (*stmt)->bind(16, explicitSeq);
+    } else {
+        (*stmt)->bindNull(16);
+    }
     if (auto r = (*stmt)->run(); !r) {
         return r.error();
     }
@@ -142,7 +155,11 @@ Result<std::int64_t> JobStore::insertJob(const JobSpec& spec, JobState initial,
 }
 
 Result<SweepRecord> JobStore::submitSweep(const std::vector<JobSpec>& specs, JobState initial,
-                                          const std::string& reason) {
+                                          const std::string& reason,
+                                          const std::vector<std::int64_t>& seqs) {
+    if (!seqs.empty() && seqs.size() != specs.size()) {
+        return makeError(ErrorCode::Internal, "sweep: one job id per job expected");
+    }
     if (specs.empty()) {
         return makeError(ErrorCode::InvalidArgument, "sweep: no jobs");
     }
@@ -161,8 +178,10 @@ Result<SweepRecord> JobStore::submitSweep(const std::vector<JobSpec>& specs, Job
             return r;
         }
         sweep.seq = db_.lastInsertRowid();
-        for (const auto& spec : specs) {
-            auto seq = insertJob(spec, initial, reason, sweep.seq, now);
+        for (std::size_t i = 0; i < specs.size(); ++i) {
+            const JobSpec& spec = specs[i];
+            auto seq = insertJob(spec, initial, reason, sweep.seq, now, seqs.empty() ? 0 : seqs[i],
+                                 !seqs.empty());
             if (!seq) {
                 return seq.error();
             }
@@ -175,6 +194,7 @@ Result<SweepRecord> JobStore::submitSweep(const std::vector<JobSpec>& specs, Job
             job.submittedAt = now;
             job.effectivePriority = spec.priority;
             job.sweepSeq = sweep.seq;
+            job.shared = !seqs.empty();
             sweep.jobs.push_back(std::move(job));
         }
         return {};
@@ -437,9 +457,9 @@ Result<std::vector<Job>> JobStore::list(std::optional<JobState> state, std::uint
 Result<std::vector<Job>> JobStore::inStates(const std::vector<JobState>& states) {
     std::vector<Job> all;
     for (JobState state : states) {
-        auto jobs = query(
-            std::string("SELECT ") + kJobColumns + " FROM jobs WHERE state = ? ORDER BY seq ASC",
-            [&](Statement& s) { s.bind(1, std::string(jobStateName(state))); });
+        auto jobs = query(std::string("SELECT ") + kJobColumns +
+                              " FROM jobs WHERE state = ? AND shared = 0 ORDER BY seq ASC",
+                          [&](Statement& s) { s.bind(1, std::string(jobStateName(state))); });
         if (!jobs) {
             return jobs.error();
         }
@@ -465,7 +485,7 @@ Result<std::vector<Job>> JobStore::queuedCandidates(std::uint32_t limit,
     // Users at their limit of starting/running jobs (few rows: index jobs_state) are skipped.
     return query(
         std::string("SELECT ") + kJobColumns +
-            " FROM jobs WHERE state = 'queued' AND not_before <= ?1 "
+            " FROM jobs WHERE state = 'queued' AND shared = 0 AND not_before <= ?1 "
             "AND (?2 = 0 OR user NOT IN (SELECT user FROM jobs "
             "WHERE state IN ('starting', 'running') GROUP BY user "
             "HAVING COUNT(*) >= ?2)) "

@@ -54,14 +54,18 @@ public:
 
     /// Inserts a job and its first event ("" → queued), or held with its dependencies
     /// (spec.after, spec.afterOk; existing ids, checked by the caller) in one transaction.
-    /// Returns the stored job. Errors: Busy/Internal from SQLite.
-    Result<Job> submit(const JobSpec& spec);
+    /// `seq` > 0: the job's id comes from the shared queue (JobQueue::nextJobSeq), and
+    /// `shared` marks it as waiting in that queue rather than here. Returns the stored job.
+    /// Errors: Busy/Internal from SQLite (a taken seq: Internal).
+    Result<Job> submit(const JobSpec& spec, std::int64_t seq = 0, bool shared = false);
     /// Inserts a sweep and all its jobs (one per spec, in order, all in state `initial` with
     /// `reason` on their first event: queued, or held with the specs' dependencies) in ONE
     /// transaction. Returns the sweep with its jobs as stored. Errors: InvalidArgument for no
-    /// specs; Busy/Internal from SQLite (then nothing is stored).
+    /// specs; Busy/Internal from SQLite (then nothing is stored). `seqs`, when not empty,
+    /// gives each job its id from the shared queue (one per spec) and marks them shared.
     Result<SweepRecord> submitSweep(const std::vector<JobSpec>& specs, JobState initial,
-                                    const std::string& reason = "");
+                                    const std::string& reason = "",
+                                    const std::vector<std::int64_t>& seqs = {});
     /// The sweep with id "s000001" (without its jobs). Errors: NotFound "sweep <id> does not
     /// exist".
     Result<SweepRecord> sweep(const std::string& id);
@@ -123,6 +127,36 @@ public:
     Result<void> addMetrics(const std::string& id, std::int64_t step,
                             const std::map<std::string, double>& values);
 
+    // Several hosts (JobStoreShared.cpp; decisions.md "Several hosts: the shared queue").
+
+    /// This host claimed shared-queue entry `claim` for job `seq`: an existing record becomes
+    /// ours to run (shared = 0, host = ""; queued again if it was waiting or mirrored, as
+    /// a reclaimed job starts over), else a record is made from `spec` with that seq, queued,
+    /// origin `origin`. One transaction. Returns the job.
+    Result<Job> adopt(std::int64_t seq, const JobSpec& spec, const std::string& claim,
+                      const std::string& origin);
+    /// Jobs this host holds a shared-queue claim for, oldest first (index jobs_claim).
+    Result<std::vector<Job>> claimed();
+    /// Forgets the claim of a job (its entry was completed). Errors: NotFound.
+    Result<void> clearClaim(const std::string& id);
+    /// This host lost the claim of a job (another host reclaimed it): shared again, queued,
+    /// host `host`, devices released, an event with `reason`. Errors: NotFound.
+    Result<Job> yieldClaim(const std::string& id, const std::string& host,
+                           const std::string& reason);
+    /// What another host reported about a job submitted here (shared = 1 only): state,
+    /// exit code, reason, host, attempt, start and end times (ms since the epoch, 0 = keep),
+    /// results tree id; an event when the state changed. nullopt when the job is not here or
+    /// not shared (this host runs it).
+    Result<std::optional<Job>> mirror(const std::string& id, JobState state, std::int32_t exitCode,
+                                      const std::string& reason, const std::string& host,
+                                      std::int32_t attempt, std::int64_t startedAt,
+                                      std::int64_t finishedAt, const std::string& results);
+    /// Queued jobs this host may dispatch (shared = 0): how many (index jobs_queue).
+    Result<std::int64_t> dispatchableCount();
+    /// A value of table shared_state ("" when unset) and setting it.
+    Result<std::string> sharedValue(const std::string& key);
+    Result<void> setSharedValue(const std::string& key, const std::string& value);
+
     /// Records a manifest under its id (kind "commit" or "results"); idempotent.
     Result<void> putCommit(const std::string& id, const std::string& manifest,
                            const std::string& kind, const std::string& user);
@@ -134,7 +168,8 @@ private:
     /// One job row, its dependencies and its first event (inside the caller's transaction);
     /// returns its seq.
     Result<std::int64_t> insertJob(const JobSpec& spec, JobState initial, const std::string& reason,
-                                   std::int64_t sweepSeq, std::int64_t now);
+                                   std::int64_t sweepSeq, std::int64_t now,
+                                   std::int64_t explicitSeq = 0, bool shared = false);
     /// One row of job_events (inside the caller's transaction).
     Result<void> insertEvent(std::int64_t seq, std::int64_t at, const std::string& from,
                              const std::string& to, const std::string& reason);

@@ -125,7 +125,22 @@ Result<Job> Scheduler::submit(JobSpec spec) {
     if (spec.maxRuntimeS == 0) {
         spec.maxRuntimeS = options_.maxRuntimeS;
     }
-    auto job = jobs_.submit(spec);
+    std::int64_t seq = 0;
+    if (shared_) {
+        auto next = shared_->nextSeq();
+        if (!next) {
+            return next.error();
+        }
+        seq = *next;
+        // Into the shared queue first: a crash before the record is written leaves a job that
+        // runs without an answer to its caller, never an answered job that does not run.
+        if (spec.after.empty() && spec.afterOk.empty()) {
+            if (auto published = shared_->publish(jobIdFromSeq(seq), spec); !published) {
+                return published.error();
+            }
+        }
+    }
+    auto job = jobs_.submit(spec, seq, shared_.has_value());
     if (!job) {
         return job.error();
     }
@@ -178,6 +193,20 @@ void Scheduler::resolveHeld(const std::string& id) {
             changeState(id, JobState::Failed, {std::nullopt, why});
             break;
         case DepsVerdict::Met:
+            if (shared_) {
+                auto job = jobs_.get(id);
+                if (!job) {
+                    log()->error("job {}: {}", id, job.error().message);
+                    return;
+                }
+                if (job->shared) {
+                    if (auto published = shared_->publish(id, job->spec); !published) {
+                        log()->error("job {}: dependencies met but not queued: {}", id,
+                                     published.error().message);
+                        return;
+                    }
+                }
+            }
             changeState(id, JobState::Queued, {std::nullopt, "dependencies met"});
             break;
         case DepsVerdict::Waiting:
@@ -222,8 +251,25 @@ Result<SweepRecord> Scheduler::submitSweep(JobSpec templ, const std::vector<Swee
     std::string why;
     const DepsVerdict verdict = judgeDependencies(deps, why);
     const bool queued = verdict == DepsVerdict::Met;
+    std::vector<std::int64_t> seqs;
+    if (shared_) {
+        // Ids from the shared queue, then every queued job into it before the records exist
+        // (as submit() does).
+        for (std::size_t i = 0; i < specs.size(); ++i) {
+            auto next = shared_->nextSeq();
+            if (!next) {
+                return next.error();
+            }
+            seqs.push_back(*next);
+        }
+        for (std::size_t i = 0; queued && i < specs.size(); ++i) {
+            if (auto published = shared_->publish(jobIdFromSeq(seqs[i]), specs[i]); !published) {
+                return published.error();
+            }
+        }
+    }
     auto sweep = jobs_.submitSweep(specs, queued ? JobState::Queued : JobState::Held,
-                                   queued && !deps.empty() ? "dependencies met" : "");
+                                   queued && !deps.empty() ? "dependencies met" : "", seqs);
     if (!sweep) {
         return sweep.error();
     }
@@ -254,10 +300,15 @@ Result<SweepCancel> Scheduler::cancelSweep(const SweepRecord& sweep) {
     out.cancelled = std::move(*cancelled);
     log()->info("sweep {}: {} waiting jobs cancelled", sweep.id, out.cancelled.size());
     for (const auto& id : out.cancelled) {
-        if (changed_) {
-            if (auto job = jobs_.get(id)) {
-                changed_(*job);
+        auto job = jobs_.get(id);
+        if (job && job->shared && shared_) {
+            if (auto asked = shared_->requestCancel(id); !asked) {
+                log()->error("job {}: cancel not passed to the other hosts: {}", id,
+                             asked.error().message);
             }
+        }
+        if (job && changed_) {
+            changed_(*job);
         }
         releaseDependents(id);
     }
@@ -302,6 +353,16 @@ Result<Job> Scheduler::cancel(const std::string& id) {
     if (isTerminal(job->state)) {
         return makeError(ErrorCode::InvalidArgument,
                          "id: job " + id + " is already " + jobStateName(job->state));
+    }
+    if (job->shared && shared_) {
+        // In the shared queue or run by another host: whoever holds it cancels it.
+        if (auto asked = shared_->requestCancel(id); !asked) {
+            return asked.error();
+        }
+        if (job->state == JobState::Starting || job->state == JobState::Running) {
+            log()->info("job {}: cancel asked of {}", id, job->host);
+            return job;
+        }
     }
     if (job->state == JobState::Queued || job->state == JobState::Held ||
         job->state == JobState::Lost) {
@@ -414,8 +475,9 @@ bool Scheduler::jobExited(const std::string& id, const ExitReport& report) {
         log()->error("job {}: exit report not recorded: {}", id, job.error().message);
         return false;
     }
-    if (!job || isTerminal(job->state)) {
-        // A report repeated after a restart of either side: already recorded.
+    if (!job || isTerminal(job->state) || job->shared) {
+        // A report repeated after a restart of either side: already recorded; or a job whose
+        // claim went to another host.
         log()->info("job {}: exit reported again for an unknown or finished job", id);
         dispatch();
         return true;
@@ -563,6 +625,48 @@ nlohmann::json Scheduler::runMessage(const Job& job,
                job.spec.maxRuntimeS != 0 ? job.spec.maxRuntimeS : options_.maxRuntimeS}}}};
 }
 
+std::uint32_t Scheduler::room() {
+    auto waiting = jobs_.dispatchableCount();
+    if (!waiting) {
+        log()->error("cannot count the queue: {}", waiting.error().message);
+        return 0;
+    }
+    std::int64_t stuck = 0;  // claimed here, too big for this worker: they hold no slot
+    for (const auto& id : tooBig_) {
+        auto job = jobs_.get(id);
+        stuck += job && job->state == JobState::Queued && !job->shared ? 1 : 0;
+    }
+    const std::int64_t slots = connected_ ? std::int64_t{capacity_.slots} : 1;
+    const std::int64_t busy = static_cast<std::int64_t>(active_.size()) + *waiting - stuck;
+    return busy >= slots ? 0 : static_cast<std::uint32_t>(slots - busy);
+}
+
+void Scheduler::yieldClaim(const std::string& id, const std::string& host) {
+    const bool running = active_.erase(id) != 0;
+    if (running && connected_ && send_) {
+        send_({{"type", "cancel"}, {"id", id}});
+    }
+    auto job = jobs_.yieldClaim(id, host, "lost its claim: another host runs it");
+    if (!job) {
+        log()->error("job {}: {}", id, job.error().message);
+        return;
+    }
+    log()->warn("job {}: its shared-queue lease ran out and another host took it{}", id,
+                running ? "; stopping it here" : "");
+    if (changed_) {
+        changed_(*job);
+    }
+}
+
+void Scheduler::mirrored(const Job& job) {
+    if (changed_) {
+        changed_(job);
+    }
+    if (isTerminal(job.state)) {
+        releaseDependents(job.id);
+    }
+}
+
 bool Scheduler::hasWork() {
     if (!active_.empty()) {
         return true;
@@ -602,6 +706,11 @@ Scheduler::Waiting Scheduler::waiting(const Job& job) const {
     }
     if (job.notBefore > jobs_.now()) {
         return {"retry backoff", job.notBefore};
+    }
+    if (job.shared) {
+        return {job.host.empty() ? "in the shared queue: the first host with room takes it"
+                                 : "claimed by " + job.host,
+                0};
     }
     if (!connected_) {
         return {"no worker connected (it is started on demand)", 0};

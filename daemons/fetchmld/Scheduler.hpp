@@ -59,6 +59,17 @@ struct SweepCancel {
     std::vector<std::string> unreachable;  ///< running jobs not asked: the worker is not connected
 };
 
+/// Several hosts (queue.backend redis): what the scheduler asks of the shared queue
+/// (SharedQueue provides it; decisions.md "Several hosts: the shared queue").
+struct SharedQueueHooks {
+    /// A job sequence number unique across the hosts.
+    std::function<Result<std::int64_t>()> nextSeq;
+    /// Puts a queued job into the shared queue (before its record is written).
+    std::function<Result<void>(const std::string& id, const JobSpec& spec)> publish;
+    /// Asks whichever host holds the job to cancel it.
+    std::function<Result<void>(const std::string& id)> requestCancel;
+};
+
 /// Queue and job life cycle.
 class Scheduler {
 public:
@@ -97,6 +108,21 @@ public:
     /// is socket-activated (fetchml-workerd.socket), so fetchmld connects only when it has
     /// work for it, and systemd starts fetchml-workerd on the first job.
     void setWorkerWanted(std::function<void()> wanted) { wanted_ = std::move(wanted); }
+    /// Shares the queue with other hosts: from now on submissions get their ids from it and
+    /// wait in it (shared) until a host claims them; only claimed jobs are dispatched here.
+    void setShared(SharedQueueHooks hooks) { shared_ = std::move(hooks); }
+    /// How many more jobs this host could start now: free worker slots less the claimed jobs
+    /// already waiting here (1 when the worker is not connected and none waits: claiming one
+    /// starts it).
+    std::uint32_t room();
+    /// A job placement found too big for this worker (it stays queued here).
+    bool tooBig(const std::string& id) const { return tooBig_.count(id) != 0; }
+    /// This host lost the claim of a job to `host`: stops it here if it runs (cancel to the
+    /// worker; its exit report is then ignored), marks it shared and announces it.
+    void yieldClaim(const std::string& id, const std::string& host);
+    /// A job submitted here changed on another host (JobStore::mirror): announces it and, when
+    /// it ended, releases the jobs that wait for it.
+    void mirrored(const Job& job);
     /// True when a job is queued, starting or running: the worker is needed. A database
     /// error counts as true (better an idle connection than a job never started).
     bool hasWork();
@@ -221,6 +247,7 @@ private:
     std::map<std::string, Allocation> active_;  // jobs handed to the worker, not yet exited
     std::optional<Reservation> reservation_;
     std::set<std::string> tooBig_;  // queued jobs warned about as never fitting this worker
+    std::optional<SharedQueueHooks> shared_;  // set when several hosts share the queue
 };
 
 }  // namespace fetchml

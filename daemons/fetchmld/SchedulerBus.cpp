@@ -176,6 +176,9 @@ VariantMap SchedulerBus::jobToVariantMap(const Job& job) {
     out["max_runtime_s"] = job.spec.maxRuntimeS;
     out["devices"] = job.devices;
     out["sweep"] = sweepIdFromSeq(job.sweepSeq);
+    // Several hosts: where it runs ("" = this host) and where it was submitted ("" = here).
+    out["host"] = job.host;
+    out["origin"] = job.origin;
     return out;
 }
 

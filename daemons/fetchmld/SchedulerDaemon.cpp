@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "RedisJobQueue.hpp"
 #include "Schema.hpp"
 #include "core/DaemonCli.hpp"
 #include "core/Log.hpp"
@@ -78,7 +79,7 @@ Result<void> SchedulerDaemon::openState() {
     if (auto migrated = db_->migrate(schedulerMigrations()); !migrated) {
         return migrated;
     }
-    auto store = BlobStore::create(stateDir + "/store");
+    auto store = BlobStore::create(settings_.paths.storeDir);
     if (!store) {
         return store.error();
     }
@@ -106,7 +107,63 @@ Result<void> SchedulerDaemon::openState() {
     scheduler_ = std::make_unique<Scheduler>(*jobs_, *store_, options,
                                              [this](const Job& job) { announce(job); });
     pruner_ = std::make_unique<JobPruner>(*db_, options.runsDir);
-    log()->info("database {} and store {}/store ready", settings_.scheduler.database, stateDir);
+    log()->info("database {} and store {} ready", settings_.scheduler.database,
+                settings_.paths.storeDir);
+    return openSharedQueue();
+}
+
+Result<void> SchedulerDaemon::openSharedQueue() {
+    const QueueSettings& q = settings_.queue;
+    if (q.backend != "redis") {
+        return {};
+    }
+    std::string host = q.hostId;
+    if (host.empty()) {
+        char name[256] = {};
+        ::gethostname(name, sizeof name - 1);
+        host = name;
+    }
+    if (q.leaseS == 0) {
+        return makeError(ErrorCode::InvalidArgument, "queue.lease_s: must be at least 1");
+    }
+    auto queue = RedisJobQueue::connect(q.redisUrl, q.prefix, std::int64_t{q.leaseS} * 1000);
+    if (!queue) {
+        return queue.error();
+    }
+    queue_ = std::move(*queue);
+    shared_ = std::make_unique<SharedQueue>(*queue_, *jobs_, *scheduler_, host);
+    scheduler_->setShared(shared_->hooks());
+    shared_->recover();
+    log()->info("sharing the queue at {} (prefix {}) as host {}, lease {} s", q.redisUrl, q.prefix,
+                host, q.leaseS);
+    return {};
+}
+
+Result<void> SchedulerDaemon::armSharedTimer() {
+    if (!shared_) {
+        return {};
+    }
+    const std::uint64_t interval =
+        std::uint64_t{std::max<std::uint32_t>(settings_.queue.pollMs, 10)} * 1000;
+    std::uint64_t now = 0;
+    sd_event_now(loop_.get(), CLOCK_MONOTONIC, &now);
+    sd_event_source* source = nullptr;
+    int rc = sd_event_add_time(
+        loop_.get(), &source, CLOCK_MONOTONIC, now + interval, 10000,
+        [](sd_event_source* s, std::uint64_t usec, void* self) {
+            auto* daemon = static_cast<SchedulerDaemon*>(self);
+            daemon->shared_->tick();
+            sd_event_source_set_time(s, usec + std::uint64_t{std::max<std::uint32_t>(
+                                                   daemon->settings_.queue.pollMs, 10)} *
+                                                   1000);
+            return 0;
+        },
+        this);
+    if (rc < 0) {
+        return makeError(ErrorCode::Internal, "cannot arm the shared-queue timer");
+    }
+    sharedTimer_.reset(source);
+    sd_event_source_set_enabled(source, SD_EVENT_ON);
     return {};
 }
 
@@ -136,6 +193,9 @@ Result<void> SchedulerDaemon::setupLoop() {
     scheduler_->setWorkerSend([this](const nlohmann::json& m) { return worker_->send(m); });
     scheduler_->setWorkerWanted([this] { worker_->want(); });
     scheduler_->setWakeup([this](std::int64_t atMs) { armRetryTimer(atMs); });
+    if (auto shared = armSharedTimer(); !shared) {
+        return shared;
+    }
     return armAgingTimer();
 }
 
@@ -237,6 +297,9 @@ void SchedulerDaemon::armWatchdog(std::uint64_t intervalUsec) {
 }
 
 void SchedulerDaemon::announce(const Job& job) {
+    if (shared_) {
+        shared_->onChanged(job);  // at once: the entry is completed as the job ends
+    }
     if (!object_) {
         return;
     }

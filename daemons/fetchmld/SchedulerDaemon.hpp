@@ -15,6 +15,7 @@
 #include "JobStore.hpp"
 #include "Scheduler.hpp"
 #include "SchedulerBus.hpp"
+#include "SharedQueue.hpp"
 #include "UserStore.hpp"
 #include "WorkerLink.hpp"
 #include "core/Config.hpp"
@@ -46,6 +47,11 @@ private:
     static int onSignal(sd_event_source* source, const struct signalfd_siginfo* info, void* self);
     /// Starts agingTimer_ (nothing when aging_interval_s is 0). Errors: Internal.
     Result<void> armAgingTimer();
+    /// queue.backend redis: connects to the shared queue and takes up this host's claims.
+    /// Errors: the back end's (a bad URL, a server that does not answer).
+    Result<void> openSharedQueue();
+    /// Starts sharedTimer_ (every queue.poll_ms) when the queue is shared. Errors: Internal.
+    Result<void> armSharedTimer();
     /// (Re)arms retryTimer_ for atMs (ms since the epoch, CLOCK_REALTIME).
     void armRetryTimer(std::int64_t atMs);
     static int onWatchdog(sd_event_source* source, std::uint64_t usec, void* self);
@@ -65,11 +71,14 @@ private:
     std::unique_ptr<Authenticator> auth_;
     std::unique_ptr<Scheduler> scheduler_;
     std::unique_ptr<JobPruner> pruner_;
+    std::unique_ptr<JobQueue> queue_;      ///< the shared queue (queue.backend redis)
+    std::unique_ptr<SharedQueue> shared_;  ///< this host's side of it
     SdEventPtr loop_;
     SdEventSourcePtr sigterm_, sigint_, sighup_, watchdog_;
-    SdEventSourcePtr retryTimer_;  ///< runs dispatch() when the earliest retry is due
-    SdEventSourcePtr agingTimer_;  ///< runs age() every scheduler.aging_interval_s
-    SdEventSourcePtr announcer_;   ///< defer source that emits announcements_
+    SdEventSourcePtr retryTimer_;   ///< runs dispatch() when the earliest retry is due
+    SdEventSourcePtr agingTimer_;   ///< runs age() every scheduler.aging_interval_s
+    SdEventSourcePtr announcer_;    ///< defer source that emits announcements_
+    SdEventSourcePtr sharedTimer_;  ///< SharedQueue::tick() every queue.poll_ms
     std::vector<Job> announcements_;
     std::uint64_t watchdogUsec_ = 0;
     std::unique_ptr<sdbus::IConnection> bus_;

@@ -130,11 +130,29 @@ CREATE INDEX jobs_sweep ON jobs (sweep_seq, seq);
 CREATE INDEX jobs_finished ON jobs (state, finished_at);
 )sql";
 
+// Version 8: several hosts sharing one queue (queue.backend redis). shared = 1 marks a job that
+// is in the shared queue and not run here (jobs_queue skips those); claim is the shared-queue
+// entry this host holds for it; origin and host name where it was submitted and where it
+// runs ('' = here). shared_state keeps small values such as the last shared event read.
+constexpr const char* kVersion8 = R"sql(
+ALTER TABLE jobs ADD COLUMN shared INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN claim TEXT NOT NULL DEFAULT '';
+ALTER TABLE jobs ADD COLUMN origin TEXT NOT NULL DEFAULT '';
+ALTER TABLE jobs ADD COLUMN host TEXT NOT NULL DEFAULT '';
+DROP INDEX jobs_queue;
+CREATE INDEX jobs_queue ON jobs (state, shared, eff_priority DESC, seq ASC);
+CREATE INDEX jobs_claim ON jobs (claim) WHERE claim != '';
+CREATE TABLE shared_state (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+)sql";
+
 }  // namespace
 
 const std::vector<std::string>& schedulerMigrations() {
     static const std::vector<std::string> migrations{kVersion1, kVersion2, kVersion3, kVersion4,
-                                                     kVersion5, kVersion6, kVersion7};
+                                                     kVersion5, kVersion6, kVersion7, kVersion8};
     return migrations;
 }
 
