@@ -65,8 +65,9 @@ public:
     /// completed (the caller must stop running those jobs).
     virtual Result<std::vector<std::string>> renew(const std::string& consumer,
                                                    const std::vector<std::string>& entryIds) = 0;
-    /// Removes an entry `consumer` holds: its job is finished (Redis: XACK and XDEL in one
-    /// MULTI). Errors: NotFound when `consumer` does not hold it (then nothing changes).
+    /// Removes an entry `consumer` holds: its job is finished (Redis: the owner check, XACK
+    /// and XDEL in one script). Errors: NotFound when `consumer` does not hold it (then
+    /// nothing changes).
     virtual Result<void> complete(const std::string& consumer, const std::string& entryId) = 0;
     /// Entries not yet claimed by anyone.
     virtual Result<std::uint64_t> waiting() = 0;
