@@ -41,6 +41,9 @@ int SchedulerDaemon::run(int argc, char** argv) {
         std::cerr << "fetchmld: " << loaded.error().message << "\n";
         return 1;
     }
+    // A peer that went away (Redis, the worker) must be an error on that write, not the end
+    // of the daemon: hiredis writes without MSG_NOSIGNAL.
+    ::signal(SIGPIPE, SIG_IGN);
     SchedulerDaemon daemon(resolvePaths(std::move(*loaded)), cli.loadOptions());
     setupLogging(daemon.settings_.log, "fetchmld");
     log()->info("fetchmld {} starting (config {})", projectVersion(),

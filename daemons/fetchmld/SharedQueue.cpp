@@ -116,11 +116,13 @@ void SharedQueue::recover() {
 }
 
 void SharedQueue::tick() {
-    applyEvents();
+    // Renewal first: a claim lost while this host was silent becomes shared again before the
+    // events of the host that took it are read, so they are mirrored.
     if (jobs_.now() >= nextRenewMs_) {
         nextRenewMs_ = jobs_.now() + std::max<std::int64_t>(queue_.leaseMs() / 3, 1);
         renew();
     }
+    applyEvents();
     claimWork();
 }
 

@@ -30,7 +30,7 @@ public:
     /// At start: the entries this host still holds (it restarted within their lease) are its
     /// jobs again; those whose jobs already ended are completed.
     void recover();
-    /// One round (every queue.poll_ms): events, renewal when due, claims, dispatch.
+    /// One round (every queue.poll_ms): renewal when due, events, claims, dispatch.
     void tick();
     /// Every change of a job (the Scheduler's JobChanged): a job this host runs for another
     /// host is announced to it; a job that ended completes its entry.
