@@ -45,6 +45,9 @@ public:
     /// A new job sequence number, unique across every host sharing the queue, increasing
     /// (1, 2, ...). Errors: the back end's.
     virtual Result<std::int64_t> nextJobSeq() = 0;
+    /// Makes sure nextJobSeq() returns more than `atLeast` from now on (a host joining with
+    /// jobs of its own in its database). Never lowers the sequence. Errors: the back end's.
+    virtual Result<void> raiseJobSeq(std::int64_t atLeast) = 0;
     /// Appends an entry for job `jobId` (FIFO). Returns its entry id. Durable as far as the
     /// back end is (Redis: per its appendfsync setting; SQLite: committed).
     virtual Result<std::string> publish(const std::string& jobId, const std::string& payload) = 0;

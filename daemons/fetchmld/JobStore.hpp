@@ -151,6 +151,8 @@ public:
                                       const std::string& reason, const std::string& host,
                                       std::int32_t attempt, std::int64_t startedAt,
                                       std::int64_t finishedAt, const std::string& results);
+    /// The highest job seq in this database (0 when it has none).
+    Result<std::int64_t> maxSeq();
     /// Queued jobs this host may dispatch (shared = 0): how many (index jobs_queue).
     Result<std::int64_t> dispatchableCount();
     /// A value of table shared_state ("" when unset) and setting it.

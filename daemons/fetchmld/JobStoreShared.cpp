@@ -176,6 +176,20 @@ Result<std::optional<Job>> JobStore::mirror(const std::string& id, JobState stat
     return std::optional<Job>{std::move(*job)};
 }
 
+Result<std::int64_t> JobStore::maxSeq() {
+    auto stmt = db_.prepare("SELECT COALESCE(MAX(seq), 0) FROM jobs");
+    if (!stmt) {
+        return stmt.error();
+    }
+    auto row = (*stmt)->step();
+    if (!row) {
+        return row.error();
+    }
+    const std::int64_t seq = *row ? (*stmt)->int64(0) : 0;
+    (*stmt)->reset();
+    return seq;
+}
+
 Result<std::int64_t> JobStore::dispatchableCount() {
     auto stmt = db_.prepare("SELECT COUNT(*) FROM jobs WHERE state = 'queued' AND shared = 0");
     if (!stmt) {

@@ -331,6 +331,18 @@ Result<RedisReplyPtr> RedisJobQueue::command(const std::vector<std::string>& arg
     return reply;
 }
 
+Result<void> RedisJobQueue::raiseJobSeq(std::int64_t atLeast) {
+    static constexpr const char* kRaise =
+        "local c = tonumber(redis.call('GET', KEYS[1]) or '0') "
+        "if c < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end return 0";
+    auto reply =
+        command({"EVAL", kRaise, "1", prefix_ + ":seq", std::to_string(atLeast)}, Retry::Safe);
+    if (!reply) {
+        return reply.error();
+    }
+    return {};
+}
+
 Result<std::int64_t> RedisJobQueue::nextJobSeq() {
     auto reply = command({"INCR", prefix_ + ":seq"}, Retry::OnlyIfUnsent);
     if (!reply) {

@@ -67,6 +67,8 @@ public:
 
     /// INCR <prefix>:seq.
     Result<std::int64_t> nextJobSeq() override;
+    /// A Lua script: SET <prefix>:seq to atLeast when it is lower (atomic).
+    Result<void> raiseJobSeq(std::int64_t atLeast) override;
     /// XADD <prefix>:jobs * job <jobId> payload <payload>; the stream id ("1700000000000-0").
     Result<std::string> publish(const std::string& jobId, const std::string& payload) override;
     /// XREADGROUP GROUP <prefix> <consumer> COUNT <max> STREAMS <prefix>:jobs >

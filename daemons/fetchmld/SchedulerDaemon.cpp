@@ -136,7 +136,9 @@ Result<void> SchedulerDaemon::openSharedQueue() {
     queue_ = std::move(*queue);
     shared_ = std::make_unique<SharedQueue>(*queue_, *jobs_, *scheduler_, host);
     scheduler_->setShared(shared_->hooks());
-    shared_->recover();
+    if (auto recovered = shared_->recover(); !recovered) {
+        return recovered;
+    }
     log()->info("sharing the queue at {} (prefix {}) as host {}, lease {} s", q.redisUrl, q.prefix,
                 host, q.leaseS);
     return {};

@@ -99,11 +99,19 @@ SharedQueueHooks SharedQueue::hooks() {
     return hooks;
 }
 
-void SharedQueue::recover() {
+Result<void> SharedQueue::recover() {
+    // Ids this database has used already (jobs from before the queue was shared) are never
+    // handed out again.
+    auto highest = jobs_.maxSeq();
+    if (!highest) {
+        return highest.error();
+    }
+    if (auto raised = queue_.raiseJobSeq(*highest); !raised) {
+        return raised.error();
+    }
     auto held = queue_.held(host_);
     if (!held) {
-        log()->error("cannot read the entries this host holds: {}", held.error().message);
-        return;
+        return held.error();
     }
     std::size_t adopted = 0;
     for (const auto& entry : *held) {
@@ -113,6 +121,7 @@ void SharedQueue::recover() {
         log()->info("shared queue: {} entries still held by {}, {} taken up again", held->size(),
                     host_, adopted);
     }
+    return {};
 }
 
 void SharedQueue::tick() {

@@ -27,9 +27,11 @@ public:
 
     /// What the Scheduler calls to submit into and cancel in the shared queue.
     SharedQueueHooks hooks();
-    /// At start: the entries this host still holds (it restarted within their lease) are its
-    /// jobs again; those whose jobs already ended are completed.
-    void recover();
+    /// At start: raises the shared job sequence above every id in this host's database; the
+    /// entries this host still holds (it restarted within their lease) are its jobs again,
+    /// those whose jobs already ended are completed. Errors: the queue's or the database's
+    /// (fetchmld does not start).
+    Result<void> recover();
     /// One round (every queue.poll_ms): renewal when due, events, claims, dispatch.
     void tick();
     /// Every change of a job (the Scheduler's JobChanged): a job this host runs for another

@@ -58,6 +58,16 @@ Result<std::unique_ptr<SqliteJobQueue>> SqliteJobQueue::open(const std::string& 
         new SqliteJobQueue(std::move(*db), leaseMs, std::move(clock)));
 }
 
+Result<void> SqliteJobQueue::raiseJobSeq(std::int64_t atLeast) {
+    auto stmt = db_.prepare(
+        "INSERT INTO queue_seq (id, value) VALUES (1, ?1) "
+        "ON CONFLICT (id) DO UPDATE SET value = MAX(value, ?1)");
+    if (!stmt) {
+        return stmt.error();
+    }
+    return (*stmt)->bind(1, atLeast).run();
+}
+
 Result<std::int64_t> SqliteJobQueue::nextJobSeq() {
     std::int64_t seq = 0;
     auto done = db_.transaction([&]() -> Result<void> {

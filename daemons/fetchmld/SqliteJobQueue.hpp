@@ -47,6 +47,8 @@ public:
 
     /// The next value of queue_seq (1, 2, ...).
     Result<std::int64_t> nextJobSeq() override;
+    /// queue_seq's value becomes at least atLeast.
+    Result<void> raiseJobSeq(std::int64_t atLeast) override;
     /// Inserts a waiting entry; its id as decimal text.
     Result<std::string> publish(const std::string& jobId, const std::string& payload) override;
     /// The oldest `max` waiting entries, now held by `consumer` until now + leaseMs,

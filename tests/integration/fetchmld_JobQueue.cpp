@@ -136,6 +136,14 @@ TEMPLATE_TEST_CASE("JobQueue conformance", "[queue]", RedisBackend, SqliteBacken
         CHECK(get(b->nextJobSeq()) == 5);
     }
 
+    SECTION("the sequence can be raised, never lowered") {
+        auto a = backend.open(30000);
+        REQUIRE(a->raiseJobSeq(41).ok());  // a host joining with jobs up to 41 of its own
+        CHECK(get(a->nextJobSeq()) == 42);
+        REQUIRE(a->raiseJobSeq(7).ok());
+        CHECK(get(a->nextJobSeq()) == 43);
+    }
+
     SECTION("an empty queue has nothing to claim, reclaim or hold") {
         auto a = backend.open(300);
         CHECK(get(a->claim("host-a", 10)).empty());

@@ -291,3 +291,22 @@ TEST_CASE("entry payloads carry the whole spec and bad ones name the field", "[f
     REQUIRE(!bad.ok());
     CHECK(bad.error().message.rfind("spec: ", 0) == 0);
 }
+
+TEST_CASE("a host joining with jobs of its own never sees their ids reused", "[fetchmld][shared]") {
+    Cluster c;
+    // B ran alone before: its database has jobs j000001..j000003.
+    JobSpec own = c.spec();
+    for (int i = 0; i < 3; ++i) {
+        REQUIRE(c.b->jobs->submit(own).ok());
+    }
+    REQUIRE(c.b->shared->recover().ok());
+    auto job = c.a->scheduler->submit(c.spec());
+    REQUIRE(job.ok());
+    CHECK(job->id == "j000004");
+    c.b->scheduler->workerConnected(oneSlot(), {});
+    c.b->shared->tick();
+    auto runs = c.b->runs();
+    CHECK(std::count(runs.begin(), runs.end(), "j000004") == 1);
+    CHECK(c.b->job("j000004").origin == "host-a");
+    CHECK(c.b->job("j000001").origin.empty());  // its own job, untouched
+}
