@@ -1,26 +1,8 @@
 #include "Authenticator.hpp"
 
-#include <pwd.h>
-
-#include <vector>
-
 #include "core/Log.hpp"
 
 namespace fetchml {
-
-namespace {
-
-std::string userNameOf(uid_t uid) {
-    std::vector<char> buf(16384);
-    passwd entry{};
-    passwd* found = nullptr;
-    if (getpwuid_r(uid, &entry, buf.data(), buf.size(), &found) == 0 && found != nullptr) {
-        return found->pw_name;
-    }
-    return "uid:" + std::to_string(uid);
-}
-
-}  // namespace
 
 Result<Identity> Authenticator::identify(const std::optional<std::string>& apiKey,
                                          std::optional<uid_t> senderUid, const std::string& sender,
@@ -44,7 +26,7 @@ Result<Identity> Authenticator::identify(const std::optional<std::string>& apiKe
         return makeError(ErrorCode::Unauthenticated, "the caller could not be identified");
     }
     Identity id;
-    id.user = userNameOf(*senderUid);
+    id.user = names_.nameOf(*senderUid);
     id.uid = senderUid;
     id.sender = sender;
     if (*senderUid == 0 || *senderUid == selfUid_) {

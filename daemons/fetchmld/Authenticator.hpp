@@ -13,6 +13,7 @@
 
 #include "Permissions.hpp"
 #include "PolkitAuthority.hpp"
+#include "UserNameCache.hpp"
 #include "UserStore.hpp"
 #include "core/Result.hpp"
 
@@ -35,14 +36,16 @@ struct Identity {
 class Authenticator {
 public:
     /// selfUid: the uid fetchmld runs as. polkit: nullptr = never ask polkit. localRole: the
-    /// role of other local users when polkit is unavailable. All borrowed.
+    /// role of other local users when polkit is unavailable. All borrowed. names: the user
+    /// names of local uids (kept for a short time; UserNameCache).
     Authenticator(UserStore& users, const RoleTable& roles, uid_t selfUid, PolkitAuthority* polkit,
-                  std::string localRole)
+                  std::string localRole, UserNameCache names = UserNameCache())
         : users_(users),
           roles_(roles),
           selfUid_(selfUid),
           polkit_(polkit),
-          localRole_(std::move(localRole)) {}
+          localRole_(std::move(localRole)),
+          names_(std::move(names)) {}
 
     /// The caller: by apiKey when given (non-empty), else by the sender's uid and bus name.
     /// Errors: Unauthenticated "invalid API key" (*why, when given, gets the audit reason);
@@ -69,6 +72,7 @@ private:
     uid_t selfUid_;
     PolkitAuthority* polkit_;
     std::string localRole_;
+    mutable UserNameCache names_;  ///< a cache: identify() stays a query
 };
 
 }  // namespace fetchml

@@ -96,6 +96,34 @@ Result<Job> JobStore::submit(const JobSpec& spec, std::int64_t explicitSeq, bool
     return load(seq);
 }
 
+Result<std::vector<Job>> JobStore::submitMany(const std::vector<JobSpec>& specs) {
+    std::vector<Job> out;
+    out.reserve(specs.size());
+    const std::int64_t now = clock_();
+    auto done = db_.transaction([&]() -> Result<void> {
+        for (const auto& spec : specs) {
+            const JobState initial =
+                spec.after.empty() && spec.afterOk.empty() ? JobState::Queued : JobState::Held;
+            auto seq = insertJob(spec, initial, "", 0, now);
+            if (!seq) {
+                return seq.error();
+            }
+            // Read back before COMMIT: a failed read rolls the batch back instead of
+            // answering "failed" for jobs that were stored.
+            auto job = load(*seq);
+            if (!job) {
+                return job.error();
+            }
+            out.push_back(std::move(*job));
+        }
+        return {};
+    });
+    if (!done) {
+        return done.error();
+    }
+    return out;
+}
+
 Result<std::int64_t> JobStore::insertJob(const JobSpec& spec, JobState initial,
                                          const std::string& reason, std::int64_t sweepSeq,
                                          std::int64_t now, std::int64_t explicitSeq, bool shared) {

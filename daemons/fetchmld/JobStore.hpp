@@ -58,6 +58,12 @@ public:
     /// `shared` marks it as waiting in that queue rather than here. Returns the stored job.
     /// Errors: Busy/Internal from SQLite (a taken seq: Internal).
     Result<Job> submit(const JobSpec& spec, std::int64_t seq = 0, bool shared = false);
+    /// Group commit: inserts every job of `specs` (one host: ids from the rowid), each with
+    /// its first event as submit() does, in ONE transaction, so the whole batch costs one
+    /// commit (one fdatasync). Returns the jobs as stored, in the order of `specs`; they are
+    /// read back inside the transaction, so either every job is stored and returned or none
+    /// is stored. Errors: Busy/Internal from SQLite (then nothing is stored).
+    Result<std::vector<Job>> submitMany(const std::vector<JobSpec>& specs);
     /// Inserts a sweep and all its jobs (one per spec, in order, all in state `initial` with
     /// `reason` on their first event: queued, or held with the specs' dependencies) in ONE
     /// transaction. Returns the sweep with its jobs as stored. Errors: InvalidArgument for no

@@ -112,7 +112,7 @@ Result<void> Scheduler::validate(const JobSpec& spec) {
     return {};
 }
 
-Result<Job> Scheduler::submit(JobSpec spec) {
+Result<JobSpec> Scheduler::prepare(JobSpec spec) {
     if (spec.image.empty()) {
         spec.image = options_.defaultImage;
     }
@@ -125,6 +125,15 @@ Result<Job> Scheduler::submit(JobSpec spec) {
     if (spec.maxRuntimeS == 0) {
         spec.maxRuntimeS = options_.maxRuntimeS;
     }
+    return spec;
+}
+
+Result<Job> Scheduler::submit(JobSpec submittedSpec) {
+    auto ready = prepare(std::move(submittedSpec));
+    if (!ready) {
+        return ready.error();
+    }
+    const JobSpec& spec = *ready;
     std::int64_t seq = 0;
     if (shared_) {
         auto next = shared_->nextSeq();
@@ -144,20 +153,39 @@ Result<Job> Scheduler::submit(JobSpec spec) {
     if (!job) {
         return job.error();
     }
-    log()->info("job {} {} by {} (priority {})", job->id,
-                job->state == JobState::Held ? "held for its dependencies" : "queued", spec.user,
-                spec.priority);
-    if (changed_) {
-        changed_(*job);
-    }
-    if (job->state == JobState::Held) {
-        resolveHeld(job->id);
-        if (auto now = jobs_.get(job->id)) {
-            job = std::move(now);
-        }
-    }
+    submitted(*job);
     dispatch();
     return job;
+}
+
+Result<std::vector<Job>> Scheduler::submitBatch(const std::vector<JobSpec>& specs) {
+    if (shared_) {
+        return makeError(ErrorCode::Internal, "group commit is not used with a shared queue");
+    }
+    auto jobs = jobs_.submitMany(specs);
+    if (!jobs) {
+        return jobs.error();
+    }
+    for (auto& job : *jobs) {
+        submitted(job);
+    }
+    dispatch();
+    return jobs;
+}
+
+void Scheduler::submitted(Job& job) {
+    log()->info("job {} {} by {} (priority {})", job.id,
+                job.state == JobState::Held ? "held for its dependencies" : "queued", job.spec.user,
+                job.spec.priority);
+    if (changed_) {
+        changed_(job);
+    }
+    if (job.state == JobState::Held) {
+        resolveHeld(job.id);
+        if (auto now = jobs_.get(job.id)) {
+            job = std::move(*now);
+        }
+    }
 }
 
 Scheduler::DepsVerdict Scheduler::judgeDependencies(const std::vector<Dependency>& deps,

@@ -133,11 +133,22 @@ public:
     /// "commit: <id> is not a known commit", "params.<name>: ...", "priority: ...",
     /// "after: job <id> does not exist", "cpus: ...", "max_runtime_s: at most ...").
     Result<void> validate(const JobSpec& spec);
+    /// Fills the default image, validates, then fills the default CPUs and maximum run time:
+    /// the spec as submit() and submitBatch() store it. Errors: as validate().
+    Result<JobSpec> prepare(JobSpec spec);
     /// Validates, fills the default image, CPUs and maximum run time, stores the job
     /// (committed before returning) and
     /// tries to dispatch. Returns the job as queued, or held while it waits for its
     /// dependencies (or already failed when one can never be met).
     Result<Job> submit(JobSpec spec);
+    /// True when submitBatch() may be used: one host (with a shared queue every submission
+    /// takes its id from the queue and is published before its record, one by one).
+    bool batchesSubmissions() const { return !shared_.has_value(); }
+    /// Group commit: stores jobs whose specs came from prepare() in ONE transaction (one
+    /// fdatasync for all), then announces each and resolves held ones as submit() does, then
+    /// one dispatch pass. Returns the jobs in the order of `specs`. Errors: SQLite's (then
+    /// none is stored); Internal when the queue is shared (see batchesSubmissions()).
+    Result<std::vector<Job>> submitBatch(const std::vector<JobSpec>& specs);
     /// A sweep: `templ` (its params are the fixed parameters) once for every combination of
     /// the axes (expandSweep, at most kMaxSweepJobs), validated once, stored with all its
     /// jobs in one transaction, announced, then one dispatch pass. Dependencies, retries and
@@ -206,6 +217,9 @@ public:
     std::string runDir(const std::string& id) const { return options_.runsDir + "/" + id; }
 
 private:
+    /// After a job's record is committed: logs it, announces it, and resolves it at once when
+    /// it is held (its dependencies may have ended already); `job` becomes the job as it is now.
+    void submitted(Job& job);
     Result<void> prepareRunDir(const Job& job);
     void ingestResults(const std::string& id);
     /// Records a transition and announces it; false (logged) when it was refused.

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <system_error>
 
 #include "core/Audit.hpp"
 #include "core/Log.hpp"
@@ -71,6 +72,16 @@ void SchedulerBus::auditFailure(const std::string& why) {
 
 SchedulerBus::SchedulerBus(sdbus::IConnection& connection, SchedulerBusDeps deps)
     : AdaptorInterfaces(connection, kSchedulerObjectPath), deps_(deps), peers_(connection) {
+    if (deps_.loop != nullptr) {
+        sd_event_source* source = nullptr;
+        int r = sd_event_add_defer(deps_.loop, &source, &SchedulerBus::onCommit, this);
+        if (r < 0) {
+            throw std::system_error(-r, std::generic_category(), "sd_event_add_defer(commit)");
+        }
+        committer_.reset(source);
+        sd_event_source_set_enabled(source, SD_EVENT_OFF);
+        sd_event_source_set_description(source, "group-commit");
+    }
     registerAdaptor();
 }
 
@@ -427,15 +438,77 @@ JobSpec SchedulerBus::specFromRequest(const VariantMap& request, const std::stri
     return spec;
 }
 
-VariantMap SchedulerBus::SubmitJob(const VariantMap& request) {
-    return guarded("SubmitJob", [&] {
-        auto who = authorize(request, Permission::JobsSubmit, "job.submit");
-        auto spec = specFromRequest(request, who.user);
-        checkDependenciesReadable(who, spec);
-        auto job = unwrap(deps_.scheduler.submit(std::move(spec)));
-        done(who, "job.submit", who.user + " queued job " + job.id, job.id);
-        return jobToVariantMap(job);
-    });
+void SchedulerBus::SubmitJob(sdbus::Result<VariantMap>&& result, VariantMap request) {
+    std::optional<VariantMap> reply;
+    try {
+        reply = guarded("SubmitJob", [&]() -> std::optional<VariantMap> {
+            auto who = authorize(request, Permission::JobsSubmit, "job.submit");
+            auto spec = specFromRequest(request, who.user);
+            checkDependenciesReadable(who, spec);
+            if (!committer_ || !deps_.scheduler.batchesSubmissions()) {
+                auto job = unwrap(deps_.scheduler.submit(std::move(spec)));
+                done(who, "job.submit", who.user + " queued job " + job.id, job.id);
+                return jobToVariantMap(job);
+            }
+            // Valid: it waits for the group commit, which audits it and answers.
+            auto ready = unwrap(deps_.scheduler.prepare(std::move(spec)));
+            call_.audited = true;
+            pending_.push_back(
+                PendingSubmission{std::move(who), std::move(ready), std::move(result)});
+            if (pending_.size() == 1) {
+                sd_event_source_set_enabled(committer_.get(), SD_EVENT_ONESHOT);
+            }
+            return std::nullopt;
+        });
+    } catch (const sdbus::Error& e) {
+        result.returnError(e);  // refused before it was queued: at once, as before
+        return;
+    }
+    if (reply) {
+        result.returnResults(*reply);
+    }
+}
+
+int SchedulerBus::onCommit(sd_event_source*, void* self) {
+    static_cast<SchedulerBus*>(self)->commitSubmissions();
+    return 0;
+}
+
+void SchedulerBus::commitSubmissions() {
+    if (pending_.empty()) {
+        return;
+    }
+    auto batch = std::move(pending_);
+    pending_.clear();
+    std::vector<JobSpec> specs;
+    specs.reserve(batch.size());
+    for (auto& p : batch) {
+        specs.push_back(std::move(p.spec));
+    }
+    auto jobs = deps_.scheduler.submitBatch(specs);
+    if (!jobs) {
+        log()->error("{} submissions not stored (their transaction failed): {}", batch.size(),
+                     jobs.error().message);
+    }
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+        const Identity& who = batch[i].who;
+        try {
+            if (jobs) {
+                const Job& job = (*jobs)[i];
+                audit(AuditEvent{"job.submit", "ok", who.user, who.remoteAddr, job.id,
+                                 who.user + " queued job " + job.id});
+                batch[i].result.returnResults(jobToVariantMap(job));
+            } else {
+                audit(AuditEvent{"job.submit", "failed", who.user, who.remoteAddr, "",
+                                 who.user + ": job.submit failed: " + jobs.error().message});
+                batch[i].result.returnError(
+                    sdbus::Error(dbusErrorName(jobs.error().code), jobs.error().message));
+            }
+        } catch (const std::exception& e) {
+            // The caller has gone or the connection broke (SdEventBus notices that).
+            log()->warn("job.submit by {}: answer not sent: {}", who.user, e.what());
+        }
+    }
 }
 
 namespace {

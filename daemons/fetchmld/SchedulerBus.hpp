@@ -5,11 +5,19 @@
 // (own/any for jobs and keys), and audited once (core/Audit.hpp: ok, denied or failed; the
 // request field "remote_addr" that fetchml-httpsd adds becomes REMOTE_ADDR). Result errors
 // become sdbus::Error("org.fetchml.Error.<Code>", sentence).
+//
+// SubmitJob is answered asynchronously (group commit, decisions.md "Group commit of
+// submissions"): a valid submission waits in pending_ until the loop's defer source runs
+// commitSubmissions(), which stores every waiting job in one transaction and then answers each
+// caller. Errors found before that (authentication, permission, validation) are answered at
+// once.
 
 #include <sdbus-c++/sdbus-c++.h>
+#include <systemd/sd-event.h>
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "Authenticator.hpp"
 #include "BusPeer.hpp"
@@ -20,6 +28,7 @@
 #include "dbus/Scheduler1Adaptor.h"
 #include "proto/VariantJson.hpp"
 #include "store/BlobStore.hpp"
+#include "sys/SdEvent.hpp"
 
 namespace fetchml {
 
@@ -36,6 +45,9 @@ struct SchedulerBusDeps {
     Scheduler& scheduler;
     BlobStore& store;
     JobPruner& pruner;
+    /// The loop whose defer source commits waiting submissions together (group commit);
+    /// nullptr: each SubmitJob is stored and answered on its own.
+    sd_event* loop = nullptr;
 };
 
 /// The D-Bus object. Registers in the constructor, unregisters in the destructor.
@@ -44,8 +56,15 @@ public:
     /// Largest ReadLog answer in bytes.
     static constexpr std::uint64_t kMaxLogRead = 1u << 20;
 
+    /// Throws std::system_error when the loop refuses the defer source (start-up).
     SchedulerBus(sdbus::IConnection& connection, SchedulerBusDeps deps);
     ~SchedulerBus();
+
+    /// Group commit: stores every submission waiting since the last commit in ONE transaction
+    /// (Scheduler::submitBatch), then answers each caller with its job, or every caller with
+    /// the error when the transaction failed (then none is stored). Run by the defer source;
+    /// the daemon calls it once more as it stops, so no valid submission is left unanswered.
+    void commitSubmissions();
 
     /// A job as a dictionary (the GetJob reply).
     static VariantMap jobToVariantMap(const Job& job);
@@ -63,7 +82,7 @@ private:
     VariantMap PutManifest(const VariantMap& request) override;
     VariantMap GetManifest(const VariantMap& request) override;
     sdbus::UnixFd OpenBlob(const VariantMap& request) override;
-    VariantMap SubmitJob(const VariantMap& request) override;
+    void SubmitJob(sdbus::Result<VariantMap>&& result, VariantMap request) override;
     VariantMap SubmitSweep(const VariantMap& request) override;
     VariantMap GetJob(const VariantMap& request) override;
     std::vector<VariantMap> ListJobs(const VariantMap& request) override;
@@ -106,9 +125,19 @@ private:
         bool audited = false;
     };
 
+    /// A valid SubmitJob waiting for the next group commit.
+    struct PendingSubmission {
+        Identity who;
+        JobSpec spec;  ///< as Scheduler::prepare() returned it
+        sdbus::Result<VariantMap> result;
+    };
+    static int onCommit(sd_event_source* source, void* self);
+
     SchedulerBusDeps deps_;
     BusPeer peers_;  ///< the uid of local callers, from the bus
     CallState call_;
+    std::vector<PendingSubmission> pending_;
+    SdEventSourcePtr committer_;  ///< defer source, enabled (one shot) while pending_ has any
 };
 
 }  // namespace fetchml

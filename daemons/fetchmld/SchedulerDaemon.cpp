@@ -261,7 +261,8 @@ void SchedulerDaemon::connectBus() {
     auth_ = std::make_unique<Authenticator>(*users_, *roles_, ::getuid(), polkit_.get(),
                                             settings_.auth.localRole);
     object_ = std::make_unique<SchedulerBus>(
-        *bus_, SchedulerBusDeps{*auth_, *users_, *jobs_, *scheduler_, *store_, *pruner_});
+        *bus_,
+        SchedulerBusDeps{*auth_, *users_, *jobs_, *scheduler_, *store_, *pruner_, loop_.get()});
     bus_->requestName(kSchedulerBusName);
     pump_ = std::make_unique<SdEventBus>(loop_.get(), *bus_);
     log()->info("serving {} on the {} bus", kSchedulerBusName, settings_.scheduler.bus);
@@ -274,6 +275,11 @@ int SchedulerDaemon::serve() {
     int rc = sd_event_loop(loop_.get());
     notifyStopping();
     log()->info("fetchmld stopping");
+    if (object_) {
+        // Submissions read in the last iteration: stored and answered, not dropped unanswered
+        // (the replies are queued first, so they leave before the ReleaseName call below).
+        object_->commitSubmissions();
+    }
     pump_.reset();
     object_.reset();
     if (bus_) {

@@ -8,7 +8,9 @@
 #include <catch2/catch.hpp>
 
 #include <map>
+#include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "dbus/Scheduler1Proxy.h"
@@ -290,6 +292,113 @@ TEST_CASE("fetchmld serves org.fetchml.Scheduler1 on the system bus", "[fetchmld
         CHECK(again.at("state").get<std::string>() == "queued");
         CHECK(again.at("name").get<std::string>() == "first");
     }
+}
+
+// Group commit: submissions that arrive together are stored in one transaction and each
+// caller is answered after it. Many clients at once must each get their own job back, every
+// job must be stored as submitted, and a bad submission among them is refused on its own.
+TEST_CASE("concurrent submissions each get their own job, and all are stored",
+          "[fetchmld][batch]") {
+    Fixture f;
+    std::string commit = uploadTree(f);
+    auto alice = f.client->AddUser({{"name", sdbus::Variant(std::string("alice"))},
+                                    {"role", sdbus::Variant(std::string("researcher"))}});
+    const std::string key = alice.at("api_key").get<std::string>();
+    const std::string self = f.client->Hello({}).at("user").get<std::string>();
+
+    constexpr int kClients = 8;
+    constexpr int kPerClient = 40;
+    struct Outcome {
+        std::map<std::string, VariantMap> jobs;  // job id -> the answer
+        std::vector<std::string> problems;
+        int refused = 0;
+    };
+    std::vector<Outcome> outcomes(kClients);
+    std::vector<std::thread> clients;
+    for (int c = 0; c < kClients; ++c) {
+        clients.emplace_back([&, c] {
+            Outcome& out = outcomes[c];
+            // Its own connection: calls from different clients arrive together.
+            SchedulerClient client(sdbus::createSessionBusConnectionWithAddress(f.bus.address()));
+            for (int i = 0; i < kPerClient; ++i) {
+                const std::string tag = std::to_string(c) + "-" + std::to_string(i);
+                auto request = submitRequest(commit);
+                request["name"] = sdbus::Variant("job-" + tag);
+                request["priority"] = sdbus::Variant(std::int32_t(i % 7));
+                request["params"] =
+                    sdbus::Variant(std::map<std::string, std::string>{{"tag", tag}});
+                if (c % 2 == 1) {
+                    request["api_key"] = sdbus::Variant(key);
+                }
+                if (i % 10 == 9) {
+                    // Refused at once with the usual error; the others are not affected.
+                    request["params"] =
+                        sdbus::Variant(std::map<std::string, std::string>{{"1x", tag}});
+                    std::string message;
+                    auto name = errorNameOf([&] { client.SubmitJob(request); }, &message);
+                    if (name == "org.fetchml.Error.InvalidArgument" &&
+                        message.find("params.1x") != std::string::npos) {
+                        ++out.refused;
+                    } else {
+                        out.problems.push_back(tag + ": " + name + " " + message);
+                    }
+                    continue;
+                }
+                try {
+                    auto job = client.SubmitJob(request);
+                    const std::string id = job.at("id").get<std::string>();
+                    const std::string user = c % 2 == 1 ? "alice" : self;
+                    if (job.at("name").get<std::string>() != "job-" + tag ||
+                        job.at("params").get<std::map<std::string, std::string>>().at("tag") !=
+                            tag ||
+                        job.at("priority").get<std::int32_t>() != i % 7 ||
+                        job.at("user").get<std::string>() != user ||
+                        job.at("state").get<std::string>() != "queued") {
+                        out.problems.push_back(tag + ": answered with another job's fields, " + id);
+                    }
+                    out.jobs.emplace(id, std::move(job));
+                } catch (const sdbus::Error& e) {
+                    out.problems.push_back(tag + ": " + e.getName() + " " + e.getMessage());
+                }
+            }
+        });
+    }
+    for (auto& t : clients) {
+        t.join();
+    }
+
+    std::map<std::string, VariantMap> all;
+    int refused = 0;
+    for (const auto& out : outcomes) {
+        for (const auto& problem : out.problems) {
+            FAIL_CHECK(problem);
+        }
+        refused += out.refused;
+        for (const auto& [id, job] : out.jobs) {
+            CHECK(all.emplace(id, job).second);  // no id answered twice
+        }
+    }
+    constexpr int kValid = kClients * (kPerClient - kPerClient / 10);
+    CHECK(refused == kClients * (kPerClient / 10));
+    REQUIRE(all.size() == static_cast<std::size_t>(kValid));
+
+    // Every answered job is stored as answered, and nothing else was stored.
+    auto stored = f.client->ListJobs({{"limit", sdbus::Variant(std::uint64_t{10000})}});
+    REQUIRE(stored.size() == all.size());
+    for (const auto& job : stored) {
+        auto it = all.find(job.at("id").get<std::string>());
+        REQUIRE(it != all.end());
+        CHECK(job.at("name").get<std::string>() == it->second.at("name").get<std::string>());
+        CHECK(job.at("user").get<std::string>() == it->second.at("user").get<std::string>());
+        CHECK(job.at("params").get<std::map<std::string, std::string>>() ==
+              it->second.at("params").get<std::map<std::string, std::string>>());
+        CHECK(job.at("state").get<std::string>() == "queued");
+    }
+
+    // fetchmld stops cleanly after all that.
+    f.client.reset();
+    CHECK(f.daemon->stop() == 0);
+    f.daemon.reset();
 }
 
 TEST_CASE("fetchmld --check-config and --version", "[fetchmld]") {

@@ -272,3 +272,55 @@ TEST_CASE("a database from before sweeps gains them without losing jobs", "[fetc
     CHECK(job->sweepSeq == 0);
     CHECK(job->spec.user == "bob");
 }
+
+TEST_CASE("submitMany stores a batch in one transaction, in order", "[fetchmld][jobstore]") {
+    TempDb t;
+    std::int64_t now = 2000;
+    JobStore store(*t.db, [&] { return now; });
+    REQUIRE(store.submit(spec("before", 0)).ok());
+    auto held = spec("held", 1);
+    held.after = {"j000001"};
+    auto jobs = store.submitMany({spec("a", 3), held, spec("c", -2)});
+    REQUIRE(jobs.ok());
+    REQUIRE(jobs->size() == 3);
+    CHECK((*jobs)[0].id == "j000002");
+    CHECK((*jobs)[0].spec.name == "a");
+    CHECK((*jobs)[0].spec.priority == 3);
+    CHECK((*jobs)[0].state == JobState::Queued);
+    CHECK((*jobs)[1].id == "j000003");
+    CHECK((*jobs)[1].state == JobState::Held);
+    CHECK((*jobs)[1].spec.after == std::vector<std::string>{"j000001"});
+    CHECK((*jobs)[2].id == "j000004");
+    CHECK((*jobs)[2].spec.priority == -2);
+    for (const auto& job : *jobs) {
+        CHECK(job.submittedAt == 2000);
+        auto loaded = store.get(job.id);
+        REQUIRE(loaded.ok());
+        CHECK(loaded->spec.name == job.spec.name);
+        auto events = store.events(job.id);
+        REQUIRE(events.ok());
+        REQUIRE(events->size() == 1);
+        CHECK(events->front().from.empty());
+    }
+    CHECK(store.submitMany({})->empty());
+}
+
+TEST_CASE("a batch that fails stores none of its jobs", "[fetchmld][jobstore]") {
+    TempDb t;
+    JobStore store(*t.db, [] { return std::int64_t{1}; });
+    // The third insert of the batch fails inside the transaction.
+    REQUIRE(t.db->exec("CREATE TRIGGER refuse BEFORE INSERT ON jobs WHEN NEW.name = 'bad' "
+                       "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END")
+                .ok());
+    auto jobs = store.submitMany({spec("a", 0), spec("b", 0), spec("bad", 0), spec("d", 0)});
+    REQUIRE_FALSE(jobs.ok());
+    CHECK(jobs.error().message.find("refused by the test") != std::string::npos);
+    auto listed = store.list(std::nullopt, 100);
+    REQUIRE(listed.ok());
+    CHECK(listed->empty());
+    // Not even an id was used up: the next batch starts at the first.
+    auto next = store.submitMany({spec("e", 0)});
+    REQUIRE(next.ok());
+    CHECK(next->front().id == "j000001");
+    CHECK(store.list(std::nullopt, 100)->size() == 1);
+}

@@ -770,3 +770,54 @@ TEST_CASE("cancelling a sweep ends waiting jobs at once and stops running ones",
     CHECK(w.jobs->sweep("s000009").error().code == ErrorCode::NotFound);
     CHECK(w.jobs->sweep("j000001").error().code == ErrorCode::NotFound);
 }
+
+TEST_CASE("a batch of submissions is stored together, announced and dispatched once",
+          "[fetchmld][scheduler][batch]") {
+    World w;
+    CHECK(w.scheduler->batchesSubmissions());
+    auto done = w.scheduler->submit(w.spec("done", 0));
+    REQUIRE(done);
+    w.scheduler->workerConnected(slots(1), {});
+    REQUIRE(w.sent.size() == 1);
+    CHECK(w.scheduler->jobExited(done->id, {0, 0, "exited", ""}));
+    w.scheduler->workerDisconnected();
+    w.changes.clear();
+
+    auto a = w.scheduler->prepare(w.spec("a", 1));
+    REQUIRE(a);
+    CHECK(a->image == "rootfs:busybox");  // the defaults are filled in
+    CHECK(a->cpus == 1);
+    CHECK(a->maxRuntimeS == 60);
+    auto afterDone = w.spec("after-done", 0);
+    afterDone.afterOk = {done->id};
+    auto b = w.scheduler->prepare(afterDone);
+    REQUIRE(b);
+    auto c = w.scheduler->prepare(w.spec("c", 2));
+    REQUIRE(c);
+    auto jobs = w.scheduler->submitBatch({*a, *b, *c});
+    REQUIRE(jobs);
+    REQUIRE(jobs->size() == 3);
+    CHECK((*jobs)[0].spec.name == "a");
+    CHECK((*jobs)[0].state == JobState::Queued);
+    // Held at first, released at once: its dependency succeeded already.
+    CHECK((*jobs)[1].spec.name == "after-done");
+    CHECK((*jobs)[1].state == JobState::Queued);
+    CHECK((*jobs)[2].spec.name == "c");
+    CHECK(w.changes == std::vector<std::string>{(*jobs)[0].id + ":queued", (*jobs)[1].id + ":held",
+                                                (*jobs)[1].id + ":queued",
+                                                (*jobs)[2].id + ":queued"});
+    // One dispatch pass: the worker's slot goes to the highest priority (c).
+    w.scheduler->workerConnected(slots(1), {});
+    REQUIRE(w.sent.size() == 2);
+    CHECK(w.sent[1]["job"]["id"] == (*jobs)[2].id);
+
+    // Validation is prepare()'s: the same errors as submit().
+    auto bad = w.spec("bad", 0);
+    bad.command.clear();
+    CHECK(w.scheduler->prepare(bad).error().message == "command: must not be empty");
+
+    // With a shared queue submissions go one by one (ids and publishing come from the queue).
+    w.scheduler->setShared(SharedQueueHooks{});
+    CHECK_FALSE(w.scheduler->batchesSubmissions());
+    CHECK(w.scheduler->submitBatch({*a}).error().code == ErrorCode::Internal);
+}
