@@ -98,7 +98,13 @@ Outcome runCancel(CtlContext& ctx, const CancelArgs& args) {
     if (args.json) {
         printJson(*job);
     } else {
-        std::cout << job->value("id", args.id) << " " << job->value("state", std::string()) << "\n";
+        // A running job stops later (the worker, or the host that runs it, ends it): say so,
+        // as cancel --sweep does.
+        std::string state = job->value("state", std::string());
+        if (state == "starting" || state == "running") {
+            state = "stopping";
+        }
+        std::cout << job->value("id", args.id) << " " << state << "\n";
     }
     return std::nullopt;
 }

@@ -167,7 +167,7 @@ void printDetail(const json& job) {
         line("host:", job.value("host", std::string()));
     }
     if (!job.value("origin", std::string()).empty()) {
-        line("submitted on:", job.value("origin", std::string()));
+        line("origin:", job.value("origin", std::string()));
     }
     if (job.contains("waiting") && job["waiting"].is_string()) {
         line("waiting:",

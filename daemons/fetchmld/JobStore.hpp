@@ -136,11 +136,13 @@ public:
     // Several hosts (JobStoreShared.cpp; decisions.md "Several hosts: the shared queue").
 
     /// This host claimed shared-queue entry `claim` for job `seq`: an existing record becomes
-    /// ours to run (shared = 0, host = ""; queued again if it was waiting or mirrored, as
-    /// a reclaimed job starts over), else a record is made from `spec` with that seq, queued,
-    /// origin `origin`. One transaction. Returns the job.
+    /// ours to run (shared = 0, host = ""; a record that mirrored a run elsewhere is queued
+    /// again as a new attempt, at least `attempt`, its start and end times cleared), else a
+    /// record is made from `spec` with that seq, queued, origin `origin`, attempt `attempt`
+    /// (the entry's deliveries: a job its earlier host lost starts as attempt 2). One
+    /// transaction. Returns the job.
     Result<Job> adopt(std::int64_t seq, const JobSpec& spec, const std::string& claim,
-                      const std::string& origin);
+                      const std::string& origin, std::int32_t attempt = 1);
     /// Jobs this host holds a shared-queue claim for, oldest first (index jobs_claim).
     Result<std::vector<Job>> claimed();
     /// Forgets the claim of a job (its entry was completed). Errors: NotFound.

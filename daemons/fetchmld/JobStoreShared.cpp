@@ -2,6 +2,7 @@
 // shared-queue entries, jobs adopted from other hosts, and the mirror of jobs submitted here
 // and run elsewhere. See decisions.md "Several hosts: the shared queue".
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "JobStore.hpp"
@@ -9,7 +10,7 @@
 namespace fetchml {
 
 Result<Job> JobStore::adopt(std::int64_t seq, const JobSpec& spec, const std::string& claim,
-                            const std::string& origin) {
+                            const std::string& origin, std::int32_t attempt) {
     const std::int64_t now = clock_();
     auto done = db_.transaction([&]() -> Result<void> {
         auto find = db_.prepare("SELECT state, shared FROM jobs WHERE seq = ?");
@@ -27,11 +28,17 @@ Result<Job> JobStore::adopt(std::int64_t seq, const JobSpec& spec, const std::st
             if (!inserted) {
                 return inserted.error();
             }
-            auto mark = db_.prepare("UPDATE jobs SET claim = ?, origin = ? WHERE seq = ?");
+            auto mark =
+                db_.prepare("UPDATE jobs SET claim = ?, origin = ?, attempt = ? WHERE seq = ?");
             if (!mark) {
                 return mark.error();
             }
-            return (*mark)->bind(1, claim).bind(2, origin).bind(3, seq).run();
+            return (*mark)
+                ->bind(1, claim)
+                .bind(2, origin)
+                .bind(3, std::int64_t{std::max(attempt, 1)})
+                .bind(4, seq)
+                .run();
         }
         const std::string state = (*find)->text(0);
         const bool shared = (*find)->int64(1) != 0;
@@ -42,11 +49,19 @@ Result<Job> JobStore::adopt(std::int64_t seq, const JobSpec& spec, const std::st
         auto update = db_.prepare(
             "UPDATE jobs SET claim = ?1, shared = 0, host = '', "
             "state = CASE WHEN ?2 THEN 'queued' ELSE state END, "
-            "devices = CASE WHEN ?2 THEN '[]' ELSE devices END WHERE seq = ?3");
+            "devices = CASE WHEN ?2 THEN '[]' ELSE devices END, "
+            "attempt = CASE WHEN ?2 THEN MAX(attempt + 1, ?4) ELSE attempt END, "
+            "started_at = CASE WHEN ?2 THEN 0 ELSE started_at END, "
+            "finished_at = CASE WHEN ?2 THEN 0 ELSE finished_at END WHERE seq = ?3");
         if (!update) {
             return update.error();
         }
-        if (auto r = (*update)->bind(1, claim).bind(2, std::int64_t{restart}).bind(3, seq).run();
+        if (auto r = (*update)
+                         ->bind(1, claim)
+                         .bind(2, std::int64_t{restart})
+                         .bind(3, seq)
+                         .bind(4, std::int64_t{attempt})
+                         .run();
             !r) {
             return r;
         }

@@ -700,6 +700,10 @@ VariantMap SchedulerBus::ReadLog(const VariantMap& request) {
 }
 
 VariantMap SchedulerBus::readLog(const Job& job, const VariantMap& request) {
+    if (job.shared && !job.host.empty()) {
+        fail(makeError(ErrorCode::NotFound,
+                       "job " + job.id + " runs on host " + job.host + ": its log is kept there"));
+    }
     auto offset = unwrap(getUInt64(request, "offset", 0));
     auto max = std::min(unwrap(getUInt64(request, "max", 65536)), kMaxLogRead);
     std::string path = deps_.scheduler.runDir(job.id) + "/logs/output.log";

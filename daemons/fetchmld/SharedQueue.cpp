@@ -114,8 +114,28 @@ Result<void> SharedQueue::recover() {
         return held.error();
     }
     std::size_t adopted = 0;
+    std::set<std::string> stillHeld;
     for (const auto& entry : *held) {
         adopted += adoptEntry(entry) ? 1 : 0;
+        stillHeld.insert(entry.entryId);
+    }
+    // Claims recorded here that another host took while this one was down: not ours any more
+    // (the worker's jobs for them are stopped as not ours when it says hello).
+    auto claimed = jobs_.claimed();
+    if (!claimed) {
+        return claimed.error();
+    }
+    for (const auto& job : *claimed) {
+        if (stillHeld.count(job.claim) != 0) {
+            continue;
+        }
+        if (isTerminal(job.state)) {
+            if (auto cleared = jobs_.clearClaim(job.id); !cleared) {
+                return cleared.error();
+            }
+        } else {
+            scheduler_.yieldClaim(job.id, "");
+        }
     }
     if (!held->empty()) {
         log()->info("shared queue: {} entries still held by {}, {} taken up again", held->size(),
@@ -132,6 +152,7 @@ void SharedQueue::tick() {
         renew();
     }
     applyEvents();
+    passCancels();
     claimWork();
 }
 
@@ -160,6 +181,7 @@ void SharedQueue::onChanged(const Job& job) {
         }
     }
     if (isTerminal(job.state)) {
+        cancelling_.erase(job.id);
         complete(job);
     }
 }
@@ -237,7 +259,6 @@ void SharedQueue::renew() {
         return;
     }
     std::vector<std::string> entries;
-    std::vector<std::string> ids;
     std::map<std::string, std::string> idOfEntry;
     for (const auto& job : *claimed) {
         if (isTerminal(job.state)) {
@@ -255,7 +276,6 @@ void SharedQueue::renew() {
             continue;
         }
         entries.push_back(job.claim);
-        ids.push_back(job.id);
         idOfEntry[job.claim] = job.id;
     }
     if (entries.empty()) {
@@ -268,7 +288,23 @@ void SharedQueue::renew() {
     }
     for (const auto& entry : *lost) {
         scheduler_.yieldClaim(idOfEntry[entry], "another host");
-        ids.erase(std::remove(ids.begin(), ids.end(), idOfEntry[entry]), ids.end());
+    }
+}
+
+void SharedQueue::passCancels() {
+    auto claimed = jobs_.claimed();
+    if (!claimed) {
+        log()->error("cannot read this host's claims: {}", claimed.error().message);
+        return;
+    }
+    std::vector<std::string> ids;
+    for (const auto& job : *claimed) {
+        if (!isTerminal(job.state)) {
+            ids.push_back(job.id);
+        }
+    }
+    if (ids.empty()) {
+        return;
     }
     auto cancels = queue_.cancelRequested(ids);
     if (!cancels) {
@@ -276,8 +312,12 @@ void SharedQueue::renew() {
         return;
     }
     for (const auto& id : *cancels) {
+        if (!cancelling_.insert(id).second) {
+            continue;  // asked already; the worker's report ends it
+        }
         auto asked = scheduler_.cancel(id);
         if (!asked && asked.error().code != ErrorCode::InvalidArgument) {
+            cancelling_.erase(id);  // e.g. the worker is not connected: ask again later
             log()->warn("job {}: cancel asked by another host not done yet: {}", id,
                         asked.error().message);
         }
@@ -317,7 +357,8 @@ bool SharedQueue::adoptEntry(const QueueEntry& entry) {
         }
     }
     auto origin = field<std::string>(body, "origin", "");
-    auto job = jobs_.adopt(seq, *spec, entry.entryId, origin == host_ ? "" : origin);
+    auto job = jobs_.adopt(seq, *spec, entry.entryId, origin == host_ ? "" : origin,
+                           static_cast<std::int32_t>(entry.deliveries));
     if (!job) {
         log()->error("job {}: not taken from the shared queue: {}", entry.jobId,
                      job.error().message);

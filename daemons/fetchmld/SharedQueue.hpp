@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 
 #include "Job.hpp"
@@ -32,7 +33,8 @@ public:
     /// those whose jobs already ended are completed. Errors: the queue's or the database's
     /// (fetchmld does not start).
     Result<void> recover();
-    /// One round (every queue.poll_ms): renewal when due, events, claims, dispatch.
+    /// One round (every queue.poll_ms): renewal when due, events, cancel requests, claims,
+    /// dispatch.
     void tick();
     /// Every change of a job (the Scheduler's JobChanged): a job this host runs for another
     /// host is announced to it; a job that ended completes its entry.
@@ -47,6 +49,8 @@ public:
 private:
     void applyEvents();
     void renew();
+    /// Cancels the jobs held here that another host asked to cancel (every round).
+    void passCancels();
     void claimWork();
     /// Makes a claimed entry a local job; false when it was not (logged).
     bool adoptEntry(const QueueEntry& entry);
@@ -59,6 +63,7 @@ private:
     Scheduler& scheduler_;
     std::string host_;
     std::int64_t nextRenewMs_ = 0;
+    std::set<std::string> cancelling_;  // cancel passed on to the worker, not yet ended
 };
 
 }  // namespace fetchml

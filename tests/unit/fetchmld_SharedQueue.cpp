@@ -202,6 +202,7 @@ TEST_CASE("a host whose lease ran out loses the job to another and stops its own
     auto onB = c.b->job(job->id);
     CHECK(!onB.shared);  // B's record is B's own run now
     CHECK(onB.host.empty());
+    CHECK(onB.attempt == 2);  // the run A lost counts as the first
 
     // A comes back: its renewal finds the entry gone, it stops the job and, as the job's
     // origin, follows it on B from then on.
@@ -309,4 +310,42 @@ TEST_CASE("a host joining with jobs of its own never sees their ids reused", "[f
     CHECK(std::count(runs.begin(), runs.end(), "j000004") == 1);
     CHECK(c.b->job("j000004").origin == "host-a");
     CHECK(c.b->job("j000001").origin.empty());  // its own job, untouched
+}
+
+TEST_CASE("a host restarted after its lease ran out gives up the claims another host took",
+          "[fetchmld][shared]") {
+    Cluster c;
+    auto job = c.a->scheduler->submit(c.spec());
+    REQUIRE(job.ok());
+    c.a->scheduler->workerConnected(oneSlot(), {});
+    c.a->shared->tick();
+    REQUIRE(c.a->runs() == std::vector<std::string>{job->id});
+    c.a->scheduler->jobStarted(job->id);
+
+    // A's fetchmld is down for longer than the lease; B takes the job.
+    c.now += kLeaseMs + 1;
+    c.b->scheduler->workerConnected(oneSlot(), {});
+    c.b->shared->tick();
+    REQUIRE(c.b->runs() == std::vector<std::string>{job->id});
+
+    // A starts again (a new Scheduler and SharedQueue over the same database).
+    c.a->scheduler = std::make_unique<Scheduler>(
+        *c.a->jobs, *c.store, SchedulerOptions{c.dir + "/a/runs", "rootfs:busybox", 64, 60, 10, 0},
+        nullptr);
+    c.a->shared = std::make_unique<SharedQueue>(*c.queue, *c.a->jobs, *c.a->scheduler, "host-a");
+    c.a->scheduler->setShared(c.a->shared->hooks());
+    REQUIRE(c.a->shared->recover().ok());
+    auto onA = c.a->job(job->id);
+    CHECK(onA.shared);
+    CHECK(onA.claim.empty());
+    // Its worker still runs the container: at hello it is not A's any more and is stopped,
+    // not recorded as lost.
+    c.a->sent.clear();
+    c.a->scheduler->setWorkerSend([&](const nlohmann::json& m) {
+        c.a->sent.push_back(m);
+        return true;
+    });
+    c.a->scheduler->workerConnected(oneSlot(), {job->id});
+    CHECK(c.a->cancelSent(job->id));
+    CHECK(c.a->job(job->id).state != JobState::Failed);
 }
