@@ -114,7 +114,7 @@ struct HttpsSettings {
     std::uint32_t idleTimeoutS = 60;
     /// TLS handshake in all, each body read, each write, seconds (read_timeout_s).
     std::uint32_t readTimeoutS = 30;
-    std::uint32_t threads = 4;  ///< D-Bus call threads (threads)
+    std::uint32_t threads = 8;  ///< D-Bus call threads (threads)
     /// Largest WebSocket message a client may send to /v1/events, bytes; over it the
     /// connection is closed with 1009; at least 1 (ws_max_message_bytes).
     std::uint64_t wsMaxMessageBytes = 4096;
