@@ -354,9 +354,8 @@ Result<std::int64_t> RedisJobQueue::nextJobSeq() {
     return static_cast<std::int64_t>((*reply)->integer);
 }
 
-Result<std::string> RedisJobQueue::publish(const std::string& jobId, const std::string& payload) {
-    auto reply =
-        command({"XADD", streamKey(), "*", "job", jobId, "payload", payload}, Retry::OnlyIfUnsent);
+Result<std::string> RedisJobQueue::xadd(const std::vector<std::string>& args) {
+    auto reply = command(args, Retry::OnlyIfUnsent);
     if (!reply) {
         return reply.error();
     }
@@ -365,6 +364,10 @@ Result<std::string> RedisJobQueue::publish(const std::string& jobId, const std::
         return malformed("XADD");
     }
     return id;
+}
+
+Result<std::string> RedisJobQueue::publish(const std::string& jobId, const std::string& payload) {
+    return xadd({"XADD", streamKey(), "*", "job", jobId, "payload", payload});
 }
 
 Result<std::vector<QueueEntry>> RedisJobQueue::claim(const std::string& consumer,
@@ -532,17 +535,8 @@ Result<std::vector<std::string>> RedisJobQueue::cancelRequested(
 }
 
 Result<std::string> RedisJobQueue::announce(const std::string& jobId, const std::string& payload) {
-    auto reply = command({"XADD", prefix_ + ":events", "MAXLEN", "~", kEventsMaxLen, "*", "job",
-                          jobId, "payload", payload},
-                         Retry::OnlyIfUnsent);
-    if (!reply) {
-        return reply.error();
-    }
-    std::string id = replyString(reply->get());
-    if (id.empty()) {
-        return malformed("XADD");
-    }
-    return id;
+    return xadd({"XADD", prefix_ + ":events", "MAXLEN", "~", kEventsMaxLen, "*", "job", jobId,
+                 "payload", payload});
 }
 
 Result<std::vector<QueueEvent>> RedisJobQueue::events(const std::string& afterId,

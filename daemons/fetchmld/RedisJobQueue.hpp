@@ -125,6 +125,9 @@ private:
     /// Runs one command; a broken connection is reopened once per call. A command that was
     /// fully sent but whose reply was lost is repeated only when `retry` is Safe.
     /// Errors: Internal (connection, or the server's error reply, with the url).
+    /// An XADD (args in full, never repeated once sent); the new entry's id. Errors: command's,
+    /// Internal for a reply that is not an id.
+    Result<std::string> xadd(const std::vector<std::string>& args);
     Result<RedisReplyPtr> command(const std::vector<std::string>& args, Retry retry);
     /// One attempt; `sent` tells whether the whole command reached the socket.
     RedisReplyPtr attempt(const std::vector<std::string>& args, bool& sent);
