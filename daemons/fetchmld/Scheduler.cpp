@@ -169,7 +169,6 @@ Result<std::vector<Job>> Scheduler::submitBatch(const std::vector<JobSpec>& spec
     for (auto& job : *jobs) {
         submitted(job);
     }
-    dispatch();
     return jobs;
 }
 

@@ -145,8 +145,9 @@ public:
     /// takes its id from the queue and is published before its record, one by one).
     bool batchesSubmissions() const { return !shared_.has_value(); }
     /// Group commit: stores jobs whose specs came from prepare() in ONE transaction (one
-    /// fdatasync for all), then announces each and resolves held ones as submit() does, then
-    /// one dispatch pass. Returns the jobs in the order of `specs`. Errors: SQLite's (then
+    /// fdatasync for all), then announces each and resolves held ones as submit() does. The
+    /// caller runs dispatch() once it has answered the submitters, so an answer never waits
+    /// for a job to start. Returns the jobs in the order of `specs`. Errors: SQLite's (then
     /// none is stored); Internal when the queue is shared (see batchesSubmissions()).
     Result<std::vector<Job>> submitBatch(const std::vector<JobSpec>& specs);
     /// A sweep: `templ` (its params are the fixed parameters) once for every combination of

@@ -509,6 +509,11 @@ void SchedulerBus::commitSubmissions() {
             log()->warn("job.submit by {}: answer not sent: {}", who.user, e.what());
         }
     }
+    if (jobs) {
+        // After the answers: starting a job (its own commit, its run directory) is not part
+        // of accepting it.
+        deps_.scheduler.dispatch();
+    }
 }
 
 namespace {

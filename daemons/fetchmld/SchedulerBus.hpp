@@ -62,7 +62,8 @@ public:
 
     /// Group commit: stores every submission waiting since the last commit in ONE transaction
     /// (Scheduler::submitBatch), then answers each caller with its job, or every caller with
-    /// the error when the transaction failed (then none is stored). Run by the defer source;
+    /// the error when the transaction failed (then none is stored), and only then runs one
+    /// dispatch pass. Run by the defer source;
     /// the daemon calls it once more as it stops, so no valid submission is left unanswered.
     void commitSubmissions();
 
