@@ -1,7 +1,10 @@
 // Crash safety of submissions: a client submits 1,000 jobs over the (private) system bus while
-// fetchmld is killed with SIGKILL at random moments and started again. Every submission that
-// was acknowledged must exist afterwards, exactly as submitted, and the database must be
-// intact (issue 5: "an accepted submission is durable before it is acknowledged").
+// fetchmld is killed with SIGKILL at random moments and started again. A kill comes after a
+// random number of acknowledged submissions (1 to 60) and a random delay (0 to 5 ms) on top, so
+// it lands anywhere in a call, and every restart lets the client progress however slow the
+// machine (a kill on a timer alone starved the client under the sanitizers on a slow host). Every
+// submission that was acknowledged must exist afterwards, exactly as submitted, and the database
+// must be intact (issue 5: "an accepted submission is durable before it is acknowledged").
 #include <sqlite3.h>
 #include <sys/stat.h>
 
@@ -90,6 +93,7 @@ TEST_CASE("every acknowledged submission survives SIGKILL of fetchmld", "[fetchm
 
     std::map<int, std::string> acknowledged;  // submission number -> job id
     std::atomic<int> failedCalls{0};
+    std::atomic<int> acknowledgedCount{0};
     std::atomic<bool> done{false};
     std::thread submitter([&] {
         auto client = server.client();
@@ -102,6 +106,7 @@ TEST_CASE("every acknowledged submission survives SIGKILL of fetchmld", "[fetchm
                      {"priority", sdbus::Variant(std::int32_t(i % 7))}});
                 acknowledged[i] = job.at("id").get<std::string>();
                 ++i;
+                ++acknowledgedCount;
             } catch (const sdbus::Error&) {
                 // No answer (killed mid-call) or no owner of the name (down): the submission
                 // may or may not exist; try the same number again.
@@ -112,10 +117,15 @@ TEST_CASE("every acknowledged submission survives SIGKILL of fetchmld", "[fetchm
         done = true;
     });
     std::mt19937 random(std::random_device{}());
-    std::uniform_int_distribution<int> pause(2, 60);
+    std::uniform_int_distribution<int> progress(1, 60);
+    std::uniform_int_distribution<int> delayUs(0, 5000);
     int kills = 0;
     while (!done) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(pause(random)));
+        const int killAt = acknowledgedCount + progress(random);
+        while (!done && acknowledgedCount < killAt) {
+            std::this_thread::sleep_for(std::chrono::microseconds(200));
+        }
+        std::this_thread::sleep_for(std::chrono::microseconds(delayUs(random)));
         if (done) {
             break;
         }
