@@ -106,6 +106,12 @@ Outcome runQueue(CtlContext& ctx, const QueueArgs& args) {
     if (!resources) {
         return usageFailure(resources.error().message);
     }
+    // The transport first: it decides how OpenSSL, which hashes the tree, is initialised.
+    Outcome failure;
+    Transport* transport = ctx.transport(failure);
+    if (transport == nullptr) {
+        return failure;
+    }
     auto manifest = Manifest::scan(args.dir);
     if (!manifest) {
         return usageFailure(manifest.error().message);
@@ -114,17 +120,8 @@ Outcome runQueue(CtlContext& ctx, const QueueArgs& args) {
         std::fprintf(stderr, "fetchmlctl: skipped %s (%s)\n", skipped.path.c_str(),
                      skipped.reason.c_str());
     }
-    Outcome failure;
-    Transport* transport = ctx.transport(failure);
-    if (transport == nullptr) {
-        return failure;
-    }
-    auto commit = syncTree(*transport, *manifest, args.dir);
-    if (!commit) {
-        return failureFrom(commit.error());
-    }
     nlohmann::json request = paramFields(*specs);
-    request["commit"] = *commit;
+    request["commit"] = manifest->commitId();
     request["command"] = args.command;
     request["priority"] = args.priority;
     if (args.retries > 0) {
@@ -143,23 +140,36 @@ Outcome runQueue(CtlContext& ctx, const QueueArgs& args) {
         request["name"] = args.name;
     }
     request.update(*resources);
-    if (!isSweep(*specs)) {
-        auto job = transport->submitJob(request);
-        if (!job) {
-            return failureFrom(job.error());
+    const bool sweepRequest = isSweep(*specs);
+    auto submit = [&] {
+        return sweepRequest ? transport->submitSweep(request) : transport->submitJob(request);
+    };
+    // A tree queued before (the usual case when only the parameters change) is recorded under
+    // its commit id, the hash of its manifest, with every blob checked when it was recorded
+    // (the store never drops them): submit at once, one call. Only when fetchmld does not know
+    // the commit (NotFound "commit: ...") upload what it lacks and submit again.
+    auto answer = submit();
+    if (!answer && answer.error().code == ErrorCode::NotFound &&
+        answer.error().message.rfind("commit:", 0) == 0) {
+        auto commit = syncTree(*transport, *manifest, args.dir);
+        if (!commit) {
+            return failureFrom(commit.error());
         }
+        answer = submit();
+    }
+    if (!answer) {
+        return failureFrom(answer.error());
+    }
+    if (!sweepRequest) {
         if (args.json) {
-            printJson(nlohmann::json::array({*job}));  // the shape a sweep of one always had
+            printJson(nlohmann::json::array({*answer}));  // the shape a sweep of one always had
         } else {
-            std::cout << job->value("id", std::string()) << "\n";
+            std::cout << answer->value("id", std::string()) << "\n";
         }
         return std::nullopt;
     }
-    // One call: fetchmld expands the product and stores every job in one transaction.
-    auto sweep = transport->submitSweep(request);
-    if (!sweep) {
-        return failureFrom(sweep.error());
-    }
+    // One call: fetchmld expanded the product and stored every job in one transaction.
+    const auto& sweep = answer;
     if (args.json) {
         printJson(*sweep);
         return std::nullopt;

@@ -51,7 +51,10 @@ Result<void> Scheduler::validate(const JobSpec& spec) {
         return known.error();
     }
     if (!*known) {
-        return invalid("commit: " + spec.commit + " is not a known commit (PutManifest it first)");
+        // NotFound, not InvalidArgument: a client that submits a tree it sent before without
+        // sending it again (fetchmlctl queue) takes this answer as "send the tree first".
+        return makeError(ErrorCode::NotFound, "commit: " + spec.commit +
+                                                  " is not a known commit (PutManifest it first)");
     }
     if (spec.command.empty()) {
         return invalid("command: must not be empty");

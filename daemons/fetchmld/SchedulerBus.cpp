@@ -7,6 +7,7 @@
 #include <limits>
 #include <system_error>
 
+#include "JobFields.hpp"
 #include "core/Audit.hpp"
 #include "core/Log.hpp"
 #include "core/Version.hpp"
@@ -157,45 +158,14 @@ Job SchedulerBus::readableJob(const Identity& who, const VariantMap& request, co
     return job;
 }
 
-VariantMap SchedulerBus::jobToVariantMap(const Job& job) {
-    VariantMap out;
-    out["id"] = job.id;
-    out["name"] = job.spec.name;
-    out["state"] = std::string(jobStateName(job.state));
-    out["user"] = job.spec.user;
-    out["commit"] = job.spec.commit;
-    out["command"] = job.spec.command;
-    out["image"] = job.spec.image;
-    out["priority"] = job.spec.priority;
-    out["effective_priority"] = job.effectivePriority;
-    out["params"] = job.spec.params;
-    out["exit_code"] = job.exitCode;
-    out["reason"] = job.reason;
-    out["submitted_at"] = job.submittedAt;
-    out["started_at"] = job.startedAt;
-    out["finished_at"] = job.finishedAt;
-    out["results"] = job.results;
-    out["metrics"] = job.metrics;
-    out["max_retries"] = job.spec.maxRetries;
-    out["attempt"] = job.attempt;
-    out["not_before"] = job.notBefore;
-    out["after"] = job.spec.after;
-    out["after_ok"] = job.spec.afterOk;
-    out["cpus"] = job.spec.cpus;
-    out["memory_mib"] = job.spec.memoryMib;
-    out["gpus"] = job.spec.gpus;
-    out["max_runtime_s"] = job.spec.maxRuntimeS;
-    out["devices"] = job.devices;
-    out["sweep"] = sweepIdFromSeq(job.sweepSeq);
-    // Several hosts: where it runs ("" = this host) and where it was submitted ("" = here).
-    out["host"] = job.host;
-    out["origin"] = job.origin;
-    return out;
-}
-
 void SchedulerBus::jobChanged(const Job& job) {
     try {
-        emitJobChanged(job.id, jobStateName(job.state), jobToVariantMap(job));
+        // Written straight into the message (JobFields.hpp): the generated emitJobChanged
+        // would build an sdbus::Variant, one message each, for every field first.
+        auto signal = getObject().createSignal(INTERFACE_NAME, "JobChanged");
+        signal << job.id << jobStateName(job.state);
+        appendJob(signal, job);
+        getObject().emitSignal(signal);
     } catch (const sdbus::Error& e) {
         log()->warn("job {}: JobChanged not emitted: {}", job.id, e.getMessage());
     }

@@ -67,9 +67,7 @@ public:
     /// the daemon calls it once more as it stops, so no valid submission is left unanswered.
     void commitSubmissions();
 
-    /// A job as a dictionary (the GetJob reply).
-    static VariantMap jobToVariantMap(const Job& job);
-    /// Emits JobChanged(id, state, job dictionary).
+    /// Emits JobChanged(id, state, job dictionary of JobFields.hpp).
     void jobChanged(const Job& job);
 
 private:

@@ -232,9 +232,10 @@ TEST_CASE("fetchmld serves org.fetchml.Scheduler1 on the system bus", "[fetchmld
         CHECK(message.find("command") != std::string::npos);
 
         auto unknownCommit = submitRequest(std::string(64, 'e'));
+        // NotFound "commit: ...": what tells fetchmlctl queue to send the tree first.
         CHECK(errorNameOf([&] { f.client->SubmitJob(unknownCommit); }, &message) ==
-              "org.fetchml.Error.InvalidArgument");
-        CHECK(message.find("commit") != std::string::npos);
+              "org.fetchml.Error.NotFound");
+        CHECK(message.rfind("commit: ", 0) == 0);
 
         auto badParam = submitRequest(commit);
         badParam["params"] = sdbus::Variant(std::map<std::string, std::string>{{"1x", "y"}});

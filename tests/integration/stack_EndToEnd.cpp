@@ -150,11 +150,36 @@ TEST_CASE("a job runs in a container and its logs, metrics and results come back
     REQUIRE(res.exitCode == 0);
     REQUIRE(readFile(dl.sub("sub/model.txt")) == "model-bytes\n");
 
-    // The same tree again: nothing is uploaded twice (same commit).
+    // The same tree again: fetchmld knows its commit, so fetchmlctl submits at once, one call:
+    // no MissingBlobs, no upload, no PutManifest (counted in fetchmld's audit lines).
+    auto calls = [](const std::string& action) {
+        const std::string log = readFile(stack().path("logs/fetchmld.log"));
+        std::size_t n = 0;
+        for (auto at = log.find("action=" + action + " "); at != std::string::npos;
+             at = log.find("action=" + action + " ", at + 1)) {
+            ++n;
+        }
+        return n;
+    };
+    const std::size_t missing = calls("blobs.missing"), manifests = calls("manifest.put");
+    REQUIRE(missing > 0);  // the first queue of the tree asked which blobs to send
     auto again = stack().ctl(
         {"queue", exp.path(), "--image", "rootfs:busybox", "--json", "--", "true"}, true);
     INFO(again.out << again.err);
     REQUIRE(again.exitCode == 0);
+    CHECK(json::parse(again.out).at(0).at("commit") == job["commit"]);
+    CHECK(calls("blobs.missing") == missing);
+    CHECK(calls("manifest.put") == manifests);
+
+    // A changed tree is unknown: it is sent (only the new blob) and then queued.
+    writeFile(exp.sub("extra.txt"), "new content\n");
+    auto changed = stack().ctl(
+        {"queue", exp.path(), "--image", "rootfs:busybox", "--json", "--", "true"}, true);
+    INFO(changed.out << changed.err);
+    REQUIRE(changed.exitCode == 0);
+    CHECK(json::parse(changed.out).at(0).at("commit") != job["commit"]);
+    CHECK(calls("blobs.missing") == missing + 1);
+    CHECK(calls("manifest.put") == manifests + 1);
 }
 
 TEST_CASE("a failing job is recorded as failed with its exit code", "[stack]") {
