@@ -95,8 +95,13 @@ TEST_CASE("every acknowledged submission survives SIGKILL of fetchmld", "[fetchm
     std::atomic<int> failedCalls{0};
     std::atomic<int> acknowledgedCount{0};
     std::atomic<bool> done{false};
+    // Liveness: a fetchmld that owns its name but answers nothing for 120 s (each call gives
+    // up after sd-bus's 25 s) is a bug; report it rather than wait for ctest's timeout.
+    std::atomic<bool> stalled{false};
+    std::string lastError;
     std::thread submitter([&] {
         auto client = server.client();
+        auto lastAnswer = std::chrono::steady_clock::now();
         for (int i = 0; i < kJobs;) {
             try {
                 auto job = client->SubmitJob(
@@ -107,10 +112,16 @@ TEST_CASE("every acknowledged submission survives SIGKILL of fetchmld", "[fetchm
                 acknowledged[i] = job.at("id").get<std::string>();
                 ++i;
                 ++acknowledgedCount;
-            } catch (const sdbus::Error&) {
+                lastAnswer = std::chrono::steady_clock::now();
+            } catch (const sdbus::Error& e) {
                 // No answer (killed mid-call) or no owner of the name (down): the submission
                 // may or may not exist; try the same number again.
                 ++failedCalls;
+                if (std::chrono::steady_clock::now() - lastAnswer > std::chrono::seconds(120)) {
+                    lastError = e.getName() + ": " + e.getMessage();
+                    stalled = true;
+                    break;
+                }
                 std::this_thread::sleep_for(std::chrono::milliseconds(20));
             }
         }
@@ -134,8 +145,14 @@ TEST_CASE("every acknowledged submission survives SIGKILL of fetchmld", "[fetchm
         server.start();
     }
     submitter.join();
+    INFO(kills << " kills, " << failedCalls << " failed calls, " << acknowledgedCount
+               << " acknowledged");
+    if (stalled) {
+        FAIL("no submission acknowledged for 120 s; last error: "
+             << lastError << "\nfetchmld's log:\n"
+             << readFile(server.path("fetchmld.log")));
+    }
     server.crash();
-    INFO(kills << " kills, " << failedCalls << " failed calls");
     CHECK(kills >= 3);
     CHECK(integrityOf(server.database()) == "ok");
 
