@@ -28,6 +28,10 @@ void addJobCommands(CLI::App& app, CtlContext& ctx);
 void addPruneCommand(CLI::App& app, CtlContext& ctx);
 /// `results ID [--download DIR] [--json]` (ResultsCommand.cpp).
 void addResultsCommand(CLI::App& app, CtlContext& ctx);
+/// `rerun ID [--json]` (RerunCommand.cpp).
+void addRerunCommand(CLI::App& app, CtlContext& ctx);
+/// `compare ID ID... [--json]` (CompareCommand.cpp).
+void addCompareCommand(CLI::App& app, CtlContext& ctx);
 /// `key create|list|revoke` and `whoami` (KeyCommands.cpp).
 void addKeyCommands(CLI::App& app, CtlContext& ctx);
 /// `login URL [--fingerprint HEX] [--yes] [--key-stdin]` (LoginCommand.cpp).

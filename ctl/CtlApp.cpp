@@ -58,6 +58,8 @@ int runCtl(int argc, char** argv) {
     addJobCommands(app, ctx);
     addPruneCommand(app, ctx);
     addResultsCommand(app, ctx);
+    addRerunCommand(app, ctx);
+    addCompareCommand(app, ctx);
     addKeyCommands(app, ctx);
     addLoginCommand(app, ctx);
     try {

@@ -9,6 +9,7 @@
 
 #include <unistd.h>
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -180,6 +181,71 @@ TEST_CASE("a job runs in a container and its logs, metrics and results come back
     CHECK(json::parse(changed.out).at(0).at("commit") != job["commit"]);
     CHECK(calls("blobs.missing") == missing + 1);
     CHECK(calls("manifest.put") == manifests + 1);
+}
+
+TEST_CASE("rerun repeats a job exactly; compare shows parameters, metrics and code changes",
+          "[stack]") {
+    TempDir exp;
+    writeFile(exp.sub("train.sh"), "echo fetchml:metric loss=0.$FETCHML_PARAM_seed\n");
+    auto first =
+        stack().ctl({"queue", exp.path(), "--image", "rootfs:busybox", "--param", "seed=5",
+                     "--name", "base", "--priority", "3", "--cpus", "0.5", "--", "sh", "train.sh"},
+                    true);
+    INFO(first.out << first.err);
+    REQUIRE(first.exitCode == 0);
+    const std::string id = DevStack::splitLines(first.out).at(0);
+    auto original = waitFinished(id);
+    REQUIRE(original["state"] == "succeeded");
+
+    auto rerun = stack().ctl({"rerun", id, "--json"}, true);
+    INFO(rerun.out << rerun.err);
+    REQUIRE(rerun.exitCode == 0);
+    const auto again = json::parse(rerun.out);
+    const std::string againId = again.at("id");
+    CHECK(againId != id);
+    for (const char* key : {"commit", "command", "image", "priority", "params", "name", "cpus",
+                            "memory_mib", "gpus", "max_runtime_s", "max_retries"}) {
+        INFO(key);
+        CHECK(again.at(key) == original.at(key));
+    }
+    auto repeated = waitFinished(againId);
+    CHECK(repeated["state"] == "succeeded");
+    CHECK(repeated["metrics"] == original["metrics"]);
+
+    // Another parameter and a changed tree: compare shows both, and which files changed.
+    writeFile(exp.sub("train.sh"), "echo fetchml:metric loss=0.$FETCHML_PARAM_seed\necho v2\n");
+    writeFile(exp.sub("notes.txt"), "second try\n");
+    auto third = queue(exp.path(), {"sh", "train.sh"});
+    waitFinished(third);
+    auto cmp = stack().ctl({"compare", id, againId, third, "--json"}, true);
+    INFO(cmp.out << cmp.err);
+    REQUIRE(cmp.exitCode == 0);
+    const auto out = json::parse(cmp.out);
+    std::map<std::string, json> rows;
+    for (const auto& row : out.at("rows")) {
+        rows[row.at("field")] = row;
+    }
+    CHECK(rows.at("param seed").at("values") == json::array({"5", "5", ""}));
+    CHECK(rows.at("param seed").at("differs") == true);
+    // The third has no seed: its script printed loss=0.
+    CHECK(rows.at("metric loss").at("values") == json::array({"0.5", "0.5", "0"}));
+    CHECK(rows.at("commit").at("differs") == true);
+    CHECK(rows.at("image").at("differs") == false);
+    CHECK(out.at("code_changes").at(againId).empty());
+    CHECK(out.at("code_changes").at(third) == json::parse(R"([{"path":"notes.txt","change":"added"},
+                          {"path":"train.sh","change":"modified"}])"));
+
+    // The table form marks the rows that differ.
+    auto table = stack().ctl({"compare", id, third}, true);
+    REQUIRE(table.exitCode == 0);
+    CHECK(table.out.find("* param seed") != std::string::npos);
+    CHECK(table.out.find("  image ") != std::string::npos);
+    CHECK(table.out.find("A notes.txt") != std::string::npos);
+    CHECK(table.out.find("M train.sh") != std::string::npos);
+
+    auto lonely = stack().ctl({"compare", id}, true);
+    CHECK(lonely.exitCode != 0);
+    CHECK(lonely.err.find("at least two") != std::string::npos);
 }
 
 TEST_CASE("a failing job is recorded as failed with its exit code", "[stack]") {
