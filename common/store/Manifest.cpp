@@ -4,7 +4,6 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <fnmatch.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -16,6 +15,7 @@
 #include <memory>
 #include <unordered_set>
 
+#include "store/IgnoreRules.hpp"
 #include "store/Sha256.hpp"
 #include "sys/UniqueFd.hpp"
 
@@ -102,62 +102,6 @@ Result<ManifestEntry> parseLine(std::string_view line) {
     return e;
 }
 
-// One .fetchmlignore pattern (docs/manifest.md).
-struct IgnorePattern {
-    std::string glob;
-    bool anchored = false;  // matches the whole relative path
-    bool dirOnly = false;
-};
-
-std::vector<IgnorePattern> parseIgnore(std::string_view text) {
-    std::vector<IgnorePattern> out;
-    while (!text.empty()) {
-        std::size_t nl = text.find('\n');
-        std::string_view line = text.substr(0, nl);
-        text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
-        while (!line.empty() &&
-               (line.back() == ' ' || line.back() == '\t' || line.back() == '\r')) {
-            line.remove_suffix(1);
-        }
-        if (line.empty() || line[0] == '#') {
-            continue;
-        }
-        IgnorePattern p;
-        while (!line.empty() && line.back() == '/') {
-            p.dirOnly = true;
-            line.remove_suffix(1);
-        }
-        if (line.find('/') != std::string_view::npos) {
-            p.anchored = true;
-            while (!line.empty() && line.front() == '/') {
-                line.remove_prefix(1);
-            }
-        }
-        if (!line.empty()) {
-            p.glob = std::string(line);
-            out.push_back(std::move(p));
-        }
-    }
-    return out;
-}
-
-bool isIgnored(const std::vector<IgnorePattern>& patterns, const std::string& rel,
-               const std::string& name, bool isDir) {
-    if (isDir && name == ".git") {
-        return true;
-    }
-    for (const auto& p : patterns) {
-        if (p.dirOnly && !isDir) {
-            continue;
-        }
-        const std::string& subject = p.anchored ? rel : name;
-        if (::fnmatch(p.glob.c_str(), subject.c_str(), p.anchored ? FNM_PATHNAME : 0) == 0) {
-            return true;
-        }
-    }
-    return false;
-}
-
 Error ioError(ErrorCode code, const std::string& what) {
     return makeError(code, what + ": " + std::strerror(errno));
 }
@@ -169,7 +113,7 @@ struct DirCloser {
 // Depth-first walk collecting regular files; dirFd is owned by the caller.
 class Scanner {
 public:
-    Scanner(std::string root, std::vector<IgnorePattern> ignore)
+    Scanner(std::string root, IgnoreRules ignore)
         : root_(std::move(root)), ignore_(std::move(ignore)) {}
 
     Result<void> walk(int dirFd, const std::string& prefix) {
@@ -211,7 +155,9 @@ private:
             return ioError(ErrorCode::Internal, "stat of " + at(rel));
         }
         bool isDir = S_ISDIR(st.st_mode);
-        if (isIgnored(ignore_, rel, name, isDir)) {
+        // .git is never part of a tree; an ignored directory is not entered, so nothing below
+        // it can be re-included by a '!' pattern (as in git).
+        if ((isDir && name == ".git") || ignore_.isIgnored(rel, isDir)) {
             return {};
         }
         if (name.find('\n') != std::string::npos || !isValidUtf8(name)) {
@@ -263,7 +209,7 @@ private:
     }
 
     std::string root_;
-    std::vector<IgnorePattern> ignore_;
+    IgnoreRules ignore_;
 };
 
 Result<std::string> readIgnoreFile(int rootFd, const std::string& root) {
@@ -323,7 +269,7 @@ Result<Manifest> Manifest::scan(const std::string& dir) {
     if (!ignoreText) {
         return ignoreText.error();
     }
-    Scanner scanner(dir, parseIgnore(*ignoreText));
+    Scanner scanner(dir, IgnoreRules::parse(*ignoreText));
     if (auto walked = scanner.walk(rootFd.get(), ""); !walked) {
         return walked.error();
     }

@@ -43,12 +43,14 @@ public:
     Manifest() = default;
 
     /// Walks dir and hashes every regular file. Sorted, deterministic. Ignored: directories
-    /// named .git at any depth, and what dir/.fetchmlignore lists (one pattern per line, '#'
-    /// comments, blank lines skipped; a pattern containing '/' other than at its end matches
-    /// the whole relative path with fnmatch(3) FNM_PATHNAME, a leading '/' anchors it and is
-    /// dropped; otherwise it matches any single path component; a trailing '/' matches
-    /// directories only). Symbolic links (never followed), devices, sockets, FIFOs and names
-    /// that are not valid UTF-8 or contain '\n' are left out and listed in skipped().
+    /// named .git at any depth, and what dir/.fetchmlignore lists in gitignore(5) syntax
+    /// (IgnoreRules: '#' comments, '!' negation where the last matching pattern wins, "**",
+    /// backslash escapes, a '/' at the beginning or middle anchors at dir, a trailing '/'
+    /// matches directories only). Only dir/.fetchmlignore is read: ignore files in
+    /// subdirectories are not, and .gitignore files are not read at all. An ignored directory
+    /// is not entered, so a '!' pattern cannot re-include a file below it (as in git).
+    /// Symbolic links (never followed), devices, sockets, FIFOs and names that are not valid
+    /// UTF-8 or contain '\n' are left out and listed in skipped().
     /// Errors: NotFound when dir does not exist; Internal naming the path for I/O failures;
     /// InvalidArgument when a file changes while it is being hashed.
     static Result<Manifest> scan(const std::string& dir);
