@@ -19,6 +19,8 @@ void addUserCommands(CLI::App& app, CtlContext& ctx);
 /// `queue DIR [--image] [--priority] [--param k=v ...] [--name] [--json] -- CMD...`
 /// (QueueCommand.cpp).
 void addQueueCommand(CLI::App& app, CtlContext& ctx);
+/// `sync DIR [--json]` (SyncCommand.cpp).
+void addSyncCommand(CLI::App& app, CtlContext& ctx);
 /// `status [ID] [--state S] [--sweep ID] [--limit N] [--json]` (StatusCommand.cpp).
 void addStatusCommand(CLI::App& app, CtlContext& ctx);
 /// `logs ID [-f]` and `cancel ID|--sweep ID [--json]` (JobCommands.cpp).

@@ -54,6 +54,7 @@ int runCtl(int argc, char** argv) {
     addGlobalOptions(app, ctx.options);
     addUserCommands(app, ctx);
     addQueueCommand(app, ctx);
+    addSyncCommand(app, ctx);
     addStatusCommand(app, ctx);
     addJobCommands(app, ctx);
     addPruneCommand(app, ctx);

@@ -1,5 +1,6 @@
-// `fetchmlctl queue DIR -- CMD...`: sync an experiment directory and submit a job, or a sweep
-// (one job per parameter combination, expanded by fetchmld) in one call.
+// `fetchmlctl queue DIR -- CMD...`: submit a job, or a sweep (one job per parameter
+// combination, expanded by fetchmld), in one call; sync the directory first (TreeSync.hpp)
+// only when fetchmld does not know its commit.
 
 #include <CLI/CLI.hpp>
 
@@ -7,14 +8,12 @@
 #include <iostream>
 #include <map>
 #include <memory>
-#include <set>
 
 #include "Commands.hpp"
 #include "Duration.hpp"
 #include "MemorySize.hpp"
 #include "Sweep.hpp"
-#include "store/Manifest.hpp"
-#include "store/Pack.hpp"
+#include "TreeSync.hpp"
 
 namespace fetchml::ctl {
 
@@ -64,39 +63,6 @@ Result<nlohmann::json> resourceRequest(const QueueArgs& args) {
     return request;
 }
 
-/// Uploads the blobs of manifest the server lacks, as one pack, and records the manifest.
-/// Returns the commit id.
-Result<std::string> syncTree(Transport& transport, const Manifest& manifest,
-                             const std::string& dir) {
-    auto missing = transport.missingBlobs(manifest.blobHashes());
-    if (!missing) {
-        return missing.error();
-    }
-    if (!missing->empty()) {
-        std::set<std::string> wanted(missing->begin(), missing->end());
-        std::vector<PackItem> items;
-        for (const auto& entry : manifest.entries()) {
-            if (wanted.erase(entry.sha256) == 1) {
-                items.push_back(PackItem{entry.sha256, dir + "/" + entry.path});
-            }
-        }
-        PackWriter pack(std::move(items));
-        auto stored = transport.putBlobs(pack);
-        if (!stored) {
-            return stored.error();
-        }
-    }
-    auto commit = transport.putManifest(manifest.text());
-    if (!commit) {
-        return commit.error();
-    }
-    if (*commit != manifest.commitId()) {
-        return makeError(ErrorCode::Internal, "the server recorded commit " + *commit +
-                                                  " for a tree whose id is " + manifest.commitId());
-    }
-    return commit;
-}
-
 Outcome runQueue(CtlContext& ctx, const QueueArgs& args) {
     auto specs = parseParams(args.params);
     if (!specs) {
@@ -112,13 +78,9 @@ Outcome runQueue(CtlContext& ctx, const QueueArgs& args) {
     if (transport == nullptr) {
         return failure;
     }
-    auto manifest = Manifest::scan(args.dir);
+    auto manifest = scanTree(args.dir);
     if (!manifest) {
         return usageFailure(manifest.error().message);
-    }
-    for (const auto& skipped : manifest->skipped()) {
-        std::fprintf(stderr, "fetchmlctl: skipped %s (%s)\n", skipped.path.c_str(),
-                     skipped.reason.c_str());
     }
     nlohmann::json request = paramFields(*specs);
     request["commit"] = manifest->commitId();
@@ -151,9 +113,11 @@ Outcome runQueue(CtlContext& ctx, const QueueArgs& args) {
     auto answer = submit();
     if (!answer && answer.error().code == ErrorCode::NotFound &&
         answer.error().message.rfind("commit:", 0) == 0) {
-        auto commit = syncTree(*transport, *manifest, args.dir);
-        if (!commit) {
-            return failureFrom(commit.error());
+        SyncSummary summary;
+        auto synced = syncTree(*transport, *manifest, args.dir,
+                               SyncOptions{.progress = progressWanted()}, summary);
+        if (!synced) {
+            return failureFrom(synced.error());
         }
         answer = submit();
     }

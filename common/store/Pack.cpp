@@ -220,6 +220,7 @@ Result<void> PackWriter::writeTo(const Sink& sink) {
     }
     ChunkedSink out(sink);
     std::vector<char> buf(kChunk);
+    std::uint64_t contentSent = 0;
     for (std::size_t i = 0; i < items_.size(); ++i) {
         const PackItem& item = items_[i];
         const std::uint64_t size = (*sizes_)[i];
@@ -254,6 +255,10 @@ Result<void> PackWriter::writeTo(const Sink& sink) {
                 return r;
             }
             sent += static_cast<std::uint64_t>(n);
+            contentSent += static_cast<std::uint64_t>(n);
+            if (progress_) {
+                progress_(contentSent);
+            }
         }
         if (sha.finishHex() != item.sha256) {
             return changed("its content no longer hashes to " + item.sha256);

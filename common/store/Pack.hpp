@@ -28,6 +28,9 @@ class PackWriter {
 public:
     /// Receives the pack's bytes in order; an error stops the writer and is returned by write.
     using Sink = std::function<Result<void>(std::string_view bytes)>;
+    /// Told, after each piece of file content is handed on, how many content bytes (headers
+    /// excluded) of the pack have been handed on so far.
+    using Progress = std::function<void(std::uint64_t contentBytes)>;
 
     explicit PackWriter(std::vector<PackItem> items) : items_(std::move(items)) {}
 
@@ -41,9 +44,12 @@ public:
     /// Errors: the sink's error; NotFound/Internal for a file that cannot be read;
     /// InvalidArgument "file <path> changed ..." when a file's size or hash no longer matches.
     Result<void> writeTo(const Sink& sink);
+    /// Calls progress while writeTo() runs (e.g. for a progress bar); none by default.
+    void onProgress(Progress progress) { progress_ = std::move(progress); }
 
 private:
     std::vector<PackItem> items_;
+    Progress progress_;
     std::optional<std::vector<std::uint64_t>> sizes_;
 };
 

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -191,4 +192,19 @@ TEST_CASE("Pack writer refuses files that changed since they were sized", "[stor
     auto sinkError = ok.writeTo(
         [](std::string_view) -> Result<void> { return makeError(ErrorCode::Busy, "peer gone"); });
     REQUIRE(sinkError.error().message == "peer gone");
+}
+
+TEST_CASE("PackWriter reports the content bytes handed on, headers excluded", "[store][pack]") {
+    StoreTempDir tmp;
+    std::string big((1u << 20) + 10, 'x');
+    writeTestFile(tmp / "big", big);
+    writeTestFile(tmp / "small", "abc");
+    PackWriter writer(
+        {{Sha256::hashBuffer(big), tmp / "big"}, {Sha256::hashBuffer("abc"), tmp / "small"}});
+    std::vector<std::uint64_t> seen;
+    writer.onProgress([&](std::uint64_t bytes) { seen.push_back(bytes); });
+    REQUIRE(writer.writeTo([](std::string_view) -> Result<void> { return {}; }).ok());
+    REQUIRE(seen.size() >= 3);  // the big file in two reads at least, then the small one
+    CHECK(std::is_sorted(seen.begin(), seen.end()));
+    CHECK(seen.back() == big.size() + 3);
 }

@@ -1,0 +1,77 @@
+#pragma once
+// Tree sync: bring a local tree to the server so that its commit id names it there. Ask which
+// blobs the server lacks (MissingBlobs), send those in packs of at most kMaxPackBytes of file
+// data each (one PutBlobs call per pack), then record the manifest (PutManifest). Used by
+// `fetchmlctl sync` and `fetchmlctl queue`.
+//
+// Resuming: fetchmld stores every blob of a pack durably before PutBlobs returns, so a sync
+// that fails after some packs has stored those packs' blobs, and the next sync's MissingBlobs
+// no longer lists them; only the rest is sent again.
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "Transport.hpp"
+#include "core/Result.hpp"
+#include "store/Manifest.hpp"
+
+namespace fetchml::ctl {
+
+/// Most file data in one pack, bytes (64 MiB). A single file larger than that is its own pack.
+/// Keeps every request far below fetchml-httpsd's https.max_body_bytes (1 GiB by default).
+inline constexpr std::uint64_t kMaxPackBytes = 64ull << 20;
+
+/// One pack to send: the blobs (one manifest entry per distinct missing hash, in manifest
+/// order) and the sum of their sizes in bytes.
+struct PackPlan {
+    std::vector<ManifestEntry> blobs;
+    std::uint64_t bytes = 0;
+};
+
+/// Splits the blobs of manifest whose hashes are in missing into packs, in manifest order: a
+/// blob joins the current pack while the pack's file data stays within maxPackBytes, else it
+/// starts the next one (so a blob larger than maxPackBytes is alone in its pack). A hash that
+/// several files share is sent once; hashes not in the manifest are ignored.
+std::vector<PackPlan> planPacks(const Manifest& manifest, const std::vector<std::string>& missing,
+                                std::uint64_t maxPackBytes = kMaxPackBytes);
+
+/// What a sync did. Sizes in bytes, time in seconds.
+struct SyncSummary {
+    std::string commit;              ///< commit id of the tree
+    std::uint64_t files = 0;         ///< files in the tree
+    std::uint64_t bytes = 0;         ///< total size of the tree's files
+    std::uint64_t blobsMissing = 0;  ///< distinct blobs the server lacked when asked
+    std::uint64_t blobsSent = 0;     ///< blobs in packs the server accepted
+    std::uint64_t bytesSent = 0;     ///< file data in those packs (pack headers excluded)
+    std::uint64_t packs = 0;         ///< packs the server accepted (PutBlobs calls)
+    double seconds = 0;              ///< wall time
+    /// {"commit","files","bytes","blobs_missing","blobs_sent","bytes_sent","packs","seconds"}.
+    nlohmann::json toJson() const;
+};
+
+/// How to sync.
+struct SyncOptions {
+    bool progress = false;                       ///< show progress on stderr ('\r'-rewritten line)
+    std::uint64_t maxPackBytes = kMaxPackBytes;  ///< see planPacks
+};
+
+/// Scans dir into a manifest (Manifest::scan) and reports each skipped path on stderr as
+/// "fetchmlctl: skipped <path> (<reason>)". Errors: Manifest::scan's, which name the path.
+Result<Manifest> scanTree(const std::string& dir);
+
+/// Sends what the server lacks of manifest (files read from dir) and records the manifest.
+/// summary (out) is filled as far as the sync got, also on error, with seconds measured from
+/// the call. Errors keep the server's or the transport's kind; the message says which step
+/// failed: "asking the server which blobs it lacks: ...", "sending pack N of M (K files, X
+/// bytes, first <path>): ..." (a file that changed since the scan is named by the pack
+/// writer), "recording the manifest of <dir>: ...", or Internal when the server records
+/// another commit id than the tree's.
+Result<void> syncTree(Transport& transport, const Manifest& manifest, const std::string& dir,
+                      const SyncOptions& options, SyncSummary& summary);
+
+/// True when progress should be shown: stderr is a terminal (isatty(2)).
+bool progressWanted();
+
+}  // namespace fetchml::ctl

@@ -1,0 +1,233 @@
+// `fetchmlctl sync` end to end: the real fetchmlctl binary against a real fetchmld (and
+// fetchml-httpsd) on a private D-Bus system bus. Only the blobs the server lacks are sent; a
+// tree over 64 MiB of file data goes in several packs; and a sync whose second pack is
+// refused (by the edge's https.max_body_bytes) leaves the first pack's blobs stored, so the
+// next sync sends only the rest.
+
+#include <sys/stat.h>
+#include <unistd.h>
+#include <catch2/catch.hpp>
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "store/Sha256.hpp"
+#include "support/EdgeStack.hpp"
+#include "support/Support.hpp"
+
+using namespace fetchml::test;
+using json = nlohmann::json;
+
+namespace {
+
+constexpr std::uint64_t kMiB = 1ull << 20;
+
+struct Fixture {
+    explicit Fixture(std::string edgeConfig = "") : stack(true, std::move(edgeConfig)) {
+        mkdir(stack.tmp.sub("exp").c_str(), 0755);
+        mkdir(stack.tmp.sub("xdg").c_str(), 0755);
+        auto alice = stack.client->AddUser({{"name", sdbus::Variant(std::string("alice"))},
+                                            {"role", sdbus::Variant(std::string("researcher"))}});
+        aliceKey = alice.at("api_key").get<std::string>();
+    }
+
+    /// fetchmlctl as this test's Unix user over the private system bus.
+    CommandResult local(std::vector<std::string> args) const {
+        args.insert(args.begin(), binaryPath("fetchmlctl"));
+        return run(args, {stack.busEnv(), "FETCHML_SERVER=", "FETCHML_API_KEY=",
+                          "XDG_CONFIG_HOME=" + stack.tmp.sub("xdg")});
+    }
+    /// fetchmlctl as alice through the edge (HTTPS; the test certificate is not pinned).
+    CommandResult remote(std::vector<std::string> args) const {
+        args.insert(args.begin(),
+                    {binaryPath("fetchmlctl"), "--server", stack.url(""), "--insecure"});
+        return run(args, {"FETCHML_API_KEY=" + aliceKey,
+                          "FETCHML_SERVER=", "XDG_CONFIG_HOME=" + stack.tmp.sub("xdg")});
+    }
+    /// `sync DIR --json` through `how` (local or remote); the summary, after checking success.
+    json syncJson(bool overHttps) const {
+        std::vector<std::string> args{"sync", exp(), "--json"};
+        auto result = overHttps ? remote(args) : local(args);
+        INFO(result.out << result.err);
+        REQUIRE(result.exitCode == 0);
+        // stderr is not a terminal here: no progress line.
+        CHECK(result.err.find('\r') == std::string::npos);
+        return json::parse(result.out);
+    }
+    std::string exp() const { return stack.tmp.sub("exp"); }
+    std::string file(const std::string& name) const { return stack.tmp.sub("exp/" + name); }
+    /// The hashes of `hashes` that fetchmld's store lacks.
+    std::vector<std::string> missing(const std::vector<std::string>& hashes) const {
+        auto answer = stack.client->MissingBlobs({{"hashes", sdbus::Variant(hashes)}});
+        return answer.at("missing").get<std::vector<std::string>>();
+    }
+
+    Stack stack;
+    std::string aliceKey;
+};
+
+/// size bytes that differ from every other seed's: a 1 MiB block, varied by seed, repeated.
+std::string distinctBytes(std::uint64_t size, unsigned seed) {
+    std::string block(kMiB, '\0');
+    for (std::size_t i = 0; i < block.size(); ++i) {
+        block[i] = static_cast<char>((i * 131 + seed * 7919 + (i >> 12) * seed) & 0xff);
+    }
+    block.replace(0, 16, "seed " + std::to_string(seed) + std::string(16, ' '), 0, 16);
+    std::string out;
+    out.reserve(size);
+    while (out.size() < size) {
+        out.append(block, 0, std::min<std::uint64_t>(block.size(), size - out.size()));
+    }
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("sync sends only what the server lacks", "[ctl][sync]") {
+    Fixture f;
+    const std::string model = distinctBytes(3 * kMiB + 17, 1);
+    writeFile(f.file("train.py"), "print('hello')\n");
+    writeFile(f.file("model.bin"), model);
+    mkdir(f.file("data").c_str(), 0755);
+    writeFile(f.file("data/a.csv"), "x,y\n1,2\n");
+    writeFile(f.file("data/same.csv"), "x,y\n1,2\n");  // the same blob as data/a.csv
+    const std::uint64_t tree = 15 + model.size() + 8 + 8;
+    const std::uint64_t distinct = 15 + model.size() + 8;
+
+    // First sync: every distinct blob goes, in one pack.
+    auto first = f.syncJson(false);
+    INFO(first.dump());
+    CHECK(first["files"] == 4);
+    CHECK(first["bytes"] == tree);
+    CHECK(first["blobs_missing"] == 3);
+    CHECK(first["blobs_sent"] == 3);
+    CHECK(first["bytes_sent"] == distinct);
+    CHECK(first["packs"] == 1);
+    CHECK(first["seconds"].get<double>() >= 0);
+    const std::string commit = first["commit"].get<std::string>();
+    REQUIRE(commit.size() == 64);
+    auto recorded = f.stack.client->GetManifest({{"commit", sdbus::Variant(commit)}});
+    CHECK(fetchml::Sha256::hashBuffer(recorded.at("manifest").get<std::string>()) == commit);
+
+    // Without --json: the commit id alone on one line.
+    auto plain = f.local({"sync", f.exp()});
+    INFO(plain.err);
+    REQUIRE(plain.exitCode == 0);
+    CHECK(plain.out == commit + "\n");
+
+    // The unchanged tree again, over D-Bus and over HTTPS: nothing is sent.
+    for (bool overHttps : {false, true}) {
+        auto again = f.syncJson(overHttps);
+        INFO(again.dump());
+        CHECK(again["commit"] == commit);
+        CHECK(again["blobs_missing"] == 0);
+        CHECK(again["blobs_sent"] == 0);
+        CHECK(again["bytes_sent"] == 0);
+        CHECK(again["packs"] == 0);
+        CHECK(again["bytes"] == tree);
+    }
+
+    // One file changes: only its bytes go (over HTTPS this time).
+    const std::string changed = distinctBytes(2 * kMiB + 5, 2);
+    writeFile(f.file("model.bin"), changed);
+    auto third = f.syncJson(true);
+    INFO(third.dump());
+    CHECK(third["commit"] != commit);
+    CHECK(third["blobs_sent"] == 1);
+    CHECK(third["bytes_sent"] == changed.size());
+    CHECK(third["packs"] == 1);
+    CHECK(third["bytes"] == tree - model.size() + changed.size());
+
+    // On a terminal (script(1) gives the command a pseudo-terminal) a progress line shows
+    // the bytes and files sent, rewritten with '\r' and ended before the commit id.
+    writeFile(f.file("model.bin"), distinctBytes(4 * kMiB, 3));
+    writeFile(f.file("notes.txt"), "new\n");
+    auto onTty = run(
+        {"script", "-q", "-e", "-c", binaryPath("fetchmlctl") + " sync " + f.exp(), "/dev/null"},
+        {f.stack.busEnv(),
+         "FETCHML_SERVER=", "FETCHML_API_KEY=", "XDG_CONFIG_HOME=" + f.stack.tmp.sub("xdg")});
+    INFO(onTty.out << onTty.err);
+    REQUIRE(onTty.exitCode == 0);
+    CHECK(onTty.out.find("\rsent ") != std::string::npos);
+    CHECK(onTty.out.find("of 4.0 MiB, 2 of 2 files") != std::string::npos);
+    writeFile(f.file("model.bin"), changed);  // back to the tree of the third sync
+    ::unlink(f.file("notes.txt").c_str());
+
+    // A queue of the synced tree is one call that the server accepts at once.
+    auto queued = f.local({"queue", f.exp(), "--", "python3", "train.py"});
+    INFO(queued.out << queued.err);
+    REQUIRE(queued.exitCode == 0);
+    auto job = f.stack.client->GetJob({{"id", sdbus::Variant(queued.out.substr(0, 7))}});
+    CHECK(job.at("commit").get<std::string>() == third["commit"].get<std::string>());
+
+    // Errors name what was wrong: a directory that does not exist.
+    auto absent = f.local({"sync", f.stack.tmp.sub("nowhere")});
+    CHECK(absent.exitCode == 1);
+    CHECK(absent.err.find("nowhere") != std::string::npos);
+}
+
+TEST_CASE("a tree over 64 MiB of file data goes in several packs", "[ctl][sync]") {
+    Fixture f;
+    std::vector<std::string> hashes;
+    for (unsigned i = 0; i < 3; ++i) {
+        std::string bytes = distinctBytes(30 * kMiB, 10 + i);
+        hashes.push_back(fetchml::Sha256::hashBuffer(bytes));
+        writeFile(f.file("part" + std::to_string(i) + ".bin"), bytes);
+    }
+    // Over HTTPS: each pack is its own request, well under https.max_body_bytes.
+    auto first = f.syncJson(true);
+    INFO(first.dump());
+    CHECK(first["packs"] == 2);  // 30 + 30 MiB, then 30 MiB
+    CHECK(first["blobs_sent"] == 3);
+    CHECK(first["bytes_sent"] == 90 * kMiB);
+    CHECK(first["bytes"] == 90 * kMiB);
+    CHECK(f.missing(hashes).empty());
+
+    auto again = f.syncJson(false);
+    CHECK(again["packs"] == 0);
+    CHECK(again["bytes_sent"] == 0);
+}
+
+TEST_CASE("an interrupted sync resumes without resending stored blobs", "[ctl][sync]") {
+    // The edge accepts at most 40 MiB a request: the first pack (a.bin, 30 MiB) goes, the
+    // second (b.bin, 50 MiB, and c.txt) is refused, so the sync fails halfway.
+    Fixture f("  max_body_bytes: 41943040\n");
+    const std::string a = distinctBytes(30 * kMiB, 21);
+    const std::string b = distinctBytes(50 * kMiB, 22);
+    const std::string c = "small file after the big one\n";
+    writeFile(f.file("a.bin"), a);
+    writeFile(f.file("b.bin"), b);
+    writeFile(f.file("c.txt"), c);
+    const std::vector<std::string> hashes{fetchml::Sha256::hashBuffer(a),
+                                          fetchml::Sha256::hashBuffer(b),
+                                          fetchml::Sha256::hashBuffer(c)};
+    const std::uint64_t total = a.size() + b.size() + c.size();
+
+    auto failed = f.remote({"sync", f.exp(), "--json"});
+    INFO(failed.out << failed.err);
+    CHECK(failed.exitCode != 0);
+    CHECK(failed.out.empty());
+    // The message says which pack failed, where it starts and what the server said.
+    CHECK(failed.err.find("sending pack 2 of 2 (2 files, ") != std::string::npos);
+    CHECK(failed.err.find("first b.bin") != std::string::npos);
+    // The first pack's blob is stored; the others are not, nor is the commit.
+    CHECK(f.missing(hashes) == std::vector<std::string>{hashes[1], hashes[2]});
+
+    // The next sync (over D-Bus, which has no body limit) sends only what is missing.
+    auto resumed = f.syncJson(false);
+    INFO(resumed.dump());
+    CHECK(resumed["blobs_missing"] == 2);
+    CHECK(resumed["blobs_sent"] == 2);
+    CHECK(resumed["bytes_sent"] == b.size() + c.size());
+    CHECK(resumed["bytes_sent"].get<std::uint64_t>() < total);
+    CHECK(resumed["bytes"] == total);
+    CHECK(resumed["packs"] == 1);
+    CHECK(f.missing(hashes).empty());
+
+    // And now over HTTPS nothing needs to go, so the body limit does not matter.
+    auto after = f.syncJson(true);
+    CHECK(after["commit"] == resumed["commit"]);
+    CHECK(after["bytes_sent"] == 0);
+}
