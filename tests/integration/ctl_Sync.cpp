@@ -33,18 +33,11 @@ struct Fixture {
         aliceKey = alice.at("api_key").get<std::string>();
     }
 
-    /// fetchmlctl as this test's Unix user over the private system bus.
     CommandResult local(std::vector<std::string> args) const {
-        args.insert(args.begin(), binaryPath("fetchmlctl"));
-        return run(args, {stack.busEnv(), "FETCHML_SERVER=", "FETCHML_API_KEY=",
-                          "XDG_CONFIG_HOME=" + stack.tmp.sub("xdg")});
+        return stack.ctlLocal(std::move(args));
     }
-    /// fetchmlctl as alice through the edge (HTTPS; the test certificate is not pinned).
     CommandResult remote(std::vector<std::string> args) const {
-        args.insert(args.begin(),
-                    {binaryPath("fetchmlctl"), "--server", stack.url(""), "--insecure"});
-        return run(args, {"FETCHML_API_KEY=" + aliceKey,
-                          "FETCHML_SERVER=", "XDG_CONFIG_HOME=" + stack.tmp.sub("xdg")});
+        return stack.ctlRemote(std::move(args), aliceKey);
     }
     /// `sync DIR --json` through `how` (local or remote); the summary, after checking success.
     json syncJson(bool overHttps) const {

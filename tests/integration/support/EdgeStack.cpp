@@ -113,4 +113,18 @@ Answer Stack::request(const std::string& method, const std::string& path, const 
     return answer;
 }
 
+CommandResult Stack::ctlLocal(std::vector<std::string> args) const {
+    ::mkdir(tmp.sub("xdg").c_str(), 0755);
+    args.insert(args.begin(), binaryPath("fetchmlctl"));
+    return run(args, {busEnv(),
+                      "FETCHML_SERVER=", "FETCHML_API_KEY=", "XDG_CONFIG_HOME=" + tmp.sub("xdg")});
+}
+
+CommandResult Stack::ctlRemote(std::vector<std::string> args, const std::string& apiKey) const {
+    ::mkdir(tmp.sub("xdg").c_str(), 0755);
+    args.insert(args.begin(), {binaryPath("fetchmlctl"), "--server", url(""), "--insecure"});
+    return run(args, {"FETCHML_API_KEY=" + apiKey,
+                      "FETCHML_SERVER=", "XDG_CONFIG_HOME=" + tmp.sub("xdg")});
+}
+
 }  // namespace fetchml::test

@@ -63,6 +63,13 @@ public:
         return "https://127.0.0.1:" + std::to_string(port) + path;
     }
 
+    /// fetchmlctl as this test's Unix user over the private system bus, with
+    /// XDG_CONFIG_HOME=tmp/xdg (created) so that no client.yaml of the machine applies.
+    CommandResult ctlLocal(std::vector<std::string> args) const;
+    /// fetchmlctl with apiKey through the edge (HTTPS; the test certificate is not pinned),
+    /// XDG_CONFIG_HOME as for ctlLocal.
+    CommandResult ctlRemote(std::vector<std::string> args, const std::string& apiKey) const;
+
     /// One request with curl, verifying the server against the generated certificate. The key
     /// goes through curl's config on stdin, never argv. bodyFile "" = none; output to outFile
     /// (or captured).
