@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <iostream>
+#include <map>
 #include <memory>
 
 #include "Commands.hpp"
@@ -21,10 +22,25 @@ struct CompareArgs {
 
 /// The code changes of each job after the first, against the first: {id: [{"path","change"}]}
 /// (change "added", "removed" or "modified"); a job with the same commit has an empty list.
+/// Each commit's manifest is fetched once.
 Result<nlohmann::json> codeChanges(Transport& transport, const std::vector<nlohmann::json>& jobs) {
+    std::map<std::string, Manifest> trees;
+    auto tree = [&](const std::string& commit) -> Result<const Manifest*> {
+        if (auto it = trees.find(commit); it != trees.end()) {
+            return &it->second;
+        }
+        auto text = transport.getManifest(commit);
+        if (!text) {
+            return text.error();
+        }
+        auto parsed = Manifest::parse(*text);
+        if (!parsed) {
+            return parsed.error();
+        }
+        return &trees.emplace(commit, std::move(*parsed)).first->second;
+    };
     nlohmann::json out = nlohmann::json::object();
     const std::string baseCommit = jobs.front().value("commit", std::string());
-    std::optional<Manifest> base;
     for (std::size_t i = 1; i < jobs.size(); ++i) {
         const std::string id = jobs[i].value("id", std::string());
         const std::string commit = jobs[i].value("commit", std::string());
@@ -32,26 +48,15 @@ Result<nlohmann::json> codeChanges(Transport& transport, const std::vector<nlohm
         if (commit == baseCommit) {
             continue;
         }
+        auto base = tree(baseCommit);
         if (!base) {
-            auto text = transport.getManifest(baseCommit);
-            if (!text) {
-                return text.error();
-            }
-            auto parsed = Manifest::parse(*text);
-            if (!parsed) {
-                return parsed.error();
-            }
-            base = std::move(*parsed);
+            return base.error();
         }
-        auto text = transport.getManifest(commit);
-        if (!text) {
-            return text.error();
-        }
-        auto other = Manifest::parse(*text);
+        auto other = tree(commit);
         if (!other) {
             return other.error();
         }
-        for (const auto& change : diffTrees(*base, *other)) {
+        for (const auto& change : diffTrees(**base, **other)) {
             const char* kind = change.kind == 'A'   ? "added"
                                : change.kind == 'D' ? "removed"
                                                     : "modified";
