@@ -185,6 +185,29 @@ Result<std::vector<std::string>> DbusTransport::missingBlobs(
     });
 }
 
+Result<std::vector<std::string>> DbusTransport::missingChunks(
+    const std::vector<std::string>& hashes) {
+    return guarded([&] {
+        auto req = request();
+        req["hashes"] = sdbus::Variant(hashes);
+        auto reply = proxy_->MissingChunks(req);
+        auto it = reply.find("missing");
+        return it == reply.end() ? std::vector<std::string>{}
+                                 : it->second.get<std::vector<std::string>>();
+    });
+}
+
+Result<json> DbusTransport::putChunkedFile(const std::string& sha256, std::uint64_t size,
+                                           const std::string& chunkList) {
+    return guarded([&] {
+        auto req = request();
+        req["hash"] = sdbus::Variant(sha256);
+        req["size"] = sdbus::Variant(size);
+        req["chunks"] = sdbus::Variant(chunkList);
+        return variantMapToJson(proxy_->PutChunkedFile(req));
+    });
+}
+
 Result<json> DbusTransport::putBlobs(PackWriter& pack) {
     auto fd = unlinkedTempFile();
     if (!fd) {

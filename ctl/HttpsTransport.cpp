@@ -100,6 +100,31 @@ Result<json> HttpsTransport::putBlobs(PackWriter& pack) {
         [&pack](const HttpsClient::Sink& sink) { return pack.writeTo(sink); });
 }
 
+Result<std::vector<std::string>> HttpsTransport::missingChunks(
+    const std::vector<std::string>& hashes) {
+    auto answer =
+        client_->requestJson(HttpMethod::Post, "/v1/chunks/missing", json{{"hashes", hashes}});
+    if (!answer) {
+        return answer.error();
+    }
+    if (!answer->is_object() || !answer->contains("missing") || !(*answer)["missing"].is_array()) {
+        return makeError(ErrorCode::Internal, "the answer to /v1/chunks/missing has no 'missing'");
+    }
+    std::vector<std::string> out;
+    for (const auto& item : (*answer)["missing"]) {
+        if (item.is_string()) {
+            out.push_back(item.get<std::string>());
+        }
+    }
+    return out;
+}
+
+Result<json> HttpsTransport::putChunkedFile(const std::string& sha256, std::uint64_t size,
+                                            const std::string& chunkList) {
+    return client_->requestJson(HttpMethod::Post, "/v1/blobs/chunked",
+                                json{{"hash", sha256}, {"size", size}, {"chunks", chunkList}});
+}
+
 Result<std::string> HttpsTransport::putManifest(const std::string& manifest) {
     auto answer =
         client_->requestJson(HttpMethod::Post, "/v1/commits", json{{"manifest", manifest}});

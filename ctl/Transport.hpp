@@ -55,6 +55,14 @@ public:
         const std::vector<std::string>& hashes) = 0;
     /// Uploads a pack of blobs; returns {"stored","present","bytes"}.
     virtual Result<nlohmann::json> putBlobs(PackWriter& pack) = 0;
+    /// Of the given chunk hashes, those the server can produce neither from a stored blob nor
+    /// from a stored file (MissingChunks, decisions.md "Chunked files").
+    virtual Result<std::vector<std::string>> missingChunks(
+        const std::vector<std::string>& hashes) = 0;
+    /// Asks the server to store the file sha256 of size bytes from its chunks (chunkList in
+    /// the text form of store/ChunkList.hpp); returns {"stored","from_blobs","from_files"}.
+    virtual Result<nlohmann::json> putChunkedFile(const std::string& sha256, std::uint64_t size,
+                                                  const std::string& chunkList) = 0;
     /// Records a manifest; returns its commit id.
     virtual Result<std::string> putManifest(const std::string& manifest) = 0;
     /// Fetches the manifest text of a commit or results tree.

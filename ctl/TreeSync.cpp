@@ -6,7 +6,10 @@
 #include <cstdio>
 #include <set>
 
+#include "ChunkedUpload.hpp"
 #include "ProgressLine.hpp"
+#include "store/ChunkList.hpp"
+#include "store/FastCdc.hpp"
 #include "store/Pack.hpp"
 
 namespace fetchml::ctl {
@@ -21,31 +24,76 @@ std::string count(std::size_t n, const char* noun) {
     return std::to_string(n) + " " + noun + (n == 1 ? "" : "s");
 }
 
+// "2 files, 1 chunk of big.bin, 123 bytes, first a.txt": what a pack holds, for errors.
+std::string describePack(const PackPlan& plan) {
+    std::size_t files = 0;
+    std::size_t chunks = 0;
+    std::string firstFile;
+    std::string firstChunked;
+    bool severalChunked = false;
+    for (const auto& blob : plan.blobs) {
+        if (blob.chunk) {
+            chunks += 1;
+            severalChunked = severalChunked || (!firstChunked.empty() && blob.path != firstChunked);
+            firstChunked = firstChunked.empty() ? blob.path : firstChunked;
+        } else {
+            files += 1;
+            firstFile = firstFile.empty() ? blob.path : firstFile;
+        }
+    }
+    std::string out;
+    if (files > 0) {
+        out += count(files, "file") + ", ";
+    }
+    if (chunks > 0) {
+        out += count(chunks, "chunk") + " of " + firstChunked +
+               (severalChunked ? " and other files" : "") + ", ";
+    }
+    out += std::to_string(plan.bytes) + " bytes";
+    if (files > 0) {
+        out += ", first " + firstFile;
+    }
+    return out;
+}
+
 }  // namespace
 
-std::vector<PackPlan> planPacks(const Manifest& manifest, const std::vector<std::string>& missing,
-                                std::uint64_t maxPackBytes) {
-    std::set<std::string> wanted(missing.begin(), missing.end());
+std::vector<PackPlan> planPacks(std::vector<PackBlob> blobs, std::uint64_t maxPackBytes) {
     std::vector<PackPlan> packs;
-    for (const auto& entry : manifest.entries()) {
-        if (wanted.erase(entry.sha256) != 1) {
-            continue;  // not missing, or already planned under another path
-        }
+    for (auto& blob : blobs) {
         if (packs.empty() ||
-            (!packs.back().blobs.empty() && packs.back().bytes + entry.size > maxPackBytes)) {
+            (!packs.back().blobs.empty() && packs.back().bytes + blob.size > maxPackBytes)) {
             packs.emplace_back();
         }
-        packs.back().blobs.push_back(entry);
-        packs.back().bytes += entry.size;
+        packs.back().bytes += blob.size;
+        packs.back().blobs.push_back(std::move(blob));
     }
     return packs;
 }
 
+std::vector<PackPlan> planPacks(const Manifest& manifest, const std::vector<std::string>& missing,
+                                std::uint64_t maxPackBytes) {
+    std::set<std::string> wanted(missing.begin(), missing.end());
+    std::vector<PackBlob> blobs;
+    for (const auto& entry : manifest.entries()) {
+        if (wanted.erase(entry.sha256) == 1) {  // else not missing, or planned under another path
+            blobs.push_back(PackBlob{entry.sha256, entry.path, entry.size, 0, false});
+        }
+    }
+    return planPacks(std::move(blobs), maxPackBytes);
+}
+
 nlohmann::json SyncSummary::toJson() const {
-    return nlohmann::json{{"commit", commit},        {"files", files},
-                          {"bytes", bytes},          {"blobs_missing", blobsMissing},
-                          {"blobs_sent", blobsSent}, {"bytes_sent", bytesSent},
-                          {"packs", packs},          {"seconds", seconds}};
+    return nlohmann::json{{"commit", commit},
+                          {"files", files},
+                          {"bytes", bytes},
+                          {"blobs_missing", blobsMissing},
+                          {"blobs_sent", blobsSent},
+                          {"bytes_sent", bytesSent},
+                          {"packs", packs},
+                          {"chunked_files", chunkedFiles},
+                          {"bytes_reused", bytesReused},
+                          {"seconds", seconds}};
 }
 
 Result<Manifest> scanTree(const std::string& dir) {
@@ -83,7 +131,53 @@ Result<void> syncTree(Transport& transport, const Manifest& manifest, const std:
     if (!missing) {
         return withContext(missing.error(), "asking the server which blobs it lacks");
     }
-    const auto packs = planPacks(manifest, *missing, options.maxPackBytes);
+    // Whole files up to kChunkedFileBytes; larger ones go as the chunks the server lacks.
+    std::vector<std::string> wholeMissing;
+    std::vector<ManifestEntry> largeMissing;
+    {
+        std::set<std::string> large;
+        for (const auto& entry : manifest.entries()) {
+            if (entry.size > FastCdc::kChunkedFileBytes) {
+                large.insert(entry.sha256);
+            }
+        }
+        std::set<std::string> planned;
+        for (const auto& hash : *missing) {
+            if (large.count(hash) == 0) {
+                wholeMissing.push_back(hash);
+            } else {
+                planned.insert(hash);
+            }
+        }
+        for (const auto& entry : manifest.entries()) {
+            if (planned.erase(entry.sha256) == 1) {
+                largeMissing.push_back(entry);
+            }
+        }
+    }
+    auto packs = planPacks(manifest, wholeMissing, options.maxPackBytes);
+    std::vector<ChunkedUpload> uploads;
+    if (!largeMissing.empty()) {
+        std::vector<std::string> chunkHashes;
+        for (const auto& entry : largeMissing) {
+            auto upload = chunkForUpload(dir, entry);
+            if (!upload) {
+                return upload.error();
+            }
+            for (const auto& chunk : upload->file.chunks) {
+                chunkHashes.push_back(chunk.sha256);
+            }
+            uploads.push_back(std::move(*upload));
+        }
+        auto chunksMissing = transport.missingChunks(chunkHashes);
+        if (!chunksMissing) {
+            return withContext(chunksMissing.error(), "asking the server which chunks it lacks");
+        }
+        for (auto& pack :
+             planPacks(missingChunkBlobs(uploads, *chunksMissing), options.maxPackBytes)) {
+            packs.push_back(std::move(pack));
+        }
+    }
     std::uint64_t totalBytes = 0;
     std::uint64_t totalBlobs = 0;
     for (const auto& pack : packs) {
@@ -105,7 +199,12 @@ Result<void> syncTree(Transport& transport, const Manifest& manifest, const std:
         std::vector<std::uint64_t> ends;  // content offset in the pack where each blob ends
         std::uint64_t offset = 0;
         for (const auto& blob : plan.blobs) {
-            items.push_back(PackItem{blob.sha256, dir + "/" + blob.path});
+            PackItem item{blob.sha256, dir + "/" + blob.path};
+            if (blob.chunk) {
+                item.offset = blob.offset;
+                item.length = blob.size;
+            }
+            items.push_back(std::move(item));
             offset += blob.size;
             ends.push_back(offset);
         }
@@ -124,9 +223,7 @@ Result<void> syncTree(Transport& transport, const Manifest& manifest, const std:
             progress.finish();
             return withContext(stored.error(), "sending pack " + std::to_string(i + 1) + " of " +
                                                    std::to_string(packs.size()) + " (" +
-                                                   count(plan.blobs.size(), "file") + ", " +
-                                                   std::to_string(plan.bytes) + " bytes, first " +
-                                                   plan.blobs.front().path + ")");
+                                                   describePack(plan) + ")");
         }
         summary.packs += 1;
         summary.blobsSent += plan.blobs.size();
@@ -134,6 +231,23 @@ Result<void> syncTree(Transport& transport, const Manifest& manifest, const std:
         progress.update(summary.bytesSent, summary.blobsSent);
     }
     progress.finish();
+
+    for (const auto& upload : uploads) {
+        auto assembled = transport.putChunkedFile(upload.file.sha256, upload.file.size,
+                                                  formatChunkList(upload.file.chunks));
+        if (!assembled) {
+            return withContext(assembled.error(), "assembling " + upload.path + " from " +
+                                                      count(upload.file.chunks.size(), "chunk"));
+        }
+        summary.chunkedFiles += 1;
+        summary.bytesReused += upload.file.size;
+    }
+    // What of the chunked files was not sent is what the server had already.
+    for (const auto& pack : packs) {
+        for (const auto& blob : pack.blobs) {
+            summary.bytesReused -= blob.chunk ? blob.size : 0;
+        }
+    }
 
     auto commit = transport.putManifest(manifest.text());
     if (!commit) {

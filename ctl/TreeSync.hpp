@@ -23,17 +23,29 @@ namespace fetchml::ctl {
 /// Keeps every request far below fetchml-httpsd's https.max_body_bytes (1 GiB by default).
 inline constexpr std::uint64_t kMaxPackBytes = 64ull << 20;
 
-/// One pack to send: the blobs (one manifest entry per distinct missing hash, in manifest
-/// order) and the sum of their sizes in bytes.
+/// One blob to send: a whole file, or a chunk of a chunked file (size bytes at offset).
+struct PackBlob {
+    std::string sha256;        ///< 64 lowercase hex digits
+    std::string path;          ///< the file's path in the tree
+    std::uint64_t size = 0;    ///< bytes
+    std::uint64_t offset = 0;  ///< where a chunk starts in its file, bytes
+    bool chunk = false;        ///< a chunk (else the whole file)
+};
+
+/// One pack to send: its blobs and the sum of their sizes in bytes.
 struct PackPlan {
-    std::vector<ManifestEntry> blobs;
+    std::vector<PackBlob> blobs;
     std::uint64_t bytes = 0;
 };
 
-/// Splits the blobs of manifest whose hashes are in missing into packs, in manifest order: a
-/// blob joins the current pack while the pack's file data stays within maxPackBytes, else it
-/// starts the next one (so a blob larger than maxPackBytes is alone in its pack). A hash that
-/// several files share is sent once; hashes not in the manifest are ignored.
+/// Splits blobs into packs, in order: a blob joins the current pack while the pack's file data
+/// stays within maxPackBytes, else it starts the next one (so a blob larger than maxPackBytes
+/// is alone in its pack).
+std::vector<PackPlan> planPacks(std::vector<PackBlob> blobs,
+                                std::uint64_t maxPackBytes = kMaxPackBytes);
+
+/// planPacks of the whole files of manifest whose hashes are in missing, in manifest order. A
+/// hash that several files share is sent once; hashes not in the manifest are ignored.
 std::vector<PackPlan> planPacks(const Manifest& manifest, const std::vector<std::string>& missing,
                                 std::uint64_t maxPackBytes = kMaxPackBytes);
 
@@ -46,8 +58,11 @@ struct SyncSummary {
     std::uint64_t blobsSent = 0;     ///< blobs in packs the server accepted
     std::uint64_t bytesSent = 0;     ///< file data in those packs (pack headers excluded)
     std::uint64_t packs = 0;         ///< packs the server accepted (PutBlobs calls)
+    std::uint64_t chunkedFiles = 0;  ///< missing files sent as chunks (over 8 MiB)
+    std::uint64_t bytesReused = 0;   ///< bytes of those the server had in other files
     double seconds = 0;              ///< wall time
-    /// {"commit","files","bytes","blobs_missing","blobs_sent","bytes_sent","packs","seconds"}.
+    /// {"commit","files","bytes","blobs_missing","blobs_sent","bytes_sent","packs",
+    /// "chunked_files","bytes_reused","seconds"}.
     nlohmann::json toJson() const;
 };
 
@@ -62,6 +77,8 @@ struct SyncOptions {
 Result<Manifest> scanTree(const std::string& dir);
 
 /// Sends what the server lacks of manifest (files read from dir) and records the manifest.
+/// A missing file over FastCdc::kChunkedFileBytes is cut into chunks (ChunkedUpload.hpp): only
+/// the chunks the server cannot produce go in packs, then PutChunkedFile assembles it.
 /// summary (out) is filled as far as the sync got, also on error, with seconds measured from
 /// the call. Errors keep the server's or the transport's kind; the message says which step
 /// failed: "asking the server which blobs it lacks: ...", "sending pack N of M (K files, X

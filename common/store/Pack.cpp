@@ -188,6 +188,16 @@ Result<std::uint64_t> PackWriter::packSize() {
                            "stat of " + item.path);
         }
         auto size = static_cast<std::uint64_t>(st.st_size);
+        if (item.length) {
+            if (item.offset > size || size - item.offset < *item.length) {
+                return makeError(ErrorCode::InvalidArgument,
+                                 "file " + item.path +
+                                     " changed since it was scanned: " + std::to_string(size) +
+                                     " bytes, too short for bytes " + std::to_string(item.offset) +
+                                     ".." + std::to_string(item.offset + *item.length));
+            }
+            size = *item.length;
+        }
         sizes.push_back(size);
         total += headerFor(item.sha256, size).size() + size;
     }
@@ -240,7 +250,8 @@ Result<void> PackWriter::writeTo(const Sink& sink) {
         std::uint64_t sent = 0;
         while (sent < size) {
             auto want = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), size - sent));
-            ssize_t n = ::read(fd->get(), buf.data(), want);
+            ssize_t n =
+                ::pread(fd->get(), buf.data(), want, static_cast<off_t>(item.offset + sent));
             if (n < 0 && errno == EINTR) {
                 continue;
             }

@@ -17,10 +17,14 @@
 
 namespace fetchml {
 
-/// One blob to send: its hash and the local file that holds its bytes.
+/// One blob to send: its hash and the local file that holds its bytes, either the whole file
+/// or (for a chunk of a chunked file, FastCdc.hpp) length bytes from offset.
 struct PackItem {
-    std::string sha256;  ///< 64 lowercase hex digits
-    std::string path;    ///< file to read
+    std::string sha256;        ///< 64 lowercase hex digits
+    std::string path;          ///< file to read
+    std::uint64_t offset = 0;  ///< where the blob starts in the file, bytes
+    std::optional<std::uint64_t> length =
+        std::nullopt;  ///< the blob's length in bytes; none = to end of file
 };
 
 /// Writes a pack of local files.
@@ -36,7 +40,8 @@ public:
 
     /// Total size of the pack in bytes (headers plus contents), e.g. for Content-Length.
     /// Stats every file once and remembers the sizes; write() then checks that each file still
-    /// has that size. Errors: NotFound/Internal naming the file.
+    /// has that size. Errors: NotFound/Internal naming the file; InvalidArgument "file <path>
+    /// changed ..." when a range ends beyond the end of its file.
     Result<std::uint64_t> packSize();
     /// Writes the pack to fd (write(2), retried on EINTR and short writes).
     Result<void> writeTo(int fd);

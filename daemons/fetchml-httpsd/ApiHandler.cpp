@@ -243,6 +243,10 @@ ApiResponse ApiHandler::route(ApiRequest& request, SchedulerProxy& proxy) {
             return replyResponse(200, proxy.putBlobs(keyOnly(request), request.upload.get()));
         case Route::BlobGet:
             return openBlob(request, proxy);
+        case Route::ChunksMissing:
+            return bodyCall(request, proxy, "MissingChunks", 200);
+        case Route::ChunkedPut:
+            return bodyCall(request, proxy, "PutChunkedFile", 201);
         case Route::CommitPut:
             return bodyCall(request, proxy, "PutManifest", 201);
         case Route::CommitGet:

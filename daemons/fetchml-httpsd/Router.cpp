@@ -73,9 +73,11 @@ struct Row {
     bool sha;  // the parameter is a SHA-256
 };
 
-constexpr std::array<Row, 21> kTable{{
+constexpr std::array<Row, 23> kTable{{
     {"GET", {"health"}, 1, Route::Health, false},
     {"POST", {"v1", "blobs", "missing"}, 3, Route::BlobsMissing, false},
+    {"POST", {"v1", "blobs", "chunked"}, 3, Route::ChunkedPut, false},
+    {"POST", {"v1", "chunks", "missing"}, 3, Route::ChunksMissing, false},
     {"POST", {"v1", "blobs"}, 2, Route::BlobsPut, false},
     {"GET", {"v1", "blobs", "*"}, 3, Route::BlobGet, true},
     {"POST", {"v1", "commits"}, 2, Route::CommitPut, false},
@@ -119,11 +121,11 @@ RouteError badRequest(std::string message) {
 }  // namespace
 
 const char* routeName(Route route) {
-    static constexpr std::array<const char*, 21> names{
-        "Health",      "BlobsMissing", "BlobsPut",  "BlobGet",   "CommitPut", "CommitGet",
-        "JobSubmit",   "JobList",      "JobGet",    "JobCancel", "JobLogs",   "JobResults",
-        "UserAdd",     "Events",       "KeyCreate", "KeyList",   "KeyRevoke", "WhoAmI",
-        "SweepSubmit", "SweepCancel",  "JobsPrune"};
+    static constexpr std::array<const char*, 23> names{
+        "Health",      "BlobsMissing", "BlobsPut",  "BlobGet",       "CommitPut", "CommitGet",
+        "JobSubmit",   "JobList",      "JobGet",    "JobCancel",     "JobLogs",   "JobResults",
+        "UserAdd",     "Events",       "KeyCreate", "KeyList",       "KeyRevoke", "WhoAmI",
+        "SweepSubmit", "SweepCancel",  "JobsPrune", "ChunksMissing", "ChunkedPut"};
     return names.at(static_cast<std::size_t>(route));
 }
 

@@ -14,27 +14,29 @@ namespace fetchml::edge {
 
 /// Every route of the table.
 enum class Route {
-    Health,        ///< GET /health (no authentication)
-    BlobsMissing,  ///< POST /v1/blobs/missing
-    BlobsPut,      ///< POST /v1/blobs (streamed blob pack)
-    BlobGet,       ///< GET /v1/blobs/<sha256>
-    CommitPut,     ///< POST /v1/commits
-    CommitGet,     ///< GET /v1/commits/<id>
-    JobSubmit,     ///< POST /v1/jobs
-    JobList,       ///< GET /v1/jobs
-    JobGet,        ///< GET /v1/jobs/<id>
-    JobCancel,     ///< POST /v1/jobs/<id>/cancel
-    JobLogs,       ///< GET /v1/jobs/<id>/logs
-    JobResults,    ///< GET /v1/jobs/<id>/results
-    UserAdd,       ///< POST /v1/users
-    Events,        ///< GET /v1/events (WebSocket upgrade, EventSocket)
-    KeyCreate,     ///< POST /v1/keys
-    KeyList,       ///< GET /v1/keys
-    KeyRevoke,     ///< DELETE /v1/keys/<id>
-    WhoAmI,        ///< GET /v1/whoami (Hello)
-    SweepSubmit,   ///< POST /v1/sweeps (SubmitSweep)
-    SweepCancel,   ///< POST /v1/sweeps/<id>/cancel (CancelSweep)
-    JobsPrune,     ///< POST /v1/jobs/prune (PruneJobs)
+    Health,         ///< GET /health (no authentication)
+    BlobsMissing,   ///< POST /v1/blobs/missing
+    BlobsPut,       ///< POST /v1/blobs (streamed blob pack)
+    BlobGet,        ///< GET /v1/blobs/<sha256>
+    CommitPut,      ///< POST /v1/commits
+    CommitGet,      ///< GET /v1/commits/<id>
+    JobSubmit,      ///< POST /v1/jobs
+    JobList,        ///< GET /v1/jobs
+    JobGet,         ///< GET /v1/jobs/<id>
+    JobCancel,      ///< POST /v1/jobs/<id>/cancel
+    JobLogs,        ///< GET /v1/jobs/<id>/logs
+    JobResults,     ///< GET /v1/jobs/<id>/results
+    UserAdd,        ///< POST /v1/users
+    Events,         ///< GET /v1/events (WebSocket upgrade, EventSocket)
+    KeyCreate,      ///< POST /v1/keys
+    KeyList,        ///< GET /v1/keys
+    KeyRevoke,      ///< DELETE /v1/keys/<id>
+    WhoAmI,         ///< GET /v1/whoami (Hello)
+    SweepSubmit,    ///< POST /v1/sweeps (SubmitSweep)
+    SweepCancel,    ///< POST /v1/sweeps/<id>/cancel (CancelSweep)
+    JobsPrune,      ///< POST /v1/jobs/prune (PruneJobs)
+    ChunksMissing,  ///< POST /v1/chunks/missing (MissingChunks)
+    ChunkedPut,     ///< POST /v1/blobs/chunked (PutChunkedFile)
 };
 
 /// Name of a route for logs ("JobGet").

@@ -11,6 +11,7 @@
 #include "core/Audit.hpp"
 #include "core/Log.hpp"
 #include "core/Version.hpp"
+#include "store/ChunkList.hpp"
 #include "store/Manifest.hpp"
 #include "store/Pack.hpp"
 #include "store/Sha256.hpp"
@@ -313,6 +314,39 @@ VariantMap SchedulerBus::PutBlobs(const VariantMap& request, const sdbus::UnixFd
         return VariantMap{{"stored", static_cast<std::uint32_t>(stats.stored)},
                           {"present", static_cast<std::uint32_t>(stats.present)},
                           {"bytes", static_cast<std::uint64_t>(stats.bytes)}};
+    });
+}
+
+VariantMap SchedulerBus::MissingChunks(const VariantMap& request) {
+    return guarded("MissingChunks", [&] {
+        auto who = authorize(request, Permission::StoreUpload, "chunks.missing");
+        auto hashes = unwrap(getStringList(request, "hashes"));
+        auto missing = unwrap(deps_.chunks.missing(hashes));
+        done(who, "chunks.missing",
+             who.user + " asked for " + std::to_string(hashes.size()) + " chunks, " +
+                 std::to_string(missing.size()) + " missing");
+        return VariantMap{{"missing", missing}};
+    });
+}
+
+VariantMap SchedulerBus::PutChunkedFile(const VariantMap& request) {
+    return guarded("PutChunkedFile", [&] {
+        auto who = authorize(request, Permission::StoreUpload, "chunks.assemble");
+        auto hash = unwrap(getString(request, "hash"));
+        auto size = unwrap(getUInt64(request, "size"));
+        auto list = parseChunkList(unwrap(getString(request, "chunks")));
+        if (!list) {
+            fail(makeError(ErrorCode::InvalidArgument, "chunks: " + list.error().message));
+        }
+        auto report = unwrap(deps_.chunks.assemble(hash, size, *list));
+        done(who, "chunks.assemble",
+             who.user + (report.stored ? " stored " : " indexed ") + hash + " from " +
+                 std::to_string(list->size()) + " chunks (" + std::to_string(report.fromBlobs) +
+                 " bytes from chunk blobs, " + std::to_string(report.fromFiles) +
+                 " from stored files)");
+        return VariantMap{{"stored", report.stored},
+                          {"from_blobs", static_cast<std::uint64_t>(report.fromBlobs)},
+                          {"from_files", static_cast<std::uint64_t>(report.fromFiles)}};
     });
 }
 

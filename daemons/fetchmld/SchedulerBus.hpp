@@ -21,6 +21,7 @@
 
 #include "Authenticator.hpp"
 #include "BusPeer.hpp"
+#include "ChunkedFiles.hpp"
 #include "JobPruner.hpp"
 #include "JobStore.hpp"
 #include "Scheduler.hpp"
@@ -45,6 +46,7 @@ struct SchedulerBusDeps {
     Scheduler& scheduler;
     BlobStore& store;
     JobPruner& pruner;
+    ChunkedFiles& chunks;
     /// The loop whose defer source commits waiting submissions together (group commit);
     /// nullptr: each SubmitJob is stored and answered on its own.
     sd_event* loop = nullptr;
@@ -78,6 +80,8 @@ private:
     VariantMap RevokeKey(const VariantMap& request) override;
     VariantMap MissingBlobs(const VariantMap& request) override;
     VariantMap PutBlobs(const VariantMap& request, const sdbus::UnixFd& pack) override;
+    VariantMap MissingChunks(const VariantMap& request) override;
+    VariantMap PutChunkedFile(const VariantMap& request) override;
     VariantMap PutManifest(const VariantMap& request) override;
     VariantMap GetManifest(const VariantMap& request) override;
     sdbus::UnixFd OpenBlob(const VariantMap& request) override;

@@ -110,6 +110,7 @@ Result<void> SchedulerDaemon::openState() {
     scheduler_ = std::make_unique<Scheduler>(*jobs_, *store_, options,
                                              [this](const Job& job) { announce(job); });
     pruner_ = std::make_unique<JobPruner>(*db_, options.runsDir);
+    chunks_ = std::make_unique<ChunkedFiles>(*db_, *store_);
     log()->info("database {} and store {} ready", settings_.scheduler.database,
                 settings_.paths.storeDir);
     return openSharedQueue();
@@ -261,8 +262,8 @@ void SchedulerDaemon::connectBus() {
     auth_ = std::make_unique<Authenticator>(*users_, *roles_, ::getuid(), polkit_.get(),
                                             settings_.auth.localRole);
     object_ = std::make_unique<SchedulerBus>(
-        *bus_,
-        SchedulerBusDeps{*auth_, *users_, *jobs_, *scheduler_, *store_, *pruner_, loop_.get()});
+        *bus_, SchedulerBusDeps{*auth_, *users_, *jobs_, *scheduler_, *store_, *pruner_, *chunks_,
+                                loop_.get()});
     bus_->requestName(kSchedulerBusName);
     pump_ = std::make_unique<SdEventBus>(loop_.get(), *bus_);
     log()->info("serving {} on the {} bus", kSchedulerBusName, settings_.scheduler.bus);

@@ -71,6 +71,7 @@ private:
     std::unique_ptr<Authenticator> auth_;
     std::unique_ptr<Scheduler> scheduler_;
     std::unique_ptr<JobPruner> pruner_;
+    std::unique_ptr<ChunkedFiles> chunks_;
     std::unique_ptr<JobQueue> queue_;      ///< the shared queue (queue.backend redis)
     std::unique_ptr<SharedQueue> shared_;  ///< this host's side of it
     SdEventPtr loop_;

@@ -148,11 +148,26 @@ CREATE TABLE shared_state (
 );
 )sql";
 
+// Version 9: where each chunk of a chunked file can be read (decisions.md "Chunked files"): the
+// chunk with SHA-256 `chunk` is `size` bytes at `offset` of the stored blob `file`. A chunk in
+// several files has a row for each. Rows are written only after the file was assembled and each
+// range verified; a row whose file is no longer stored is ignored (and removed when seen).
+constexpr const char* kVersion9 = R"sql(
+CREATE TABLE file_chunks (
+    chunk  TEXT NOT NULL,
+    file   TEXT NOT NULL,
+    offset INTEGER NOT NULL,
+    size   INTEGER NOT NULL,
+    PRIMARY KEY (chunk, file)
+) WITHOUT ROWID;
+)sql";
+
 }  // namespace
 
 const std::vector<std::string>& schedulerMigrations() {
-    static const std::vector<std::string> migrations{kVersion1, kVersion2, kVersion3, kVersion4,
-                                                     kVersion5, kVersion6, kVersion7, kVersion8};
+    static const std::vector<std::string> migrations{kVersion1, kVersion2, kVersion3,
+                                                     kVersion4, kVersion5, kVersion6,
+                                                     kVersion7, kVersion8, kVersion9};
     return migrations;
 }
 

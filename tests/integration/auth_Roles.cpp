@@ -139,6 +139,17 @@ std::vector<Row> busRows(World& w, const std::string& self) {
                                                sdbus::adopt_fd));
          }},
         {"PutManifest", [&](auto k) { c.PutManifest(with(k, s("manifest", w.manifestText))); }},
+        {"MissingChunks",
+         [&](auto k) {
+             c.MissingChunks(
+                 with(k, {{"hashes", sdbus::Variant(std::vector<std::string>{w.blob})}}));
+         }},
+        {"PutChunkedFile",
+         [&](auto k) {
+             c.PutChunkedFile(with(k, {{"hash", sdbus::Variant(w.blob)},
+                                       {"size", sdbus::Variant(std::uint64_t{1})},
+                                       {"chunks", sdbus::Variant(w.blob + " 1\n")}}));
+         }},
         {"GetManifest", [&](auto k) { c.GetManifest(with(k, s("commit", w.commit))); }},
         {"OpenBlob", [&](auto k) { c.OpenBlob(with(k, s("hash", w.blob))); }},
         {"SubmitJob",
@@ -179,7 +190,8 @@ const std::map<std::string, std::set<std::string>> kBusDenied = {
     {"view",
      {"AddUser", "CreateKey self", "CreateKey other", "ListKeys self", "ListKeys other",
       "RevokeKey own", "RevokeKey other", "MissingBlobs", "PutBlobs", "PutManifest", "SubmitJob",
-      "SubmitSweep", "PruneJobs dry run", "CancelJob of res2", "CancelJob of res"}},
+      "MissingChunks", "PutChunkedFile", "SubmitSweep", "PruneJobs dry run", "CancelJob of res2",
+      "CancelJob of res"}},
 };
 
 }  // namespace

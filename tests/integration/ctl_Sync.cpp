@@ -2,14 +2,17 @@
 // fetchml-httpsd) on a private D-Bus system bus. Only the blobs the server lacks are sent; a
 // tree over 64 MiB of file data goes in several packs; and a sync whose second pack is
 // refused (by the edge's https.max_body_bytes) leaves the first pack's blobs stored, so the
-// next sync sends only the rest.
+// next sync sends only the rest. A file over 8 MiB goes as content-defined chunks, so a change
+// inside it sends about the changed bytes.
 
 #include <sys/stat.h>
 #include <unistd.h>
 #include <catch2/catch.hpp>
 
 #include <cstdint>
+#include <cstring>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -72,6 +75,17 @@ std::string distinctBytes(std::uint64_t size, unsigned seed) {
     out.reserve(size);
     while (out.size() < size) {
         out.append(block, 0, std::min<std::uint64_t>(block.size(), size - out.size()));
+    }
+    return out;
+}
+
+/// size bytes of a pseudo-random stream (no repeated blocks, so no chunk repeats).
+std::string randomBytes(std::uint64_t size, unsigned seed) {
+    std::mt19937_64 rng(seed);
+    std::string out(size, '\0');
+    for (std::size_t i = 0; i + 8 <= out.size(); i += 8) {
+        std::uint64_t v = rng();
+        std::memcpy(out.data() + i, &v, 8);
     }
     return out;
 }
@@ -165,56 +179,93 @@ TEST_CASE("a tree over 64 MiB of file data goes in several packs", "[ctl][sync]"
     Fixture f;
     std::vector<std::string> hashes;
     for (unsigned i = 0; i < 3; ++i) {
-        std::string bytes = distinctBytes(30 * kMiB, 10 + i);
+        std::string bytes = randomBytes(30 * kMiB, 10 + i);
         hashes.push_back(fetchml::Sha256::hashBuffer(bytes));
         writeFile(f.file("part" + std::to_string(i) + ".bin"), bytes);
     }
-    // Over HTTPS: each pack is its own request, well under https.max_body_bytes.
+    // Over HTTPS: each pack is its own request, well under https.max_body_bytes. The files are
+    // over 8 MiB, so they go as chunks: 64 MiB of them, then the other 26 MiB.
     auto first = f.syncJson(true);
     INFO(first.dump());
-    CHECK(first["packs"] == 2);  // 30 + 30 MiB, then 30 MiB
-    CHECK(first["blobs_sent"] == 3);
+    CHECK(first["packs"] == 2);
+    CHECK(first["chunked_files"] == 3);
+    CHECK(first["blobs_sent"].get<std::uint64_t>() > 3 * 30 * kMiB / (256 << 10));
     CHECK(first["bytes_sent"] == 90 * kMiB);
+    CHECK(first["bytes_reused"] == 0);
     CHECK(first["bytes"] == 90 * kMiB);
+    // The files themselves are stored (assembled from their chunks).
     CHECK(f.missing(hashes).empty());
 
     auto again = f.syncJson(false);
     CHECK(again["packs"] == 0);
     CHECK(again["bytes_sent"] == 0);
+    CHECK(again["chunked_files"] == 0);
+}
+
+TEST_CASE("a change inside a large file sends about the changed bytes", "[ctl][sync]") {
+    Fixture f;
+    std::string big = randomBytes(40 * kMiB, 31);
+    writeFile(f.file("weights.bin"), big);
+    writeFile(f.file("train.py"), "print('hi')\n");
+    auto first = f.syncJson(false);
+    INFO(first.dump());
+    CHECK(first["chunked_files"] == 1);
+    CHECK(first["bytes_sent"] == big.size() + 12);
+
+    // Overwrite 1 MiB in the middle, over HTTPS and over D-Bus in turn.
+    for (bool overHttps : {true, false}) {
+        const std::uint64_t at = overHttps ? 17 * kMiB + 12345 : 29 * kMiB + 777;
+        big.replace(at, kMiB, randomBytes(kMiB, overHttps ? 32 : 33));
+        writeFile(f.file("weights.bin"), big);
+        auto changed = f.syncJson(overHttps);
+        INFO(changed.dump());
+        CHECK(changed["chunked_files"] == 1);
+        const auto sent = changed["bytes_sent"].get<std::uint64_t>();
+        CHECK(sent >= kMiB);
+        CHECK(sent <= kMiB + 2 * (256 << 10));  // the change plus at most a chunk each side
+        CHECK(changed["bytes_reused"] == big.size() - sent);
+
+        // The server's copy is the new file, byte for byte.
+        const std::string sha = fetchml::Sha256::hashBuffer(big);
+        CHECK(f.missing({sha}).empty());
+        auto blob = f.stack.client->OpenBlob({{"hash", sdbus::Variant(sha)}});
+        auto stored = fetchml::Sha256::hashFd(blob.get());
+        REQUIRE(stored);
+        CHECK(*stored == sha);
+    }
 }
 
 TEST_CASE("an interrupted sync resumes without resending stored blobs", "[ctl][sync]") {
-    // The edge accepts at most 40 MiB a request: the first pack (a.bin, 30 MiB) goes, the
-    // second (b.bin, 50 MiB, and c.txt) is refused, so the sync fails halfway.
+    // The edge accepts at most 40 MiB a request: the first pack (three 5 MiB files) goes, the
+    // second (the 50 MiB b.bin, as chunks) is refused, so the sync fails halfway.
     Fixture f("  max_body_bytes: 41943040\n");
-    const std::string a = distinctBytes(30 * kMiB, 21);
-    const std::string b = distinctBytes(50 * kMiB, 22);
-    const std::string c = "small file after the big one\n";
-    writeFile(f.file("a.bin"), a);
+    std::vector<std::string> small;
+    std::vector<std::string> hashes;
+    for (unsigned i = 0; i < 3; ++i) {
+        small.push_back(distinctBytes(5 * kMiB, 21 + i));
+        writeFile(f.file("a" + std::to_string(i) + ".bin"), small.back());
+        hashes.push_back(fetchml::Sha256::hashBuffer(small.back()));
+    }
+    const std::string b = randomBytes(50 * kMiB, 24);
     writeFile(f.file("b.bin"), b);
-    writeFile(f.file("c.txt"), c);
-    const std::vector<std::string> hashes{fetchml::Sha256::hashBuffer(a),
-                                          fetchml::Sha256::hashBuffer(b),
-                                          fetchml::Sha256::hashBuffer(c)};
-    const std::uint64_t total = a.size() + b.size() + c.size();
+    hashes.push_back(fetchml::Sha256::hashBuffer(b));
+    const std::uint64_t total = 15 * kMiB + b.size();
 
     auto failed = f.remote({"sync", f.exp(), "--json"});
     INFO(failed.out << failed.err);
     CHECK(failed.exitCode != 0);
     CHECK(failed.out.empty());
-    // The message says which pack failed, where it starts and what the server said.
-    CHECK(failed.err.find("sending pack 2 of 2 (2 files, ") != std::string::npos);
-    CHECK(failed.err.find("first b.bin") != std::string::npos);
-    // The first pack's blob is stored; the others are not, nor is the commit.
-    CHECK(f.missing(hashes) == std::vector<std::string>{hashes[1], hashes[2]});
+    // The message says which pack failed, what it holds and what the server said.
+    CHECK(failed.err.find("sending pack 2 of 2 (") != std::string::npos);
+    CHECK(failed.err.find("chunks of b.bin") != std::string::npos);
+    // The first pack's blobs are stored; b.bin is not, nor is the commit.
+    CHECK(f.missing(hashes) == std::vector<std::string>{hashes[3]});
 
     // The next sync (over D-Bus, which has no body limit) sends only what is missing.
     auto resumed = f.syncJson(false);
     INFO(resumed.dump());
-    CHECK(resumed["blobs_missing"] == 2);
-    CHECK(resumed["blobs_sent"] == 2);
-    CHECK(resumed["bytes_sent"] == b.size() + c.size());
-    CHECK(resumed["bytes_sent"].get<std::uint64_t>() < total);
+    CHECK(resumed["chunked_files"] == 1);
+    CHECK(resumed["bytes_sent"] == b.size());
     CHECK(resumed["bytes"] == total);
     CHECK(resumed["packs"] == 1);
     CHECK(f.missing(hashes).empty());

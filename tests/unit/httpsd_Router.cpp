@@ -54,6 +54,8 @@ TEST_CASE("every route of the table matches its method and path", "[httpsd][rout
         {"POST", "/v1/sweeps/s000001/cancel", Route::SweepCancel, "s000001"},
         {"POST", "/v1/jobs/prune", Route::JobsPrune, ""},
         {"GET", "/v1/jobs/prune", Route::JobGet, "prune"},  // a (missing) job named prune
+        {"POST", "/v1/chunks/missing", Route::ChunksMissing, ""},
+        {"POST", "/v1/blobs/chunked", Route::ChunkedPut, ""},
     };
     for (const auto& c : cases) {
         INFO(c.method << " " << c.target);
@@ -70,6 +72,7 @@ TEST_CASE("route names are the enumerators", "[httpsd][router]") {
     CHECK(std::string(fetchml::edge::routeName(Route::UserAdd)) == "UserAdd");
     CHECK(std::string(fetchml::edge::routeName(Route::JobCancel)) == "JobCancel");
     CHECK(std::string(fetchml::edge::routeName(Route::JobsPrune)) == "JobsPrune");
+    CHECK(std::string(fetchml::edge::routeName(Route::ChunkedPut)) == "ChunkedPut");
 }
 
 TEST_CASE("query parameters are decoded, the last one wins", "[httpsd][router]") {

@@ -1,0 +1,68 @@
+#pragma once
+// ChunkedFiles: large files sent as content-defined chunks (common/store/FastCdc.hpp,
+// decisions.md "Chunked files"). A client asks which chunks the server cannot produce
+// (MissingChunks), sends those as ordinary blobs (PutBlobs), then asks fetchmld to assemble the
+// file from its chunk list (PutChunkedFile). The file is then an ordinary blob; the table
+// file_chunks remembers where in it each chunk lies, so the next version of the file needs only
+// its new chunks. Uploaded chunk blobs are not removed here: no commit references them, so blob
+// garbage collection removes them after its grace period.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "Database.hpp"
+#include "core/Result.hpp"
+#include "store/BlobStore.hpp"
+#include "store/ChunkList.hpp"
+
+namespace fetchml {
+
+/// What assembling a file did. Sizes in bytes.
+struct AssembleReport {
+    bool stored = false;              ///< the file was newly stored (false: it was already there)
+    std::uint64_t fromBlobs = 0;      ///< bytes copied from chunk blobs (sent for this file)
+    std::uint64_t fromFiles = 0;      ///< bytes copied from earlier stored files (reused)
+    std::uint64_t chunksIndexed = 0;  ///< file_chunks rows written
+};
+
+/// Chunk lookups and file assembly over one database and store. Not thread-safe (fetchmld's
+/// event loop owns it).
+class ChunkedFiles {
+public:
+    /// Most chunks in one chunk list: 1 GiB / 16 KiB * 4 (a 4 GiB file of minimum chunks).
+    static constexpr std::size_t kMaxChunks = 1u << 18;
+
+    ChunkedFiles(Database& db, BlobStore& store) : db_(db), store_(store) {}
+
+    /// Of chunks (hex SHA-256), those fetchmld can produce neither from a stored blob nor from
+    /// a recorded range of a stored file, in the given order, each once.
+    /// Errors: InvalidArgument "hashes: '<x>' is not a SHA-256 hex digest"; Internal (SQLite).
+    Result<std::vector<std::string>> missing(const std::vector<std::string>& chunks);
+
+    /// Stores the file fileSha256 of size bytes as the concatenation of chunks, reading each
+    /// chunk from a stored blob of that hash or from a recorded range of a stored file. The
+    /// result is verified against fileSha256 and written atomically (BlobStore::put), then
+    /// every chunk's range is recorded in one transaction. When the file is already stored it
+    /// is not rewritten; its ranges are recorded after reading it back and checking each one.
+    /// Errors: InvalidArgument "chunks: sizes add up to N bytes, not the file's M", "chunks:
+    /// more than kMaxChunks", "chunk N (<sha>) is ... bytes, the list says ...", or
+    /// BlobStore::put's mismatch ("blob <sha>: content hashes to <other>"); NotFound "chunk N
+    /// (<sha>) is neither stored nor part of a stored file (send it with PutBlobs first)";
+    /// Internal for I/O and SQLite failures. On error nothing is stored or recorded.
+    Result<AssembleReport> assemble(const std::string& fileSha256, std::uint64_t size,
+                                    const std::vector<ChunkRef>& chunks);
+
+private:
+    struct Source;
+    Result<Source> locate(const ChunkRef& chunk, std::size_t index);
+    Result<void> checkStoredRanges(const std::string& fileSha256,
+                                   const std::vector<ChunkRef>& chunks);
+    Result<std::uint64_t> record(const std::string& fileSha256,
+                                 const std::vector<ChunkRef>& chunks);
+
+    Database& db_;
+    BlobStore& store_;
+};
+
+}  // namespace fetchml
