@@ -34,6 +34,7 @@ struct QueueArgs {
     unsigned gpus = 0;
     std::string time;
     bool json = false;
+    bool noCache = false;
 };
 
 /// The resource request of `args` (--cpus, --memory, --gpus, --time) as submission fields.
@@ -78,7 +79,7 @@ Outcome runQueue(CtlContext& ctx, const QueueArgs& args) {
     if (transport == nullptr) {
         return failure;
     }
-    auto manifest = scanTree(args.dir);
+    auto manifest = scanTree(args.dir, ScanOptions{.useCache = !args.noCache});
     if (!manifest) {
         return usageFailure(manifest.error().message);
     }
@@ -200,6 +201,9 @@ void addQueueCommand(CLI::App& app, CtlContext& ctx) {
                      "Maximum run time, e.g. 30m, 12h (default and most: worker.max_runtime_s); "
                      "a short one lets the job start earlier by backfill")
         ->type_name("DURATION");
+    queue->add_flag("--no-cache", args->noCache,
+                    "Read and hash every file instead of trusting the stat cache of unchanged "
+                    "files (the cache is then rebuilt)");
     queue->add_flag("--json", args->json,
                     "Print the submitted job as a JSON array, or a sweep as {sweep, jobs, state}");
     queue->callback([&ctx, args] { ctx.outcome = runQueue(ctx, *args); });
