@@ -21,6 +21,9 @@ void addUserCommands(CLI::App& app, CtlContext& ctx);
 void addQueueCommand(CLI::App& app, CtlContext& ctx);
 /// `sync DIR [--no-cache] [--json]` (SyncCommand.cpp).
 void addSyncCommand(CLI::App& app, CtlContext& ctx);
+/// `watch DIR [--debounce MS] [--no-cache] [--queue [queue options] -- CMD...]`
+/// (WatchCommand.cpp).
+void addWatchCommand(CLI::App& app, CtlContext& ctx);
 /// `status [ID] [--state S] [--sweep ID] [--limit N] [--json]` (StatusCommand.cpp).
 void addStatusCommand(CLI::App& app, CtlContext& ctx);
 /// `logs ID [-f]` and `cancel ID|--sweep ID [--json]` (JobCommands.cpp).
