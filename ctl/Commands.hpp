@@ -16,11 +16,14 @@ namespace fetchml::ctl {
 
 /// `user add NAME --role ROLE` (UserCommands.cpp).
 void addUserCommands(CLI::App& app, CtlContext& ctx);
-/// `queue DIR [--image] [--priority] [--param k=v ...] [--name] [--json] -- CMD...`
+/// `queue DIR [--image] [--priority] [--param k=v ...] [--name] [--no-cache] [--json] -- CMD...`
 /// (QueueCommand.cpp).
 void addQueueCommand(CLI::App& app, CtlContext& ctx);
-/// `sync DIR [--json]` (SyncCommand.cpp).
+/// `sync DIR [--no-cache] [--json]` (SyncCommand.cpp).
 void addSyncCommand(CLI::App& app, CtlContext& ctx);
+/// `watch DIR [--debounce MS] [--no-cache] [--queue [queue options] -- CMD...]`
+/// (WatchCommand.cpp).
+void addWatchCommand(CLI::App& app, CtlContext& ctx);
 /// `status [ID] [--state S] [--sweep ID] [--limit N] [--json]` (StatusCommand.cpp).
 void addStatusCommand(CLI::App& app, CtlContext& ctx);
 /// `logs ID [-f]` and `cancel ID|--sweep ID [--json]` (JobCommands.cpp).

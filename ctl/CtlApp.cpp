@@ -55,6 +55,7 @@ int runCtl(int argc, char** argv) {
     addUserCommands(app, ctx);
     addQueueCommand(app, ctx);
     addSyncCommand(app, ctx);
+    addWatchCommand(app, ctx);
     addStatusCommand(app, ctx);
     addJobCommands(app, ctx);
     addPruneCommand(app, ctx);

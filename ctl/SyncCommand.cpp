@@ -1,9 +1,8 @@
-// `fetchmlctl sync DIR [--json]`: upload what the server lacks of a directory (TreeSync.hpp)
-// and record its manifest; prints the commit id, or a summary as JSON.
+// `fetchmlctl sync DIR [--no-cache] [--json]`: upload what the server lacks of a directory
+// (TreeSync.hpp) and record its manifest; prints the commit id, or a summary as JSON.
 
 #include <CLI/CLI.hpp>
 
-#include <chrono>
 #include <iostream>
 #include <memory>
 
@@ -17,29 +16,21 @@ namespace {
 struct SyncArgs {
     std::string dir;
     bool json = false;
+    bool noCache = false;
 };
 
 Outcome runSync(CtlContext& ctx, const SyncArgs& args) {
-    const auto start = std::chrono::steady_clock::now();
     // The transport first: it decides how OpenSSL, which hashes the tree, is initialised.
     Outcome failure;
     Transport* transport = ctx.transport(failure);
     if (transport == nullptr) {
         return failure;
     }
-    auto manifest = scanTree(args.dir);
-    if (!manifest) {
-        return usageFailure(manifest.error().message);
-    }
     SyncSummary summary;
-    auto synced = syncTree(*transport, *manifest, args.dir,
-                           SyncOptions{.progress = progressWanted()}, summary);
-    if (!synced) {
-        return failureFrom(synced.error());
+    if (auto failed = syncDirectory(*transport, args.dir, ScanOptions{.useCache = !args.noCache},
+                                    SyncOptions{.progress = progressWanted()}, summary)) {
+        return failed;
     }
-    // The whole command, scan and hashing included.
-    summary.seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (args.json) {
         printJson(summary.toJson());
     } else {
@@ -57,9 +48,12 @@ void addSyncCommand(CLI::App& app, CtlContext& ctx) {
     sync->add_option("DIR", args->dir, "Directory to sync")
         ->required()
         ->check(CLI::ExistingDirectory);
+    sync->add_flag("--no-cache", args->noCache,
+                   "Read and hash every file instead of trusting the stat cache of unchanged "
+                   "files (the cache is then rebuilt)");
     sync->add_flag("--json", args->json,
                    "Print {commit, files, bytes, blobs_missing, blobs_sent, bytes_sent, packs, "
-                   "seconds} instead of the commit id");
+                   "files_hashed, bytes_hashed, seconds} instead of the commit id");
     sync->callback([&ctx, args] { ctx.outcome = runSync(ctx, *args); });
 }
 

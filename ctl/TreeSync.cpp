@@ -1,9 +1,15 @@
 #include "TreeSync.hpp"
 
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <climits>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <set>
 
 #include "ChunkedUpload.hpp"
@@ -11,6 +17,7 @@
 #include "store/ChunkList.hpp"
 #include "store/FastCdc.hpp"
 #include "store/Pack.hpp"
+#include "store/StatCache.hpp"
 
 namespace fetchml::ctl {
 
@@ -56,6 +63,27 @@ std::string describePack(const PackPlan& plan) {
     return out;
 }
 
+// The real-time clock in ns, as the kernel stamps files with it (the coarse clock, which is at
+// most the precise one: a stamp taken after this call is never smaller).
+std::int64_t fileClockNs() {
+    timespec ts{};
+    ::clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+    return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+// mkdir -p of an absolute path, new directories 0700 (the cache says what files a user has).
+bool makeDirs(const std::string& path) {
+    for (std::size_t slash = path.find('/', 1);; slash = path.find('/', slash + 1)) {
+        std::string part = path.substr(0, slash);
+        if (::mkdir(part.c_str(), 0700) != 0 && errno != EEXIST) {
+            return false;
+        }
+        if (slash == std::string::npos) {
+            return true;
+        }
+    }
+}
+
 }  // namespace
 
 std::vector<PackPlan> planPacks(std::vector<PackBlob> blobs, std::uint64_t maxPackBytes) {
@@ -93,11 +121,42 @@ nlohmann::json SyncSummary::toJson() const {
                           {"packs", packs},
                           {"chunked_files", chunkedFiles},
                           {"bytes_reused", bytesReused},
+                          {"files_hashed", filesHashed},
+                          {"bytes_hashed", bytesHashed},
                           {"seconds", seconds}};
 }
 
-Result<Manifest> scanTree(const std::string& dir) {
-    auto manifest = Manifest::scan(dir);
+std::string statCacheDir(const char* xdgCacheHome, const char* home) {
+    if (xdgCacheHome != nullptr && xdgCacheHome[0] == '/') {
+        return std::string(xdgCacheHome) + "/fetchml/trees";
+    }
+    if (home != nullptr && home[0] == '/') {
+        return std::string(home) + "/.cache/fetchml/trees";
+    }
+    return "";
+}
+
+std::string statCacheFile(const std::string& cacheDir, const std::string& root) {
+    return cacheDir + "/" + StatCache::rootKey(root) + ".cache";
+}
+
+Result<Manifest> scanTree(const std::string& dir, const ScanOptions& options, ScanReport* report) {
+    // The cache is keyed by the real path, so that "." and /home/me/exp share one.
+    std::string cacheFile;
+    std::string root;
+    if (char* real = ::realpath(dir.c_str(), nullptr); real != nullptr) {
+        root = real;
+        std::free(real);
+        const std::string cacheDir =
+            statCacheDir(std::getenv("XDG_CACHE_HOME"), std::getenv("HOME"));
+        if (!cacheDir.empty()) {
+            cacheFile = statCacheFile(cacheDir, root);
+        }
+    }
+    StatCache cache =
+        options.useCache && !cacheFile.empty() ? StatCache::load(cacheFile, root) : StatCache(root);
+    const std::int64_t scanStart = fileClockNs();  // before any file is looked at
+    auto manifest = Manifest::scan(dir, &cache);
     if (!manifest) {
         return manifest.error();
     }
@@ -105,7 +164,48 @@ Result<Manifest> scanTree(const std::string& dir) {
         std::fprintf(stderr, "fetchmlctl: skipped %s (%s)\n", skipped.path.c_str(),
                      skipped.reason.c_str());
     }
+    if (report != nullptr) {
+        report->filesHashed = cache.hashedFiles();
+        report->bytesHashed = cache.hashedBytes();
+    }
+    // Nothing read and nothing dropped: the file on disk already says all this one would
+    // (apart from scan-start, which only matters for entries it leaves out).
+    const bool unchanged = cache.hashedFiles() == 0 && cache.reusedFiles() == cache.loadedEntries();
+    if (!cacheFile.empty() && !unchanged) {
+        const std::string cacheDir = cacheFile.substr(0, cacheFile.rfind('/'));
+        Result<void> saved = makeDirs(cacheDir)
+                                 ? cache.save(cacheFile, scanStart)
+                                 : makeError(ErrorCode::Internal, "cannot create " + cacheDir +
+                                                                      ": " + std::strerror(errno));
+        if (!saved) {
+            std::fprintf(stderr,
+                         "fetchmlctl: stat cache not written (the next scan hashes "
+                         "every file again): %s\n",
+                         saved.error().message.c_str());
+        }
+    }
     return manifest;
+}
+
+std::optional<CtlFailure> syncDirectory(Transport& transport, const std::string& dir,
+                                        const ScanOptions& scan, const SyncOptions& sync,
+                                        SyncSummary& summary) {
+    const auto start = std::chrono::steady_clock::now();
+    ScanReport report;
+    auto manifest = scanTree(dir, scan, &report);
+    if (!manifest) {
+        return usageFailure(manifest.error().message);
+    }
+    auto synced = syncTree(transport, *manifest, dir, sync, summary);
+    summary.filesHashed = report.filesHashed;
+    summary.bytesHashed = report.bytesHashed;
+    // The whole operation, scan and hashing included.
+    summary.seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (!synced) {
+        return failureFrom(synced.error());
+    }
+    return std::nullopt;
 }
 
 bool progressWanted() {

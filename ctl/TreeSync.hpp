@@ -10,9 +10,11 @@
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "ExitCode.hpp"
 #include "Transport.hpp"
 #include "core/Result.hpp"
 #include "store/Manifest.hpp"
@@ -60,9 +62,11 @@ struct SyncSummary {
     std::uint64_t packs = 0;         ///< packs the server accepted (PutBlobs calls)
     std::uint64_t chunkedFiles = 0;  ///< missing files sent as chunks (over 8 MiB)
     std::uint64_t bytesReused = 0;   ///< bytes of those the server had in other files
+    std::uint64_t filesHashed = 0;   ///< files the scan read (the others came from the cache)
+    std::uint64_t bytesHashed = 0;   ///< their bytes
     double seconds = 0;              ///< wall time
     /// {"commit","files","bytes","blobs_missing","blobs_sent","bytes_sent","packs",
-    /// "chunked_files","bytes_reused","seconds"}.
+    /// "chunked_files","bytes_reused","files_hashed","bytes_hashed","seconds"}.
     nlohmann::json toJson() const;
 };
 
@@ -72,9 +76,36 @@ struct SyncOptions {
     std::uint64_t maxPackBytes = kMaxPackBytes;  ///< see planPacks
 };
 
+/// How to scan a tree.
+struct ScanOptions {
+    /// Trust the stat cache (StatCache.hpp): files whose stat data did not change are not read.
+    /// false (--no-cache): hash every file; the cache is rebuilt from this scan.
+    bool useCache = true;
+};
+
+/// What a scan read.
+struct ScanReport {
+    std::uint64_t filesHashed = 0;  ///< files read and hashed
+    std::uint64_t bytesHashed = 0;  ///< their bytes
+};
+
+/// The directory of the stat caches: xdgCacheHome + "/fetchml/trees" when xdgCacheHome is an
+/// absolute path (the XDG Base Directory rule), else home + "/.cache/fetchml/trees"; "" when
+/// neither is usable. Arguments are the values of XDG_CACHE_HOME and HOME (nullptr = unset).
+std::string statCacheDir(const char* xdgCacheHome, const char* home);
+
+/// The stat cache file of the tree at absolute path root in cacheDir: one file per tree,
+/// named by the SHA-256 of the path ("<hex>.cache").
+std::string statCacheFile(const std::string& cacheDir, const std::string& root);
+
 /// Scans dir into a manifest (Manifest::scan) and reports each skipped path on stderr as
-/// "fetchmlctl: skipped <path> (<reason>)". Errors: Manifest::scan's, which name the path.
-Result<Manifest> scanTree(const std::string& dir);
+/// "fetchmlctl: skipped <path> (<reason>)". With options.useCache it loads the stat cache of
+/// dir's real path (statCacheDir from the environment) and saves it again afterwards; a
+/// cache that cannot be read is rebuilt, one that cannot be written costs only time and is
+/// reported once on stderr ("fetchmlctl: stat cache not written: ..."). report (out,
+/// optional) receives what was read. Errors: Manifest::scan's, which name the path.
+Result<Manifest> scanTree(const std::string& dir, const ScanOptions& options = {},
+                          ScanReport* report = nullptr);
 
 /// Sends what the server lacks of manifest (files read from dir) and records the manifest.
 /// A missing file over FastCdc::kChunkedFileBytes is cut into chunks (ChunkedUpload.hpp): only
@@ -87,6 +118,13 @@ Result<Manifest> scanTree(const std::string& dir);
 /// another commit id than the tree's.
 Result<void> syncTree(Transport& transport, const Manifest& manifest, const std::string& dir,
                       const SyncOptions& options, SyncSummary& summary);
+
+/// scanTree then syncTree: one `fetchmlctl sync`, and each sync of `fetchmlctl watch`. summary
+/// (out) covers both, seconds from the call. Returns the command's failure: a scan error is a
+/// usage failure (exit 1: the directory), a sync error keeps its kind (exitCodeFor).
+std::optional<CtlFailure> syncDirectory(Transport& transport, const std::string& dir,
+                                        const ScanOptions& scan, const SyncOptions& sync,
+                                        SyncSummary& summary);
 
 /// True when progress should be shown: stderr is a terminal (isatty(2)).
 bool progressWanted();

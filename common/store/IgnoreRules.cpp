@@ -1,9 +1,15 @@
 #include "store/IgnoreRules.hpp"
 
+#include <fcntl.h>
 #include <fnmatch.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <utility>
+
+#include "sys/UniqueFd.hpp"
 
 namespace fetchml {
 
@@ -168,6 +174,36 @@ bool IgnoreRules::isIgnored(std::string_view path, bool isDir) const {
         }
     }
     return false;
+}
+
+Result<IgnoreRules> IgnoreRules::readTree(int dirFd, const std::string& dir) {
+    auto failed = [&dir](const char* what) {
+        return makeError(ErrorCode::Internal, std::string(what) + " " + dir +
+                                                  "/.fetchmlignore: " + std::strerror(errno));
+    };
+    UniqueFd fd(::openat(dirFd, ".fetchmlignore", O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    if (!fd) {
+        if (errno == ENOENT || errno == ELOOP) {
+            return IgnoreRules();  // absent, or a symlink we do not follow
+        }
+        return failed("opening");
+    }
+    std::string text;
+    char buf[4096];
+    for (;;) {
+        ssize_t n = ::read(fd.get(), buf, sizeof buf);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            return failed("reading");
+        }
+        if (n == 0) {
+            break;
+        }
+        text.append(buf, static_cast<std::size_t>(n));
+    }
+    return parse(text);
 }
 
 }  // namespace fetchml

@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include "core/Result.hpp"
+
 namespace fetchml {
 
 /// The patterns of one ignore file, in file order.
@@ -26,6 +28,12 @@ public:
     /// everything inside, one or more segments). Never fails: a line that is no usable
     /// pattern (such as "!" or "/") matches nothing, as in git.
     static IgnoreRules parse(std::string_view text);
+
+    /// The rules of the tree whose root directory is open as dirFd (dir names it in messages):
+    /// dir/.fetchmlignore parsed, or no rules when that file is absent or a symbolic link
+    /// (never followed). Only the root's file counts (docs/manifest.md). Errors: Internal
+    /// "opening|reading <dir>/.fetchmlignore: <strerror>".
+    static Result<IgnoreRules> readTree(int dirFd, const std::string& dir);
 
     /// True when path is ignored: the last pattern matching it decides, and it is ignored
     /// unless that pattern is negated ('!'); a path no pattern matches is not ignored.

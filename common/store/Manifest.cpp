@@ -17,6 +17,7 @@
 
 #include "store/IgnoreRules.hpp"
 #include "store/Sha256.hpp"
+#include "store/StatCache.hpp"
 #include "sys/UniqueFd.hpp"
 
 namespace fetchml {
@@ -113,8 +114,8 @@ struct DirCloser {
 // Depth-first walk collecting regular files; dirFd is owned by the caller.
 class Scanner {
 public:
-    Scanner(std::string root, IgnoreRules ignore)
-        : root_(std::move(root)), ignore_(std::move(ignore)) {}
+    Scanner(std::string root, IgnoreRules ignore, StatCache* cache)
+        : root_(std::move(root)), ignore_(std::move(ignore)), cache_(cache) {}
 
     Result<void> walk(int dirFd, const std::string& prefix) {
         UniqueFd dup(::fcntl(dirFd, F_DUPFD_CLOEXEC, 0));
@@ -180,7 +181,22 @@ private:
             skipped.push_back({rel, "not a regular file"});
             return {};
         }
+        if (cache_ != nullptr) {
+            if (auto known = cache_->lookup(rel, FileStat::of(st))) {
+                ManifestEntry e;
+                e.path = std::move(rel);
+                e.mode = modeOf(st);
+                e.size = static_cast<std::uint64_t>(st.st_size);
+                e.sha256 = std::move(*known);
+                entries.push_back(std::move(e));
+                return {};
+            }
+        }
         return hashFile(dirFd, name, rel);
+    }
+
+    static std::uint32_t modeOf(const struct stat& st) {
+        return (st.st_mode & S_IXUSR) != 0 ? Manifest::kModeExecutable : Manifest::kModeFile;
     }
 
     Result<void> hashFile(int dirFd, const std::string& name, const std::string& rel) {
@@ -199,9 +215,14 @@ private:
             return makeError(ErrorCode::InvalidArgument,
                              "file " + at(rel) + " changed while it was being hashed");
         }
+        if (cache_ != nullptr) {
+            // The stat data from before the read: a change during or after it moves the ctime
+            // past what is recorded, so the next scan hashes the file again.
+            cache_->record(rel, FileStat::of(st), *hash);
+        }
         ManifestEntry e;
         e.path = rel;
-        e.mode = (st.st_mode & S_IXUSR) != 0 ? Manifest::kModeExecutable : Manifest::kModeFile;
+        e.mode = modeOf(st);
         e.size = bytes;
         e.sha256 = std::move(*hash);
         entries.push_back(std::move(e));
@@ -210,33 +231,8 @@ private:
 
     std::string root_;
     IgnoreRules ignore_;
+    StatCache* cache_;
 };
-
-Result<std::string> readIgnoreFile(int rootFd, const std::string& root) {
-    UniqueFd fd(::openat(rootFd, ".fetchmlignore", O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-    if (!fd) {
-        if (errno == ENOENT || errno == ELOOP) {
-            return std::string();  // absent, or a symlink we do not follow
-        }
-        return ioError(ErrorCode::Internal, "opening " + root + "/.fetchmlignore");
-    }
-    std::string text;
-    char buf[4096];
-    for (;;) {
-        ssize_t n = ::read(fd.get(), buf, sizeof buf);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0) {
-            return ioError(ErrorCode::Internal, "reading " + root + "/.fetchmlignore");
-        }
-        if (n == 0) {
-            break;
-        }
-        text.append(buf, static_cast<std::size_t>(n));
-    }
-    return text;
-}
 
 }  // namespace
 
@@ -259,17 +255,17 @@ bool Manifest::isValidPath(std::string_view path) {
     }
 }
 
-Result<Manifest> Manifest::scan(const std::string& dir) {
+Result<Manifest> Manifest::scan(const std::string& dir, StatCache* cache) {
     UniqueFd rootFd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!rootFd) {
         return ioError(errno == ENOENT ? ErrorCode::NotFound : ErrorCode::Internal,
                        "opening directory " + dir);
     }
-    auto ignoreText = readIgnoreFile(rootFd.get(), dir);
-    if (!ignoreText) {
-        return ignoreText.error();
+    auto ignore = IgnoreRules::readTree(rootFd.get(), dir);
+    if (!ignore) {
+        return ignore.error();
     }
-    Scanner scanner(dir, IgnoreRules::parse(*ignoreText));
+    Scanner scanner(dir, std::move(*ignore), cache);
     if (auto walked = scanner.walk(rootFd.get(), ""); !walked) {
         return walked.error();
     }

@@ -14,6 +14,8 @@
 
 namespace fetchml {
 
+class StatCache;
+
 /// One regular file of a tree.
 struct ManifestEntry {
     std::string path;        ///< relative, '/'-separated, UTF-8 (Manifest::isValidPath)
@@ -53,7 +55,9 @@ public:
     /// UTF-8 or contain '\n' are left out and listed in skipped().
     /// Errors: NotFound when dir does not exist; Internal naming the path for I/O failures;
     /// InvalidArgument when a file changes while it is being hashed.
-    static Result<Manifest> scan(const std::string& dir);
+    /// With a cache (StatCache.hpp), a file whose lstat(2) data match its cache entry is not
+    /// read: its hash comes from the cache; every other file is hashed and recorded there.
+    static Result<Manifest> scan(const std::string& dir, StatCache* cache = nullptr);
 
     /// Parses and validates a manifest text. Errors: InvalidArgument "manifest line N: <what>"
     /// for a wrong header, a malformed line (mode, size, hash, path), a missing final '\n',

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "TreeSync.hpp"
+#include "store/Sha256.hpp"
 
 using namespace fetchml;
 using namespace fetchml::ctl;
@@ -62,4 +63,18 @@ TEST_CASE("only missing blobs are planned, each once", "[ctl][sync]") {
     CHECK(paths(packs) == std::vector<std::vector<std::string>>{{"b", "d"}});
     CHECK(packs[0].bytes == 5);
     CHECK(planPacks(m, {}).empty());
+}
+
+TEST_CASE("the stat caches live under XDG_CACHE_HOME, else ~/.cache", "[ctl][sync]") {
+    CHECK(statCacheDir("/x/cache", "/home/a") == "/x/cache/fetchml/trees");
+    // A relative XDG_CACHE_HOME is invalid (XDG Base Directory) and ignored, as is an empty one.
+    CHECK(statCacheDir("cache", "/home/a") == "/home/a/.cache/fetchml/trees");
+    CHECK(statCacheDir("", "/home/a") == "/home/a/.cache/fetchml/trees");
+    CHECK(statCacheDir(nullptr, "/home/a") == "/home/a/.cache/fetchml/trees");
+    CHECK(statCacheDir(nullptr, nullptr).empty());
+    CHECK(statCacheDir(nullptr, "").empty());
+    // One file per tree, named by the hash of its absolute path.
+    const std::string a = statCacheFile("/c", "/home/a/exp");
+    CHECK(a == "/c/" + Sha256::hashBuffer("/home/a/exp") + ".cache");
+    CHECK(a != statCacheFile("/c", "/home/a/exp2"));
 }
