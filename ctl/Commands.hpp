@@ -39,6 +39,10 @@ void addRerunCommand(CLI::App& app, CtlContext& ctx);
 void addCompareCommand(CLI::App& app, CtlContext& ctx);
 /// `key create|list|revoke` and `whoami` (KeyCommands.cpp).
 void addKeyCommands(CLI::App& app, CtlContext& ctx);
+/// `backup [DIR] [--server-config FILE] [--set K=V] [--verify] [--prune] [--json]` and
+/// `restore DIR [--server-config FILE] [--set K=V] [--force] [--json]`: local, on the server's
+/// host (BackupCommand.cpp).
+void addBackupCommands(CLI::App& app, CtlContext& ctx);
 /// `login URL [--fingerprint HEX] [--yes] [--key-stdin]` (LoginCommand.cpp).
 void addLoginCommand(CLI::App& app, CtlContext& ctx);
 

@@ -64,6 +64,7 @@ int runCtl(int argc, char** argv) {
     addCompareCommand(app, ctx);
     addKeyCommands(app, ctx);
     addLoginCommand(app, ctx);
+    addBackupCommands(app, ctx);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
