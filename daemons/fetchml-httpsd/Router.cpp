@@ -73,7 +73,7 @@ struct Row {
     bool sha;  // the parameter is a SHA-256
 };
 
-constexpr std::array<Row, 21> kTable{{
+constexpr std::array<Row, 24> kTable{{
     {"GET", {"health"}, 1, Route::Health, false},
     {"POST", {"v1", "blobs", "missing"}, 3, Route::BlobsMissing, false},
     {"POST", {"v1", "blobs"}, 2, Route::BlobsPut, false},
@@ -95,6 +95,9 @@ constexpr std::array<Row, 21> kTable{{
     {"GET", {"v1", "whoami"}, 2, Route::WhoAmI, false},
     {"POST", {"v1", "sweeps"}, 2, Route::SweepSubmit, false},
     {"POST", {"v1", "sweeps", "*", "cancel"}, 4, Route::SweepCancel, false},
+    {"POST", {"v1", "pins"}, 2, Route::PinAdd, false},
+    {"GET", {"v1", "pins"}, 2, Route::PinList, false},
+    {"DELETE", {"v1", "pins", "*"}, 3, Route::PinRemove, true},
 }};
 
 /// Whether the decoded segments fit the row's pattern; the parameter goes to `param`.
@@ -119,11 +122,11 @@ RouteError badRequest(std::string message) {
 }  // namespace
 
 const char* routeName(Route route) {
-    static constexpr std::array<const char*, 21> names{
+    static constexpr std::array<const char*, 24> names{
         "Health",      "BlobsMissing", "BlobsPut",  "BlobGet",   "CommitPut", "CommitGet",
         "JobSubmit",   "JobList",      "JobGet",    "JobCancel", "JobLogs",   "JobResults",
         "UserAdd",     "Events",       "KeyCreate", "KeyList",   "KeyRevoke", "WhoAmI",
-        "SweepSubmit", "SweepCancel",  "JobsPrune"};
+        "SweepSubmit", "SweepCancel",  "JobsPrune", "PinAdd",    "PinList",   "PinRemove"};
     return names.at(static_cast<std::size_t>(route));
 }
 

@@ -35,6 +35,9 @@ enum class Route {
     SweepSubmit,   ///< POST /v1/sweeps (SubmitSweep)
     SweepCancel,   ///< POST /v1/sweeps/<id>/cancel (CancelSweep)
     JobsPrune,     ///< POST /v1/jobs/prune (PruneJobs)
+    PinAdd,        ///< POST /v1/pins (AddPin)
+    PinList,       ///< GET /v1/pins (ListPins)
+    PinRemove,     ///< DELETE /v1/pins/<sha256> (RemovePin)
 };
 
 /// Name of a route for logs ("JobGet").

@@ -148,11 +148,26 @@ CREATE TABLE shared_state (
 );
 )sql";
 
+// Version 9: pins, for the store's garbage collection (decisions.md "Blob garbage collection").
+// A pin keeps a recorded tree (target = commits.id: a commit or a results tree) and its blobs
+// whatever its age and whether or not a job names it. From this version on, commits.created_at
+// is when the tree was last recorded (a PutManifest of a known tree, or results ingested again,
+// set it anew): an unreferenced tree is kept while that is within the grace period.
+constexpr const char* kVersion9 = R"sql(
+CREATE TABLE pins (
+    target     TEXT PRIMARY KEY,
+    note       TEXT NOT NULL DEFAULT '',
+    user       TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
+)sql";
+
 }  // namespace
 
 const std::vector<std::string>& schedulerMigrations() {
-    static const std::vector<std::string> migrations{kVersion1, kVersion2, kVersion3, kVersion4,
-                                                     kVersion5, kVersion6, kVersion7, kVersion8};
+    static const std::vector<std::string> migrations{kVersion1, kVersion2, kVersion3,
+                                                     kVersion4, kVersion5, kVersion6,
+                                                     kVersion7, kVersion8, kVersion9};
     return migrations;
 }
 
