@@ -31,6 +31,9 @@ void addJobCommands(CLI::App& app, CtlContext& ctx);
 /// `prune [--older-than DUR] [--keep-last N] [--state S ...] [--dry-run] [--json]`
 /// (PruneCommand.cpp).
 void addPruneCommand(CLI::App& app, CtlContext& ctx);
+/// `pin add ID [--note TEXT] [--json]`, `pin list [--json]`, `pin rm ID [--json]`
+/// (PinCommands.cpp).
+void addPinCommands(CLI::App& app, CtlContext& ctx);
 /// `results ID [--download DIR] [--json]` (ResultsCommand.cpp).
 void addResultsCommand(CLI::App& app, CtlContext& ctx);
 /// `rerun ID [--json]` (RerunCommand.cpp).

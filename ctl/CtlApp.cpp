@@ -59,6 +59,7 @@ int runCtl(int argc, char** argv) {
     addStatusCommand(app, ctx);
     addJobCommands(app, ctx);
     addPruneCommand(app, ctx);
+    addPinCommands(app, ctx);
     addResultsCommand(app, ctx);
     addRerunCommand(app, ctx);
     addCompareCommand(app, ctx);

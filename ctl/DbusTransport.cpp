@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <vector>
@@ -28,6 +29,20 @@ class SchedulerProxy : public sdbus::ProxyInterfaces<org::fetchml::Scheduler1_pr
 public:
     explicit SchedulerProxy(sdbus::IConnection& connection)
         : ProxyInterfaces(connection, "org.fetchml.Scheduler1", "/org/fetchml/Scheduler1") {}
+
+    /// PruneJobs with its own time-out: the answer comes once the store's collection is
+    /// complete, which may take longer on a large store than sd-bus's default 25 s.
+    std::map<std::string, sdbus::Variant> PruneJobsWithin(
+        const std::map<std::string, sdbus::Variant>& request, std::chrono::seconds timeout) {
+        std::map<std::string, sdbus::Variant> reply;
+        getProxy()
+            .callMethod("PruneJobs")
+            .onInterface(INTERFACE_NAME)
+            .withTimeout(timeout)
+            .withArguments(request)
+            .storeResultsTo(reply);
+        return reply;
+    }
 
 private:
     void onJobChanged(const std::string&, const std::string&,
@@ -346,7 +361,37 @@ Result<json> DbusTransport::pruneJobs(const json& prune) {
         req["keep_last"] = sdbus::Variant(prune.value("keep_last", std::uint32_t{0}));
     }
     req["dry_run"] = sdbus::Variant(prune.value("dry_run", false));
-    return guarded([&] { return variantMapToJson(proxy_->PruneJobs(req)); });
+    // As long as fetchml-httpsd waits for fetchmld (SchedulerProxy.cpp, kCallTimeout).
+    return guarded(
+        [&] { return variantMapToJson(proxy_->PruneJobsWithin(req, std::chrono::minutes(10))); });
+}
+
+Result<json> DbusTransport::addPin(const std::string& target, const std::string& note) {
+    return guarded([&] {
+        auto req = request();
+        req["target"] = sdbus::Variant(target);
+        req["note"] = sdbus::Variant(note);
+        return variantMapToJson(proxy_->AddPin(req));
+    });
+}
+
+Result<json> DbusTransport::listPins() {
+    auto answer = guarded([&] { return variantMapToJson(proxy_->ListPins(request())); });
+    if (!answer) {
+        return answer.error();
+    }
+    if (!answer->contains("pins") || !(*answer)["pins"].is_array()) {
+        return makeError(ErrorCode::Internal, "the answer to ListPins has no 'pins' list");
+    }
+    return (*answer)["pins"];
+}
+
+Result<json> DbusTransport::removePin(const std::string& target) {
+    return guarded([&] {
+        auto req = request();
+        req["target"] = sdbus::Variant(target);
+        return variantMapToJson(proxy_->RemovePin(req));
+    });
 }
 
 Result<json> DbusTransport::getJob(const std::string& id) {

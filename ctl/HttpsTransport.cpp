@@ -163,6 +163,26 @@ Result<json> HttpsTransport::pruneJobs(const json& request) {
     return client_->requestJson(HttpMethod::Post, "/v1/jobs/prune", request);
 }
 
+Result<json> HttpsTransport::addPin(const std::string& target, const std::string& note) {
+    return client_->requestJson(HttpMethod::Post, "/v1/pins",
+                                json{{"target", target}, {"note", note}});
+}
+
+Result<json> HttpsTransport::listPins() {
+    auto answer = client_->requestJson(HttpMethod::Get, "/v1/pins");
+    if (!answer) {
+        return answer.error();
+    }
+    if (!answer->is_object() || !answer->contains("pins") || !(*answer)["pins"].is_array()) {
+        return makeError(ErrorCode::Internal, "the answer to /v1/pins has no 'pins' list");
+    }
+    return (*answer)["pins"];
+}
+
+Result<json> HttpsTransport::removePin(const std::string& target) {
+    return client_->requestJson(HttpMethod::Delete, "/v1/pins/" + encode(target));
+}
+
 Result<json> HttpsTransport::getJob(const std::string& id) {
     return client_->requestJson(HttpMethod::Get, "/v1/jobs/" + encode(id));
 }

@@ -36,6 +36,9 @@ public:
     Result<nlohmann::json> cancelJob(const std::string& id) override;
     Result<nlohmann::json> cancelSweep(const std::string& id) override;
     Result<nlohmann::json> pruneJobs(const nlohmann::json& request) override;
+    Result<nlohmann::json> addPin(const std::string& target, const std::string& note) override;
+    Result<nlohmann::json> listPins() override;
+    Result<nlohmann::json> removePin(const std::string& target) override;
     Result<LogChunk> readLog(const std::string& id, std::uint64_t offset,
                              std::uint32_t max) override;
     Result<JobResults> jobResults(const std::string& id) override;

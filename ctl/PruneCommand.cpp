@@ -1,5 +1,5 @@
 // `fetchmlctl prune [--older-than DUR] [--keep-last N] [--state S ...] [--dry-run] [--json]`:
-// remove finished runs (admin).
+// remove finished runs, then the store's garbage (admin).
 
 #include <CLI/CLI.hpp>
 
@@ -81,6 +81,19 @@ Outcome runPrune(CtlContext& ctx, const PruneArgs& args) {
     for (const auto& dir : answer->value("dirs_left", nlohmann::json::array())) {
         std::fprintf(stderr, "fetchmlctl: run directory not removed: %s\n", text(dir).c_str());
     }
+    // The store's part on stderr, as queue says "sweep ...: N jobs queued" there: stdout stays
+    // the count and the ids.
+    const std::string skipped = answer->value("gc_skipped", std::string());
+    if (!skipped.empty()) {
+        std::fprintf(stderr, "store: not collected: %s\n", skipped.c_str());
+    } else {
+        constexpr double kMiB = 1024.0 * 1024.0;
+        std::fprintf(stderr, "store: %s %zu trees and %llu blobs (%.1f MiB)\n",
+                     args.dryRun ? "would remove" : "removed",
+                     answer->value("trees_removed", nlohmann::json::array()).size(),
+                     static_cast<unsigned long long>(answer->value("blobs_removed", 0ull)),
+                     static_cast<double>(answer->value("bytes_freed", 0ull)) / kMiB);
+    }
     return std::nullopt;
 }
 
@@ -89,7 +102,8 @@ Outcome runPrune(CtlContext& ctx, const PruneArgs& args) {
 void addPruneCommand(CLI::App& app, CtlContext& ctx) {
     auto args = std::make_shared<PruneArgs>();
     auto* prune = app.add_subcommand(
-        "prune", "Remove finished jobs and their run directories (admin; the store stays)");
+        "prune",
+        "Remove finished jobs, their run directories, then the blobs nothing uses (admin)");
     prune
         ->add_option("--older-than", args->olderThan,
                      "Only jobs that finished at least this long ago (90d, 12h, 30m, 2w)")
@@ -105,7 +119,9 @@ void addPruneCommand(CLI::App& app, CtlContext& ctx) {
         ->check(CLI::IsMember({"succeeded", "failed", "cancelled"}))
         ->allow_extra_args(false);
     prune->add_flag("--dry-run", args->dryRun, "Show what would be removed, remove nothing");
-    prune->add_flag("--json", args->json, "Print {pruned, kept, dirs_left, dry_run} as JSON");
+    prune->add_flag("--json", args->json,
+                    "Print {pruned, kept, dirs_left, trees_removed, blobs_removed, bytes_freed, "
+                    "gc_skipped, dry_run} as JSON");
     prune->callback([&ctx, args] { ctx.outcome = runPrune(ctx, *args); });
 }
 

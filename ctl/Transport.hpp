@@ -85,9 +85,18 @@ public:
     virtual Result<nlohmann::json> cancelJob(const std::string& id) = 0;
     /// Cancels every job of a sweep; {"sweep", "cancelled", "stopping", "unreachable"}.
     virtual Result<nlohmann::json> cancelSweep(const std::string& id) = 0;
-    /// Removes finished jobs: request {"states": [s], "older_than_ms": x, "keep_last": u,
-    /// "dry_run": b} (each optional); returns {"pruned", "kept", "dirs_left", "dry_run"}.
+    /// Removes finished jobs, then the store's garbage: request {"states": [s],
+    /// "older_than_ms": x, "keep_last": u, "dry_run": b} (each optional); returns {"pruned",
+    /// "kept", "dirs_left", "trees_removed", "blobs_removed", "bytes_freed", "gc_skipped",
+    /// "dry_run"}.
     virtual Result<nlohmann::json> pruneJobs(const nlohmann::json& request) = 0;
+    /// Pins a recorded tree (commit or results tree id) with a note ("" = none); the pin
+    /// {"target", "kind", "note", "user", "created_at"}.
+    virtual Result<nlohmann::json> addPin(const std::string& target, const std::string& note) = 0;
+    /// Every pin, newest first: a JSON array of pins.
+    virtual Result<nlohmann::json> listPins() = 0;
+    /// Removes a pin; the pin as it was.
+    virtual Result<nlohmann::json> removePin(const std::string& target) = 0;
     /// Reads the log from offset (bytes), at most max bytes.
     virtual Result<LogChunk> readLog(const std::string& id, std::uint64_t offset,
                                      std::uint32_t max) = 0;

@@ -159,6 +159,7 @@ const std::vector<KeySpec>& keys() {
         {"paths", "state_dir", bind<&S::paths, &PathSettings::stateDir>()},
         {"paths", "runtime_dir", bind<&S::paths, &PathSettings::runtimeDir>()},
         {"paths", "store_dir", bind<&S::paths, &PathSettings::storeDir>()},
+        {"store", "gc_grace_s", bind<&S::store, &StoreSettings::gcGraceS>()},
         {"log", "level", bind<&S::log, &LogSettings::level>(),
             {"trace", "debug", "info", "warning", "error", "critical"}},
         {"log", "target", bind<&S::log, &LogSettings::target>(), {"auto", "console", "journal"}},

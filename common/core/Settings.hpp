@@ -18,6 +18,14 @@ struct PathSettings {
     std::string storeDir;
 };
 
+/// `store:` the content-addressed store (fetchmld).
+struct StoreSettings {
+    /// Garbage collection (prune) keeps a recorded tree that nothing names, and a blob that no
+    /// recorded tree names, this many seconds after it was last recorded, stored or asked
+    /// about; at least 1 (gc_grace_s)
+    std::uint32_t gcGraceS = 86400;
+};
+
 /// `log:` logging.
 struct LogSettings {
     std::string level = "info";   ///< trace|debug|info|warning|error|critical (level)
@@ -134,6 +142,7 @@ struct HttpsSettings {
 /// All settings. Immutable after loading; SIGHUP builds a new one.
 struct Settings {
     PathSettings paths;
+    StoreSettings store;
     LogSettings log;
     SchedulerSettings scheduler;
     AuthSettings auth;

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -134,6 +135,16 @@ private:
     std::string path_;
 };
 
+std::int64_t msOf(const struct timespec& t) {
+    return std::int64_t{t.tv_sec} * 1000 + t.tv_nsec / 1000000;
+}
+
+std::int64_t nowMs() {
+    struct timespec t {};
+    ::clock_gettime(CLOCK_REALTIME, &t);  // the clock file times are set from
+    return msOf(t);
+}
+
 bool tmpfileWorks(const std::string& tmpDir) {
     UniqueFd fd(::open(tmpDir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
     // Linking an O_TMPFILE file without CAP_DAC_READ_SEARCH goes through /proc (open(2)).
@@ -168,6 +179,48 @@ bool BlobStore::has(std::string_view sha256) const {
     }
     struct stat st {};
     return ::stat(path(sha256).c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+bool BlobStore::retain(std::string_view sha256) const {
+    if (!Sha256::isValidHex(sha256)) {
+        return false;
+    }
+    const std::string file = path(sha256);
+    struct stat st {};
+    if (::stat(file.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+        return false;
+    }
+    if (refreshAfterMs_ > 0 && msOf(st.st_mtim) > nowMs() - refreshAfterMs_) {
+        return true;
+    }
+    // Both times to now (times = nullptr): allowed to the owner although the file is 0444, and
+    // fetchmld owns what it stored. Any other failure leaves an older time: the blob is there.
+    if (::utimensat(AT_FDCWD, file.c_str(), nullptr, 0) != 0 && errno == ENOENT) {
+        return false;
+    }
+    return true;
+}
+
+Result<std::optional<std::uint64_t>> BlobStore::removeIfOlder(std::string_view sha256,
+                                                              std::int64_t cutoffMs, bool dryRun) {
+    const std::string file = path(sha256);
+    struct stat st {};
+    if (::lstat(file.c_str(), &st) != 0) {
+        if (errno == ENOENT) {
+            return std::optional<std::uint64_t>{};
+        }
+        return ioError("stat of blob " + std::string(sha256));
+    }
+    if (!S_ISREG(st.st_mode) || msOf(st.st_mtim) >= cutoffMs) {
+        return std::optional<std::uint64_t>{};
+    }
+    if (!dryRun && ::unlink(file.c_str()) != 0) {
+        if (errno == ENOENT) {
+            return std::optional<std::uint64_t>{};
+        }
+        return ioError("removing blob " + std::string(sha256));
+    }
+    return std::optional<std::uint64_t>{static_cast<std::uint64_t>(st.st_size)};
 }
 
 Result<UniqueFd> BlobStore::open(std::string_view sha256) const {
@@ -233,7 +286,7 @@ Result<bool> BlobStore::putFile(const std::string& filePath, std::string_view ex
     if (!Sha256::isValidHex(expectedSha256)) {
         return makeError(ErrorCode::InvalidArgument, "malformed blob hash for file " + filePath);
     }
-    if (has(expectedSha256)) {
+    if (retain(expectedSha256)) {
         return false;
     }
     UniqueFd fd(::open(filePath.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
@@ -258,6 +311,7 @@ Result<bool> BlobStore::verifyOnly(std::string_view expected, std::uint64_t size
     if (auto r = hashStream(expected, size, sizeKnown, source, -1); !r) {
         return r.error();
     }
+    retain(expected);  // the upload vouches for it again (see the header)
     return false;
 }
 
@@ -314,6 +368,7 @@ Result<bool> BlobStore::publish(int fd, const std::string& tmpName, std::string_
     }
     if (rc != 0) {
         if (errno == EEXIST) {
+            retain(hex);  // another writer's copy: now vouched for by this one too
             return false;
         }
         return ioError("blob " + hex + ": linking into " + fanout);

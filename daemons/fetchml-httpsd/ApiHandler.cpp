@@ -279,6 +279,12 @@ ApiResponse ApiHandler::route(ApiRequest& request, SchedulerProxy& proxy) {
             return paramCall(request, proxy, "CancelSweep", "sweep");
         case Route::JobsPrune:
             return bodyCall(request, proxy, "PruneJobs", 200);
+        case Route::PinAdd:
+            return bodyCall(request, proxy, "AddPin", 201);
+        case Route::PinList:
+            return replyResponse(200, proxy.call("ListPins", keyOnly(request)));
+        case Route::PinRemove:
+            return paramCall(request, proxy, "RemovePin", "target");
         case Route::Events:
             break;  // a WebSocket upgrade: HttpServer hands it to an EventSocket
     }

@@ -73,7 +73,7 @@ struct Row {
     bool sha;  // the parameter is a SHA-256
 };
 
-constexpr std::array<Row, 23> kTable{{
+constexpr std::array<Row, 26> kTable{{
     {"GET", {"health"}, 1, Route::Health, false},
     {"POST", {"v1", "blobs", "missing"}, 3, Route::BlobsMissing, false},
     {"POST", {"v1", "blobs", "chunked"}, 3, Route::ChunkedPut, false},
@@ -97,6 +97,9 @@ constexpr std::array<Row, 23> kTable{{
     {"GET", {"v1", "whoami"}, 2, Route::WhoAmI, false},
     {"POST", {"v1", "sweeps"}, 2, Route::SweepSubmit, false},
     {"POST", {"v1", "sweeps", "*", "cancel"}, 4, Route::SweepCancel, false},
+    {"POST", {"v1", "pins"}, 2, Route::PinAdd, false},
+    {"GET", {"v1", "pins"}, 2, Route::PinList, false},
+    {"DELETE", {"v1", "pins", "*"}, 3, Route::PinRemove, true},
 }};
 
 /// Whether the decoded segments fit the row's pattern; the parameter goes to `param`.
@@ -121,11 +124,12 @@ RouteError badRequest(std::string message) {
 }  // namespace
 
 const char* routeName(Route route) {
-    static constexpr std::array<const char*, 23> names{
-        "Health",      "BlobsMissing", "BlobsPut",  "BlobGet",       "CommitPut", "CommitGet",
-        "JobSubmit",   "JobList",      "JobGet",    "JobCancel",     "JobLogs",   "JobResults",
-        "UserAdd",     "Events",       "KeyCreate", "KeyList",       "KeyRevoke", "WhoAmI",
-        "SweepSubmit", "SweepCancel",  "JobsPrune", "ChunksMissing", "ChunkedPut"};
+    static constexpr std::array<const char*, 26> names{
+        "Health",      "BlobsMissing", "BlobsPut",  "BlobGet",       "CommitPut",  "CommitGet",
+        "JobSubmit",   "JobList",      "JobGet",    "JobCancel",     "JobLogs",    "JobResults",
+        "UserAdd",     "Events",       "KeyCreate", "KeyList",       "KeyRevoke",  "WhoAmI",
+        "SweepSubmit", "SweepCancel",  "JobsPrune", "ChunksMissing", "ChunkedPut", "PinAdd",
+        "PinList",     "PinRemove"};
     return names.at(static_cast<std::size_t>(route));
 }
 

@@ -37,6 +37,9 @@ enum class Route {
     JobsPrune,      ///< POST /v1/jobs/prune (PruneJobs)
     ChunksMissing,  ///< POST /v1/chunks/missing (MissingChunks)
     ChunkedPut,     ///< POST /v1/blobs/chunked (PutChunkedFile)
+    PinAdd,         ///< POST /v1/pins (AddPin)
+    PinList,        ///< GET /v1/pins (ListPins)
+    PinRemove,      ///< DELETE /v1/pins/<sha256> (RemovePin)
 };
 
 /// Name of a route for logs ("JobGet").

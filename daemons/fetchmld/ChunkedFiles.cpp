@@ -57,12 +57,14 @@ Result<std::vector<std::string>> ChunkedFiles::missing(const std::vector<std::st
             return makeError(ErrorCode::InvalidArgument,
                              "hashes: '" + chunk.substr(0, 80) + "' is not a SHA-256 hex digest");
         }
-        if (!seen.insert(chunk).second || store_.has(chunk)) {
+        // What is vouched for is retained (BlobStore::retain), so that garbage collection
+        // does not remove it before the PutChunkedFile that relies on it.
+        if (!seen.insert(chunk).second || store_.retain(chunk)) {
             continue;
         }
         bool found = false;
         auto rows = (*stmt)->reset().bind(1, chunk).forEachRow(
-            [&](const Statement& row) { found = found || store_.has(row.text(0)); });
+            [&](const Statement& row) { found = found || store_.retain(row.text(0)); });
         if (!rows) {
             return rows.error();
         }

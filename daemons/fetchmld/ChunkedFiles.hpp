@@ -4,8 +4,9 @@
 // (MissingChunks), sends those as ordinary blobs (PutBlobs), then asks fetchmld to assemble the
 // file from its chunk list (PutChunkedFile). The file is then an ordinary blob; the table
 // file_chunks remembers where in it each chunk lies, so the next version of the file needs only
-// its new chunks. Uploaded chunk blobs are not removed here: no commit references them, so blob
-// garbage collection removes them after its grace period.
+// its new chunks. Uploaded chunk blobs are not removed here: no tree names them, so blob
+// garbage collection (BlobCollector) removes them after its grace period, and with a removed
+// file its file_chunks rows.
 
 #include <cstdint>
 #include <string>
@@ -36,7 +37,8 @@ public:
     ChunkedFiles(Database& db, BlobStore& store) : db_(db), store_(store) {}
 
     /// Of chunks (hex SHA-256), those fetchmld can produce neither from a stored blob nor from
-    /// a recorded range of a stored file, in the given order, each once.
+    /// a recorded range of a stored file, in the given order, each once. The blobs and files
+    /// that can produce the others are retained (BlobStore::retain) for garbage collection.
     /// Errors: InvalidArgument "hashes: '<x>' is not a SHA-256 hex digest"; Internal (SQLite).
     Result<std::vector<std::string>> missing(const std::vector<std::string>& chunks);
 

@@ -2,7 +2,7 @@
 // JobPruner: removes finished runs (`fetchmlctl prune`, PruneJobs): the job rows with their
 // events, metrics and dependency rows in one transaction, then their run directories
 // <runs>/<id>, <id>.attemptN and <id>.stale. Never touches queued, held, starting, running or
-// lost jobs, nor the content-addressed store (blob garbage collection is separate).
+// lost jobs. The content-addressed store is collected after it (BlobCollector, PruneRunner).
 
 #include <cstdint>
 #include <optional>

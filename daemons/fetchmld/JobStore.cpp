@@ -709,9 +709,10 @@ Result<void> JobStore::addMetrics(const std::string& id, std::int64_t step,
 
 Result<void> JobStore::putCommit(const std::string& id, const std::string& manifest,
                                  const std::string& kind, const std::string& user) {
+    // Recording a known tree again starts its grace period again (schema version 9).
     auto stmt = db_.prepare(
-        "INSERT OR IGNORE INTO commits (id, manifest, kind, user, created_at) "
-        "VALUES (?, ?, ?, ?, ?)");
+        "INSERT INTO commits (id, manifest, kind, user, created_at) VALUES (?, ?, ?, ?, ?) "
+        "ON CONFLICT (id) DO UPDATE SET created_at = excluded.created_at");
     if (!stmt) {
         return stmt.error();
     }

@@ -167,7 +167,9 @@ public:
     Result<std::string> sharedValue(const std::string& key);
     Result<void> setSharedValue(const std::string& key, const std::string& value);
 
-    /// Records a manifest under its id (kind "commit" or "results"); idempotent.
+    /// Records a manifest under its id (kind "commit" or "results"); idempotent, except that
+    /// recording a known tree again sets its created_at to now (its garbage-collection grace
+    /// period starts again).
     Result<void> putCommit(const std::string& id, const std::string& manifest,
                            const std::string& kind, const std::string& user);
     /// The manifest text of a commit or results tree; nullopt when unknown.

@@ -25,6 +25,7 @@ constexpr std::array kPermissions{
     PermissionInfo{Permission::KeysOwn, "keys.own", "org.fetchml.jobs.submit"},
     PermissionInfo{Permission::UsersManage, "users.manage", "org.fetchml.admin"},
     PermissionInfo{Permission::JobsPrune, "jobs.prune", "org.fetchml.jobs.prune"},
+    PermissionInfo{Permission::StorePin, "store.pin", "org.fetchml.admin"},
 };
 
 const PermissionInfo& info(Permission permission) {
@@ -70,7 +71,8 @@ Result<void> grant(const std::string& file, const YamlNode& node, std::set<Permi
                        "unknown permission '" + pattern.substr(0, 64) +
                            "' (known: jobs.read.own, jobs.read.any, jobs.submit, "
                            "jobs.cancel.own, jobs.cancel.any, store.read, "
-                           "store.upload, keys.own, users.manage, jobs.prune, \"*\")");
+                           "store.upload, keys.own, users.manage, jobs.prune, store.pin, "
+                           "\"*\")");
     }
     out.insert(*permission);
     return {};

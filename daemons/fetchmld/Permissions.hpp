@@ -34,7 +34,8 @@ enum class Permission {
     StoreUpload,    ///< store.upload: store blobs and manifests
     KeysOwn,        ///< keys.own: create, list and revoke own API keys
     UsersManage,    ///< users.manage: create users, manage everyone's keys
-    JobsPrune,      ///< jobs.prune: remove finished jobs and their run directories (admin)
+    JobsPrune,      ///< jobs.prune: remove finished jobs, their run directories and unused blobs
+    StorePin,       ///< store.pin: pin trees against garbage collection, unpin them (admin)
 };
 
 /// Every permission, in declaration order.
@@ -45,7 +46,8 @@ const char* permissionName(Permission permission);
 std::optional<Permission> parsePermission(const std::string& name);
 /// The polkit action (polkit/org.fetchml.policy) that grants a permission to a local caller:
 /// org.fetchml.jobs.submit for own work, org.fetchml.jobs.manage for other users' jobs,
-/// org.fetchml.admin for users and keys of others, org.fetchml.jobs.prune for pruning.
+/// org.fetchml.admin for users and keys of others and for pins, org.fetchml.jobs.prune for
+/// pruning.
 const char* polkitAction(Permission permission);
 
 /// One role.

@@ -292,7 +292,10 @@ VariantMap SchedulerBus::MissingBlobs(const VariantMap& request) {
                 fail(makeError(ErrorCode::InvalidArgument,
                                "hashes: '" + hash.substr(0, 80) + "' is not a SHA-256 hex digest"));
             }
-            if (!deps_.store.has(hash)) {
+            // "Not missing" is a promise the client builds on (it will not send the blob
+            // and records its manifest later): the blob is retained so that garbage
+            // collection keeps it for the grace period (decisions.md "Blob garbage collection").
+            if (!deps_.store.retain(hash)) {
                 missing.push_back(hash);
             }
         }
@@ -359,7 +362,9 @@ VariantMap SchedulerBus::PutManifest(const VariantMap& request) {
             fail(makeError(ErrorCode::InvalidArgument, "manifest: " + parsed.error().message));
         }
         for (const auto& entry : parsed->entries()) {
-            if (!deps_.store.has(entry.sha256)) {
+            // Retained: a collection running now did not mark this tree's blobs, and keeps
+            // them because they are newer than its cutoff.
+            if (!deps_.store.retain(entry.sha256)) {
                 fail(makeError(ErrorCode::InvalidArgument, "manifest: blob " + entry.sha256 +
                                                                " of " + entry.path +
                                                                " is not stored (PutBlobs it)"));
@@ -661,41 +666,129 @@ VariantMap SchedulerBus::CancelSweep(const VariantMap& request) {
     });
 }
 
-VariantMap SchedulerBus::PruneJobs(const VariantMap& request) {
-    return guarded("PruneJobs", [&] {
-        auto who = authorize(request, Permission::JobsPrune, "job.prune");
-        PruneFilter filter;
-        for (const auto& name : unwrap(getStringList(request, "states", {}))) {
-            auto state = parseJobState(name);
-            if (!state || !isTerminal(*state)) {
-                fail(makeError(ErrorCode::InvalidArgument,
-                               "states: '" + name.substr(0, 40) +
-                                   "' is not a finished state (succeeded, failed, cancelled)"));
-            }
-            filter.states.push_back(*state);
+PruneFilter SchedulerBus::pruneFilterFromRequest(const VariantMap& request) {
+    PruneFilter filter;
+    for (const auto& name : unwrap(getStringList(request, "states", {}))) {
+        auto state = parseJobState(name);
+        if (!state || !isTerminal(*state)) {
+            fail(makeError(ErrorCode::InvalidArgument,
+                           "states: '" + name.substr(0, 40) +
+                               "' is not a finished state (succeeded, failed, cancelled)"));
         }
-        filter.olderThanMs = unwrap(getInt64(request, "older_than_ms", 0));
-        if (filter.olderThanMs < 0) {
-            fail(makeError(ErrorCode::InvalidArgument, "older_than_ms: must not be negative"));
+        filter.states.push_back(*state);
+    }
+    filter.olderThanMs = unwrap(getInt64(request, "older_than_ms", 0));
+    if (filter.olderThanMs < 0) {
+        fail(makeError(ErrorCode::InvalidArgument, "older_than_ms: must not be negative"));
+    }
+    if (auto keep = unwrap(getOptionalUInt64(request, "keep_last"))) {
+        if (*keep > UINT32_MAX) {
+            fail(makeError(ErrorCode::InvalidArgument, "keep_last: at most 4294967295"));
         }
-        if (auto keep = unwrap(getOptionalUInt64(request, "keep_last"))) {
-            if (*keep > UINT32_MAX) {
-                fail(makeError(ErrorCode::InvalidArgument, "keep_last: at most 4294967295"));
-            }
-            filter.keepLast = static_cast<std::uint32_t>(*keep);
+        filter.keepLast = static_cast<std::uint32_t>(*keep);
+    }
+    filter.dryRun = unwrap(getBool(request, "dry_run", false));
+    return filter;
+}
+
+namespace {
+
+/// Audits a prune that is complete and answers its caller.
+void answerPrune(const Identity& who, const sdbus::Result<VariantMap>& reply,
+                 const Result<PruneOutcome>& outcome) {
+    try {
+        if (!outcome) {
+            audit(AuditEvent{"job.prune", "failed", who.user, who.remoteAddr, "",
+                             who.user + ": job.prune failed: " + outcome.error().message});
+            reply.returnError(
+                sdbus::Error(dbusErrorName(outcome.error().code), outcome.error().message));
+            return;
         }
-        filter.dryRun = unwrap(getBool(request, "dry_run", false));
-        auto report = unwrap(deps_.pruner.prune(filter));
-        for (const auto& dir : report.dirsLeft) {
-            log()->warn("prune: run directory not removed: {}", dir);
+        const PruneOutcome& o = *outcome;
+        std::vector<std::string> trees;
+        for (const auto& [id, kind] : o.store.trees) {
+            trees.push_back(id);
         }
-        done(who, "job.prune",
-             who.user + (filter.dryRun ? " would prune " : " pruned ") +
-                 std::to_string(report.pruned.size()) + " finished jobs");
-        return VariantMap{{"pruned", report.pruned},
-                          {"kept", report.keptForDependents},
-                          {"dirs_left", report.dirsLeft},
-                          {"dry_run", filter.dryRun}};
+        audit(AuditEvent{"job.prune", "ok", who.user, who.remoteAddr, "",
+                         who.user + (o.dryRun ? " would prune " : " pruned ") +
+                             std::to_string(o.jobs.pruned.size()) + " finished jobs, " +
+                             std::to_string(trees.size()) + " trees and " +
+                             std::to_string(o.store.blobsRemoved) + " blobs (" +
+                             std::to_string(o.store.bytesFreed) + " bytes) of the store"});
+        reply.returnResults(VariantMap{{"pruned", o.jobs.pruned},
+                                       {"kept", o.jobs.keptForDependents},
+                                       {"dirs_left", o.jobs.dirsLeft},
+                                       {"trees_removed", trees},
+                                       {"blobs_removed", o.store.blobsRemoved},
+                                       {"bytes_freed", o.store.bytesFreed},
+                                       {"gc_skipped", o.gcSkipped},
+                                       {"dry_run", o.dryRun}});
+    } catch (const std::exception& e) {
+        // The caller has gone or the connection broke (SdEventBus notices that).
+        log()->warn("job.prune by {}: answer not sent: {}", who.user, e.what());
+    }
+}
+
+VariantMap pinToVariantMap(const Pin& pin) {
+    return VariantMap{{"target", pin.target},
+                      {"kind", pin.kind},
+                      {"note", pin.note},
+                      {"user", pin.user},
+                      {"created_at", pin.createdAt}};
+}
+
+}  // namespace
+
+void SchedulerBus::PruneJobs(sdbus::Result<VariantMap>&& result, VariantMap request) {
+    std::optional<std::pair<Identity, PruneFilter>> accepted;
+    try {
+        accepted = guarded("PruneJobs", [&] {
+            auto who = authorize(request, Permission::JobsPrune, "job.prune");
+            auto filter = pruneFilterFromRequest(request);
+            call_.audited = true;  // audited with its outcome, once the prune is complete
+            return std::pair{std::move(who), std::move(filter)};
+        });
+    } catch (const sdbus::Error& e) {
+        result.returnError(e);
+        return;
+    }
+    // sdbus::Result is move-only and the callback must be copyable.
+    auto reply = std::make_shared<sdbus::Result<VariantMap>>(std::move(result));
+    deps_.prunes.submit(accepted->second,
+                        [who = accepted->first, reply](const Result<PruneOutcome>& outcome) {
+                            answerPrune(who, *reply, outcome);
+                        });
+}
+
+VariantMap SchedulerBus::AddPin(const VariantMap& request) {
+    return guarded("AddPin", [&] {
+        auto who = authorize(request, Permission::StorePin, "pin.add");
+        auto target = unwrap(getString(request, "target"));
+        auto note = unwrap(getString(request, "note", ""));
+        auto pin = unwrap(deps_.pins.add(target, note, who.user));
+        done(who, "pin.add", who.user + " pinned " + pin.kind + " " + pin.target);
+        return pinToVariantMap(pin);
+    });
+}
+
+VariantMap SchedulerBus::ListPins(const VariantMap& request) {
+    return guarded("ListPins", [&] {
+        auto who = authorize(request, Permission::StoreRead, "pin.list");
+        std::vector<VariantMap> pins;
+        for (const auto& pin : unwrap(deps_.pins.list())) {
+            pins.push_back(pinToVariantMap(pin));
+        }
+        done(who, "pin.list", who.user + " listed " + std::to_string(pins.size()) + " pins");
+        return VariantMap{{"pins", pins}};
+    });
+}
+
+VariantMap SchedulerBus::RemovePin(const VariantMap& request) {
+    return guarded("RemovePin", [&] {
+        auto who = authorize(request, Permission::StorePin, "pin.remove");
+        auto pin = unwrap(deps_.pins.remove(unwrap(getString(request, "target"))));
+        done(who, "pin.remove", who.user + " unpinned " + pin.kind + " " + pin.target);
+        return pinToVariantMap(pin);
     });
 }
 

@@ -10,7 +10,8 @@
 // submissions"): a valid submission waits in pending_ until the loop's defer source runs
 // commitSubmissions(), which stores every waiting job in one transaction and then answers each
 // caller. Errors found before that (authentication, permission, validation) are answered at
-// once.
+// once. PruneJobs is answered asynchronously too: PruneRunner calls back when the prune,
+// with its collection of the store, is complete.
 
 #include <sdbus-c++/sdbus-c++.h>
 #include <systemd/sd-event.h>
@@ -22,8 +23,9 @@
 #include "Authenticator.hpp"
 #include "BusPeer.hpp"
 #include "ChunkedFiles.hpp"
-#include "JobPruner.hpp"
 #include "JobStore.hpp"
+#include "PinStore.hpp"
+#include "PruneRunner.hpp"
 #include "Scheduler.hpp"
 #include "UserStore.hpp"
 #include "dbus/Scheduler1Adaptor.h"
@@ -45,7 +47,8 @@ struct SchedulerBusDeps {
     JobStore& jobs;
     Scheduler& scheduler;
     BlobStore& store;
-    JobPruner& pruner;
+    PruneRunner& prunes;
+    PinStore& pins;
     ChunkedFiles& chunks;
     /// The loop whose defer source commits waiting submissions together (group commit);
     /// nullptr: each SubmitJob is stored and answered on its own.
@@ -91,7 +94,10 @@ private:
     std::vector<VariantMap> ListJobs(const VariantMap& request) override;
     VariantMap CancelJob(const VariantMap& request) override;
     VariantMap CancelSweep(const VariantMap& request) override;
-    VariantMap PruneJobs(const VariantMap& request) override;
+    void PruneJobs(sdbus::Result<VariantMap>&& result, VariantMap request) override;
+    VariantMap AddPin(const VariantMap& request) override;
+    VariantMap ListPins(const VariantMap& request) override;
+    VariantMap RemovePin(const VariantMap& request) override;
     VariantMap ReadLog(const VariantMap& request) override;
 
     /// The caller of the message being processed; audits and throws Unauthenticated.
@@ -110,6 +116,8 @@ private:
     /// The fields of a SubmitJob (or SubmitSweep) request as a JobSpec for user; throws
     /// InvalidArgument naming the field.
     static JobSpec specFromRequest(const VariantMap& request, const std::string& user);
+    /// The filter of a PruneJobs request; throws InvalidArgument naming the field.
+    static PruneFilter pruneFilterFromRequest(const VariantMap& request);
     /// Throws (InvalidArgument "after: job <id> does not exist", as for a missing one) when a
     /// dependency of `spec` is a job `who` may not read: waiting on another user's job would
     /// tell how it ended.

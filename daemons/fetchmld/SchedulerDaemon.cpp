@@ -87,6 +87,13 @@ Result<void> SchedulerDaemon::openState() {
         return store.error();
     }
     store_ = std::make_unique<BlobStore>(std::move(*store));
+    if (settings_.store.gcGraceS == 0) {
+        return makeError(ErrorCode::InvalidArgument, "store.gc_grace_s: must be at least 1");
+    }
+    const std::int64_t graceMs = std::int64_t{settings_.store.gcGraceS} * 1000;
+    // A retained blob keeps at least half the grace period (decisions.md "Blob garbage
+    // collection") without its inode being written on every sync of an unchanged tree.
+    store_->setRefreshAfterMs(graceMs / 2);
     jobs_ = std::make_unique<JobStore>(*db_);
     auto roles = RoleTable::load(settings_.auth.permissionsFile);
     if (!roles) {
@@ -111,6 +118,12 @@ Result<void> SchedulerDaemon::openState() {
                                              [this](const Job& job) { announce(job); });
     pruner_ = std::make_unique<JobPruner>(*db_, options.runsDir);
     chunks_ = std::make_unique<ChunkedFiles>(*db_, *store_);
+    pins_ = std::make_unique<PinStore>(*db_);
+    if (settings_.queue.backend != "redis") {
+        // Hosts that share a queue share the store, and no one host knows every tree the
+        // others' records name: none collects it.
+        collector_ = std::make_unique<BlobCollector>(*db_, *store_, graceMs);
+    }
     log()->info("database {} and store {} ready", settings_.scheduler.database,
                 settings_.paths.storeDir);
     return openSharedQueue();
@@ -194,6 +207,11 @@ Result<void> SchedulerDaemon::setupLoop() {
         }
         holder->reset(source);
     }
+    prunes_ = std::make_unique<PruneRunner>(
+        loop_.get(), *pruner_, collector_.get(),
+        collector_ ? ""
+                   : "the store is shared by the hosts of a shared queue (queue.backend "
+                     "redis): no host collects it");
     worker_ = std::make_unique<WorkerLink>(loop_.get(), settings_.scheduler.workerSocket,
                                            settings_.scheduler.reconnectMs, *scheduler_);
     scheduler_->setWorkerSend([this](const nlohmann::json& m) { return worker_->send(m); });
@@ -262,8 +280,11 @@ void SchedulerDaemon::connectBus() {
     auth_ = std::make_unique<Authenticator>(*users_, *roles_, ::getuid(), polkit_.get(),
                                             settings_.auth.localRole);
     object_ = std::make_unique<SchedulerBus>(
-        *bus_, SchedulerBusDeps{*auth_, *users_, *jobs_, *scheduler_, *store_, *pruner_, *chunks_,
-                                loop_.get()});
+        *bus_, SchedulerBusDeps{*auth_, *users_, *jobs_, *scheduler_, *store_, *prunes_, *pins_,
+                                *chunks_, loop_.get()});
+    // A prune's roots are read only once the submissions waiting for their group commit are
+    // stored: they were validated against commits the collection could otherwise drop.
+    prunes_->setBeforeStart([this] { object_->commitSubmissions(); });
     bus_->requestName(kSchedulerBusName);
     pump_ = std::make_unique<SdEventBus>(loop_.get(), *bus_);
     log()->info("serving {} on the {} bus", kSchedulerBusName, settings_.scheduler.bus);
@@ -280,6 +301,9 @@ int SchedulerDaemon::serve() {
         // Submissions read in the last iteration: stored and answered, not dropped unanswered
         // (the replies are queued first, so they leave before the ReleaseName call below).
         object_->commitSubmissions();
+    }
+    if (prunes_) {
+        prunes_->abort();  // answered, not dropped, like the submissions above
     }
     pump_.reset();
     object_.reset();

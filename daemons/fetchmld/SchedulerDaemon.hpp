@@ -10,9 +10,12 @@
 #include <vector>
 
 #include "Authenticator.hpp"
+#include "BlobCollector.hpp"
 #include "Database.hpp"
 #include "JobPruner.hpp"
 #include "JobStore.hpp"
+#include "PinStore.hpp"
+#include "PruneRunner.hpp"
 #include "Scheduler.hpp"
 #include "SchedulerBus.hpp"
 #include "SharedQueue.hpp"
@@ -71,6 +74,9 @@ private:
     std::unique_ptr<Authenticator> auth_;
     std::unique_ptr<Scheduler> scheduler_;
     std::unique_ptr<JobPruner> pruner_;
+    std::unique_ptr<BlobCollector> collector_;  ///< none when the store is shared by hosts
+    std::unique_ptr<PruneRunner> prunes_;
+    std::unique_ptr<PinStore> pins_;
     std::unique_ptr<ChunkedFiles> chunks_;
     std::unique_ptr<JobQueue> queue_;      ///< the shared queue (queue.backend redis)
     std::unique_ptr<SharedQueue> shared_;  ///< this host's side of it

@@ -148,11 +148,26 @@ CREATE TABLE shared_state (
 );
 )sql";
 
-// Version 9: where each chunk of a chunked file can be read (decisions.md "Chunked files"): the
+// Version 9: pins, for the store's garbage collection (decisions.md "Blob garbage collection").
+// A pin keeps a recorded tree (target = commits.id: a commit or a results tree) and its blobs
+// whatever its age and whether or not a job names it. From this version on, commits.created_at
+// is when the tree was last recorded (a PutManifest of a known tree, or results ingested again,
+// set it anew): an unreferenced tree is kept while that is within the grace period.
+constexpr const char* kVersion9 = R"sql(
+CREATE TABLE pins (
+    target     TEXT PRIMARY KEY,
+    note       TEXT NOT NULL DEFAULT '',
+    user       TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
+)sql";
+
+// Version 10: where each chunk of a chunked file can be read (decisions.md "Chunked files"): the
 // chunk with SHA-256 `chunk` is `size` bytes at `offset` of the stored blob `file`. A chunk in
 // several files has a row for each. Rows are written only after the file was assembled and each
-// range verified; a row whose file is no longer stored is ignored (and removed when seen).
-constexpr const char* kVersion9 = R"sql(
+// range verified; a row whose file is no longer stored is ignored, and garbage collection
+// removes the rows of a file it removes (index file_chunks_file).
+constexpr const char* kVersion10 = R"sql(
 CREATE TABLE file_chunks (
     chunk  TEXT NOT NULL,
     file   TEXT NOT NULL,
@@ -160,6 +175,7 @@ CREATE TABLE file_chunks (
     size   INTEGER NOT NULL,
     PRIMARY KEY (chunk, file)
 ) WITHOUT ROWID;
+CREATE INDEX file_chunks_file ON file_chunks (file);
 )sql";
 
 }  // namespace
@@ -167,7 +183,8 @@ CREATE TABLE file_chunks (
 const std::vector<std::string>& schedulerMigrations() {
     static const std::vector<std::string> migrations{kVersion1, kVersion2, kVersion3,
                                                      kVersion4, kVersion5, kVersion6,
-                                                     kVersion7, kVersion8, kVersion9};
+                                                     kVersion7, kVersion8, kVersion9,
+                                                     kVersion10};
     return migrations;
 }
 

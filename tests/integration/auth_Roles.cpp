@@ -175,6 +175,9 @@ std::vector<Row> busRows(World& w, const std::string& self) {
          [&](auto k) {
              c.PruneJobs(with(k, {{"dry_run", sdbus::Variant(true)}}));
          }},
+        {"AddPin", [&](auto k) { c.AddPin(with(k, s("target", w.commit))); }},
+        {"ListPins", [&](auto k) { c.ListPins(with(k)); }},
+        {"RemovePin", [&](auto k) { c.RemovePin(with(k, s("target", w.commit))); }},
         // Last: cancelling changes the jobs the rows above read.
         {"CancelJob of res2", [&](auto k) { c.CancelJob(with(k, s("id", w.jobs["res2"]))); }},
         {"CancelJob of res", [&](auto k) { c.CancelJob(with(k, s("id", w.jobs["res"]))); }},
@@ -186,12 +189,12 @@ const std::map<std::string, std::set<std::string>> kBusDenied = {
     {"adm", {}},
     {"res",
      {"AddUser", "CreateKey other", "ListKeys other", "RevokeKey other", "GetJob of res2",
-      "ReadLog of res2", "CancelJob of res2", "PruneJobs dry run"}},
+      "ReadLog of res2", "CancelJob of res2", "PruneJobs dry run", "AddPin", "RemovePin"}},
     {"view",
      {"AddUser", "CreateKey self", "CreateKey other", "ListKeys self", "ListKeys other",
       "RevokeKey own", "RevokeKey other", "MissingBlobs", "PutBlobs", "PutManifest", "SubmitJob",
-      "MissingChunks", "PutChunkedFile", "SubmitSweep", "PruneJobs dry run", "CancelJob of res2",
-      "CancelJob of res"}},
+      "MissingChunks", "PutChunkedFile", "SubmitSweep", "PruneJobs dry run", "AddPin", "RemovePin",
+      "CancelJob of res2", "CancelJob of res"}},
 };
 
 }  // namespace
@@ -333,6 +336,9 @@ TEST_CASE("every role against every HTTPS route", "[auth][roles][https]") {
                  R"(","command":["true"],"sweep":[{"name":"lr","values":["1","2"]}]})",
              ""},
             {"prune dry run", "POST", "/v1/jobs/prune", R"({"dry_run":true})", ""},
+            {"pin add", "POST", "/v1/pins", R"({"target":")" + w.commit + "\"}", ""},
+            {"pin list", "GET", "/v1/pins", "", ""},
+            {"pin rm", "DELETE", "/v1/pins/" + w.commit, "", ""},
             {"cancel res2", "POST", jr2 + "/cancel", "", ""},
             {"cancel res", "POST", jr + "/cancel", "", ""},
         };
@@ -341,11 +347,11 @@ TEST_CASE("every role against every HTTPS route", "[auth][roles][https]") {
         {"adm", {}},
         {"res",
          {"users", "keys other", "keys list other", "revoke other", "get res2", "logs res2",
-          "results res2", "prune dry run", "cancel res2"}},
+          "results res2", "prune dry run", "pin add", "pin rm", "cancel res2"}},
         {"view",
          {"users", "keys self", "keys other", "keys list", "keys list other", "revoke own",
           "revoke other", "blobs missing", "blobs put", "commit put", "submit", "sweep",
-          "prune dry run", "cancel res2", "cancel res"}},
+          "prune dry run", "pin add", "pin rm", "cancel res2", "cancel res"}},
     };
     for (const std::string& role : {std::string("view"), std::string("res"), std::string("adm")}) {
         for (const auto& r : routes(role)) {

@@ -2,15 +2,25 @@
 // D-Bus system bus with FetchML's own policy. A sweep is one SubmitSweep call (fetchmlctl over
 // D-Bus and over HTTPS), listed and cancelled as a group; prune is admin-only, removes only
 // finished jobs with their run directories, and honours --state, --keep-last and --dry-run.
+// Its store collection keeps what the server told a client it need not send (deterministically
+// here; stack_StoreGc races it).
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <catch2/catch.hpp>
 
+#include <chrono>
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "store/Manifest.hpp"
+#include "store/Pack.hpp"
+#include "store/Sha256.hpp"
 #include "support/EdgeStack.hpp"
 #include "support/Support.hpp"
 
@@ -231,4 +241,65 @@ TEST_CASE("prune is admin-only and removes only finished runs", "[fetchmld][prun
     CHECK(f.local({"status", ids[3]}).exitCode == 0);
     CHECK(f.local({"status", queuedId}).exitCode == 0);
     CHECK(f.local({"status", "--sweep", "s000001", "--json"}).exitCode == 0);
+}
+
+namespace {
+
+/// Writes files (name -> content) into dir and uploads their blobs in one PutBlobs pack;
+/// the answer.
+VariantMap putBlobs(Stack& stack, const std::string& dir,
+                    const std::map<std::string, std::string>& files) {
+    mkdir(dir.c_str(), 0755);
+    std::vector<fetchml::PackItem> items;
+    for (const auto& [name, content] : files) {
+        writeFile(dir + "/" + name, content);
+        items.push_back({fetchml::Sha256::hashBuffer(content), dir + "/" + name});
+    }
+    const std::string pack = dir + ".pack";
+    fetchml::PackWriter writer(items);
+    int fd = ::open(pack.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    REQUIRE(fd >= 0);
+    REQUIRE(writer.writeTo(fd).ok());
+    ::close(fd);
+    return stack.client->PutBlobs(
+        {}, sdbus::UnixFd(::open(pack.c_str(), O_RDONLY | O_CLOEXEC), sdbus::adopt_fd));
+}
+
+}  // namespace
+
+TEST_CASE("blobs the server said it holds survive a prune until the client's manifest",
+          "[fetchmld][prune][gc]") {
+    Stack stack(true, "", "store:\n  gc_grace_s: 2\n");
+    // Blobs uploaded before their tree is recorded, as by a sync whose PutManifest has not come
+    // yet; older than the grace period when the prune comes.
+    const std::string x = "told it need not send\n", y = "sent again\n", z = "forgotten\n";
+    putBlobs(stack, stack.tmp.sub("tree"), {{"x.txt", x}, {"y.txt", y}});
+    putBlobs(stack, stack.tmp.sub("other"), {{"z.txt", z}});
+    std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+    auto prune = [&](bool dry) {
+        auto answer = stack.client->PruneJobs({{"dry_run", sdbus::Variant(dry)}});
+        return answer.at("blobs_removed").get<std::uint64_t>();
+    };
+    CHECK(prune(true) == 3);
+
+    // MissingBlobs tells the client it need not send x, and y comes again in a pack: both are
+    // promised now, so the prune that comes before the client's PutManifest keeps them.
+    const auto hash = [](const std::string& content) {
+        return fetchml::Sha256::hashBuffer(content);
+    };
+    auto missing =
+        stack.client->MissingBlobs({{"hashes", sdbus::Variant(std::vector<std::string>{hash(x)})}});
+    CHECK(missing.at("missing").get<std::vector<std::string>>().empty());
+    CHECK(
+        putBlobs(stack, stack.tmp.sub("tree"), {{"y.txt", y}}).at("present").get<std::uint32_t>() ==
+        1);
+    CHECK(prune(false) == 1);  // z, which nothing promised
+    auto manifest = fetchml::Manifest::scan(stack.tmp.sub("tree"));
+    REQUIRE(manifest.ok());
+    auto recorded = stack.client->PutManifest({{"manifest", sdbus::Variant(manifest->text())}});
+    CHECK(recorded.at("commit").get<std::string>() == manifest->commitId());
+    missing = stack.client->MissingBlobs(
+        {{"hashes", sdbus::Variant(std::vector<std::string>{hash(x), hash(y), hash(z)})}});
+    CHECK(missing.at("missing").get<std::vector<std::string>>() ==
+          std::vector<std::string>{hash(z)});
 }

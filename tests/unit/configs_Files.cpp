@@ -74,6 +74,7 @@ TEST_CASE("configs: fetchml.yaml lists every key with its built-in default", "[c
     const Settings& s = *r;
     CHECK(s.paths.stateDir == d.paths.stateDir);
     CHECK(s.paths.runtimeDir == d.paths.runtimeDir);
+    CHECK(s.store.gcGraceS == d.store.gcGraceS);
     CHECK(s.log.level == d.log.level);
     CHECK(s.log.target == d.log.target);
     CHECK(s.scheduler.database == d.scheduler.database);

@@ -123,8 +123,8 @@ TEST_CASE("Config: each error names file, line, column, key and value", "[core][
 
     SECTION("unknown section") {
         CHECK(errorOf(dir, "log:\n  level: info\nhttp:\n  port: 1\n") ==
-              f + ":3:1: http: expected a section (paths, log, scheduler, auth, queue, worker, "
-                  "https), got 'http'");
+              f + ":3:1: http: expected a section (paths, store, log, scheduler, auth, queue, "
+                  "worker, https), got 'http'");
     }
     SECTION("unknown key") {
         auto msg = errorOf(dir, "https:\n  port: 1\n  prot: 2\n");

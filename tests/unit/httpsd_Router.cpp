@@ -56,6 +56,9 @@ TEST_CASE("every route of the table matches its method and path", "[httpsd][rout
         {"GET", "/v1/jobs/prune", Route::JobGet, "prune"},  // a (missing) job named prune
         {"POST", "/v1/chunks/missing", Route::ChunksMissing, ""},
         {"POST", "/v1/blobs/chunked", Route::ChunkedPut, ""},
+        {"POST", "/v1/pins", Route::PinAdd, ""},
+        {"GET", "/v1/pins", Route::PinList, ""},
+        {"DELETE", "/v1/pins/" + kSha, Route::PinRemove, kSha},
     };
     for (const auto& c : cases) {
         INFO(c.method << " " << c.target);
@@ -73,6 +76,7 @@ TEST_CASE("route names are the enumerators", "[httpsd][router]") {
     CHECK(std::string(fetchml::edge::routeName(Route::JobCancel)) == "JobCancel");
     CHECK(std::string(fetchml::edge::routeName(Route::JobsPrune)) == "JobsPrune");
     CHECK(std::string(fetchml::edge::routeName(Route::ChunkedPut)) == "ChunkedPut");
+    CHECK(std::string(fetchml::edge::routeName(Route::PinRemove)) == "PinRemove");
 }
 
 TEST_CASE("query parameters are decoded, the last one wins", "[httpsd][router]") {
@@ -105,6 +109,7 @@ TEST_CASE("unknown paths are 404, other methods 405 with Allow", "[httpsd][route
 TEST_CASE("bad parameters and encodings are 400", "[httpsd][router]") {
     CHECK(failed("GET", "/v1/blobs/ABC").status == 400);                      // not a SHA-256
     CHECK(failed("GET", "/v1/blobs/" + std::string(64, 'A')).status == 400);  // upper case
+    CHECK(failed("DELETE", "/v1/pins/j000001").status == 400);                // a tree id
     CHECK(failed("GET", "/v1/jobs/a%2Fb").status == 400);                     // '/' inside an id
     CHECK(failed("GET", "/v1/jobs/..").status == 400);
     CHECK(failed("GET", "/v1/jobs/" + std::string(129, 'x')).status == 400);

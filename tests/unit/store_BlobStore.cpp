@@ -3,11 +3,13 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -250,4 +252,103 @@ TEST_CASE("BlobStore puts from a forked process and this one store each blob onc
     REQUIRE(WEXITSTATUS(status) == 0);
     REQUIRE(storedHere + storedThere == kBlobs);
     REQUIRE(countEntries(created->tmpDir()) == 0);
+}
+
+namespace {
+
+constexpr std::int64_t kHourMs = 3'600'000;
+
+std::int64_t nowMs() {
+    struct timespec t {};
+    ::clock_gettime(CLOCK_REALTIME, &t);
+    return std::int64_t{t.tv_sec} * 1000 + t.tv_nsec / 1000000;
+}
+
+/// Sets the blob file's modification time to ms since the epoch.
+void setMtime(const std::string& path, std::int64_t ms) {
+    struct timespec times[2] = {{0, UTIME_OMIT}, {ms / 1000, (ms % 1000) * 1000000}};
+    REQUIRE(::utimensat(AT_FDCWD, path.c_str(), times, 0) == 0);
+}
+
+std::int64_t mtimeMs(const std::string& path) {
+    struct stat st {};
+    REQUIRE(::stat(path.c_str(), &st) == 0);
+    return std::int64_t{st.st_mtim.tv_sec} * 1000 + st.st_mtim.tv_nsec / 1000000;
+}
+
+}  // namespace
+
+TEST_CASE("retain() and re-uploads make a stored blob recent again", "[store][blobstore][gc]") {
+    StoreTempDir tmp;
+    auto store = BlobStore::create(tmp / "store");
+    REQUIRE(store.ok());
+    const std::string data = "kept by a promise\n";
+    const std::string hash = Sha256::hashBuffer(data);
+    CHECK_FALSE(store->retain(hash));  // not stored: nothing to promise
+    CHECK_FALSE(store->retain("nothex"));
+    REQUIRE(store->putBuffer(data, hash).ok());
+    const std::string file = store->path(hash);
+    const std::int64_t longAgo = nowMs() - 48 * kHourMs;
+
+    // retain() sets the time to now (refreshAfterMs 0: always).
+    setMtime(file, longAgo);
+    CHECK(store->retain(hash));
+    CHECK(mtimeMs(file) > nowMs() - kHourMs);
+
+    // A blob uploaded again is not rewritten, but its time is now too.
+    setMtime(file, longAgo);
+    auto again = store->putBuffer(data, hash);
+    REQUIRE(again.ok());
+    CHECK(*again == false);
+    CHECK(mtimeMs(file) > nowMs() - kHourMs);
+
+    // So is one that a local ingest finds present.
+    writeTestFile(tmp / "copy", data);
+    setMtime(file, longAgo);
+    auto ingested = store->putFile(tmp / "copy", hash);
+    REQUIRE(ingested.ok());
+    CHECK(*ingested == false);
+    CHECK(mtimeMs(file) > nowMs() - kHourMs);
+
+    // With refreshAfterMs, a time that recent is left alone (no inode write per re-sync).
+    store->setRefreshAfterMs(2 * kHourMs);
+    const std::int64_t recent = nowMs() - kHourMs;
+    setMtime(file, recent);
+    CHECK(store->retain(hash));
+    CHECK(mtimeMs(file) == recent);
+    setMtime(file, longAgo);
+    CHECK(store->retain(hash));
+    CHECK(mtimeMs(file) > nowMs() - kHourMs);
+}
+
+TEST_CASE("removeIfOlder() removes only blobs older than the cutoff", "[store][blobstore][gc]") {
+    StoreTempDir tmp;
+    auto store = BlobStore::create(tmp / "store");
+    REQUIRE(store.ok());
+    const std::string oldData = "old and unused\n";
+    const std::string newData = "new, maybe still being uploaded\n";
+    const std::string oldHash = Sha256::hashBuffer(oldData);
+    const std::string newHash = Sha256::hashBuffer(newData);
+    REQUIRE(store->putBuffer(oldData, oldHash).ok());
+    REQUIRE(store->putBuffer(newData, newHash).ok());
+    setMtime(store->path(oldHash), nowMs() - 48 * kHourMs);
+    const std::int64_t cutoff = nowMs() - 24 * kHourMs;
+
+    auto dry = store->removeIfOlder(oldHash, cutoff, true);
+    REQUIRE(dry.ok());
+    CHECK(*dry == std::optional<std::uint64_t>{oldData.size()});
+    CHECK(store->has(oldHash));  // a dry run only tells
+
+    auto young = store->removeIfOlder(newHash, cutoff, false);
+    REQUIRE(young.ok());
+    CHECK_FALSE(young->has_value());
+    CHECK(store->has(newHash));
+
+    auto removed = store->removeIfOlder(oldHash, cutoff, false);
+    REQUIRE(removed.ok());
+    CHECK(*removed == std::optional<std::uint64_t>{oldData.size()});
+    CHECK_FALSE(store->has(oldHash));
+    auto gone = store->removeIfOlder(oldHash, cutoff, false);
+    REQUIRE(gone.ok());
+    CHECK_FALSE(gone->has_value());
 }
