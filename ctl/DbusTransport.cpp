@@ -94,6 +94,13 @@ std::string str(const std::map<std::string, sdbus::Variant>& dict, const char* k
     return it == dict.end() ? std::string() : it->second.get<std::string>();
 }
 
+/// The "missing" list of a MissingBlobs or MissingChunks reply (empty when absent).
+std::vector<std::string> missingList(const VariantMap& reply) {
+    auto it = reply.find("missing");
+    return it == reply.end() ? std::vector<std::string>{}
+                             : it->second.get<std::vector<std::string>>();
+}
+
 }  // namespace
 
 Error DbusTransport::fromDbusError(const std::string& name, const std::string& message) {
@@ -193,10 +200,7 @@ Result<std::vector<std::string>> DbusTransport::missingBlobs(
     return guarded([&] {
         auto req = request();
         req["hashes"] = sdbus::Variant(hashes);
-        auto reply = proxy_->MissingBlobs(req);
-        auto it = reply.find("missing");
-        return it == reply.end() ? std::vector<std::string>{}
-                                 : it->second.get<std::vector<std::string>>();
+        return missingList(proxy_->MissingBlobs(req));
     });
 }
 
@@ -205,10 +209,7 @@ Result<std::vector<std::string>> DbusTransport::missingChunks(
     return guarded([&] {
         auto req = request();
         req["hashes"] = sdbus::Variant(hashes);
-        auto reply = proxy_->MissingChunks(req);
-        auto it = reply.find("missing");
-        return it == reply.end() ? std::vector<std::string>{}
-                                 : it->second.get<std::vector<std::string>>();
+        return missingList(proxy_->MissingChunks(req));
     });
 }
 

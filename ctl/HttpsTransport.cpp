@@ -35,6 +35,26 @@ Result<std::string> stringField(const json& answer, const char* field, const std
     return answer[field].get<std::string>();
 }
 
+/// POSTs {"hashes": hashes} to route and returns the answer's "missing" list (MissingBlobs,
+/// MissingChunks); Internal naming the route when the answer has none.
+Result<std::vector<std::string>> missingList(HttpsClient& client, const std::string& route,
+                                             const std::vector<std::string>& hashes) {
+    auto answer = client.requestJson(HttpMethod::Post, route, json{{"hashes", hashes}});
+    if (!answer) {
+        return answer.error();
+    }
+    if (!answer->is_object() || !answer->contains("missing") || !(*answer)["missing"].is_array()) {
+        return makeError(ErrorCode::Internal, "the answer to " + route + " has no 'missing'");
+    }
+    std::vector<std::string> out;
+    for (const auto& item : (*answer)["missing"]) {
+        if (item.is_string()) {
+            out.push_back(item.get<std::string>());
+        }
+    }
+    return out;
+}
+
 }  // namespace
 
 Result<json> HttpsTransport::addUser(const std::string& name, const std::string& role) {
@@ -73,21 +93,7 @@ Result<json> HttpsTransport::revokeKey(const std::string& keyId) {
 
 Result<std::vector<std::string>> HttpsTransport::missingBlobs(
     const std::vector<std::string>& hashes) {
-    auto answer =
-        client_->requestJson(HttpMethod::Post, "/v1/blobs/missing", json{{"hashes", hashes}});
-    if (!answer) {
-        return answer.error();
-    }
-    if (!answer->is_object() || !answer->contains("missing") || !(*answer)["missing"].is_array()) {
-        return makeError(ErrorCode::Internal, "the answer to /v1/blobs/missing has no 'missing'");
-    }
-    std::vector<std::string> out;
-    for (const auto& item : (*answer)["missing"]) {
-        if (item.is_string()) {
-            out.push_back(item.get<std::string>());
-        }
-    }
-    return out;
+    return missingList(*client_, "/v1/blobs/missing", hashes);
 }
 
 Result<json> HttpsTransport::putBlobs(PackWriter& pack) {
@@ -102,21 +108,7 @@ Result<json> HttpsTransport::putBlobs(PackWriter& pack) {
 
 Result<std::vector<std::string>> HttpsTransport::missingChunks(
     const std::vector<std::string>& hashes) {
-    auto answer =
-        client_->requestJson(HttpMethod::Post, "/v1/chunks/missing", json{{"hashes", hashes}});
-    if (!answer) {
-        return answer.error();
-    }
-    if (!answer->is_object() || !answer->contains("missing") || !(*answer)["missing"].is_array()) {
-        return makeError(ErrorCode::Internal, "the answer to /v1/chunks/missing has no 'missing'");
-    }
-    std::vector<std::string> out;
-    for (const auto& item : (*answer)["missing"]) {
-        if (item.is_string()) {
-            out.push_back(item.get<std::string>());
-        }
-    }
-    return out;
+    return missingList(*client_, "/v1/chunks/missing", hashes);
 }
 
 Result<json> HttpsTransport::putChunkedFile(const std::string& sha256, std::uint64_t size,

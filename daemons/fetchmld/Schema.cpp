@@ -181,10 +181,9 @@ CREATE INDEX file_chunks_file ON file_chunks (file);
 }  // namespace
 
 const std::vector<std::string>& schedulerMigrations() {
-    static const std::vector<std::string> migrations{kVersion1, kVersion2, kVersion3,
-                                                     kVersion4, kVersion5, kVersion6,
-                                                     kVersion7, kVersion8, kVersion9,
-                                                     kVersion10};
+    static const std::vector<std::string> migrations{kVersion1, kVersion2, kVersion3, kVersion4,
+                                                     kVersion5, kVersion6, kVersion7, kVersion8,
+                                                     kVersion9, kVersion10};
     return migrations;
 }
 
