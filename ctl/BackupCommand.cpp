@@ -85,6 +85,16 @@ std::string trimSlashes(std::string dir) {
     return dir;
 }
 
+/// Prints what a backup or restore did: its JSON with --json, else its one-line summary.
+template <typename Summary>
+void printSummary(const Summary& summary, bool json) {
+    if (json) {
+        printJson(summary.toJson());
+    } else {
+        std::cout << summary.line() << "\n";
+    }
+}
+
 Outcome runBackup(const BackupArgs& args) {
     auto server = args.config.load();
     if (!server) {
@@ -96,11 +106,7 @@ Outcome runBackup(const BackupArgs& args) {
     if (!summary) {
         return localFailure(summary.error());
     }
-    if (args.json) {
-        printJson(summary->toJson());
-    } else {
-        std::cout << summary->line() << "\n";
-    }
+    printSummary(*summary, args.json);
     return std::nullopt;
 }
 
@@ -113,11 +119,7 @@ Outcome runRestore(const RestoreArgs& args) {
     if (!summary) {
         return localFailure(summary.error());
     }
-    if (args.json) {
-        printJson(summary->toJson());
-    } else {
-        std::cout << summary->line() << "\n";
-    }
+    printSummary(*summary, args.json);
     return std::nullopt;
 }
 
