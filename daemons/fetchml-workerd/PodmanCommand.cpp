@@ -79,6 +79,9 @@ std::vector<std::string> PodmanCommand::runArgs(const RunSpec& job, const Worker
         "--tmpfs", "/tmp",
     });
     // clang-format on
+    for (const auto& data : job.data) {
+        args.insert(args.end(), {"-v", data.dir + ":/workspace/data/" + data.name + ":ro"});
+    }
     auto rootfs = rootfsPath(job, worker);
     if (rootfs.empty()) {
         args.push_back(job.image);

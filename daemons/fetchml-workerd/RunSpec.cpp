@@ -109,6 +109,47 @@ Result<void> readCommandAndEnv(const nlohmann::json& job, RunSpec& spec) {
     return {};
 }
 
+// A path podman's -v can take as the source: normalized, absolute, strictly below root, and
+// without ':' or ',' (they separate the fields of -v).
+bool isMountableBelow(const std::string& path, const std::string& root) {
+    return isNormalAbsolute(path) && path.rfind(root + "/", 0) == 0 &&
+           path.find_first_of(":,") == std::string::npos;
+}
+
+Result<void> readData(const nlohmann::json& job, const std::string& runsRoot, RunSpec& spec) {
+    auto data = job.find("data");
+    if (data == job.end() || data->is_null()) {
+        return {};
+    }
+    if (!data->is_array()) {
+        return invalid("job.data: expected a list of {\"name\", \"dir\"}");
+    }
+    std::set<std::string> seen;
+    for (const auto& item : *data) {
+        if (!item.is_object()) {
+            return invalid("job.data: expected a list of {\"name\", \"dir\"}");
+        }
+        auto name = stringField(item, "name");
+        auto dir = stringField(item, "dir");
+        if (!name || !dir) {
+            return invalid("job.data: each entry needs the strings \"name\" and \"dir\"");
+        }
+        if (!isSafeName(*name) || name->size() > 64) {
+            return invalid("job.data: '" + name->substr(0, 80) +
+                           "' is not a dataset name ([A-Za-z0-9._-], at most 64 bytes)");
+        }
+        if (!seen.insert(*name).second) {
+            return invalid("job.data: " + *name + " is named twice");
+        }
+        if (!isMountableBelow(*dir, runsRoot)) {
+            return invalid("job.data." + *name + ".dir: must be a normalized absolute path below " +
+                           runsRoot);
+        }
+        spec.data.push_back(DataMount{*name, *dir});
+    }
+    return {};
+}
+
 }  // namespace
 
 bool isSafeName(const std::string& name) {
@@ -146,9 +187,7 @@ Result<RunSpec> parseRunSpec(const nlohmann::json& job, const std::string& runsR
     if (!runDir) {
         return runDir.error();
     }
-    // ':' and ',' separate fields of podman's -v option, so they cannot be in the path.
-    if (!isNormalAbsolute(*runDir) || runDir->rfind(runsRoot + "/", 0) != 0 ||
-        runDir->find_first_of(":,") != std::string::npos) {
+    if (!isMountableBelow(*runDir, runsRoot)) {
         return invalid("job.run_dir: must be a normalized absolute path below " + runsRoot);
     }
     spec.runDir = *runDir;
@@ -188,6 +227,9 @@ Result<RunSpec> parseRunSpec(const nlohmann::json& job, const std::string& runsR
             }
             spec.gpus.push_back(device.get<std::string>());
         }
+    }
+    if (auto ok = readData(job, runsRoot, spec); !ok) {
+        return ok.error();
     }
     return spec;
 }

@@ -15,6 +15,13 @@
 namespace fetchml {
 
 /// A validated job.
+/// A dataset version the job reads: fetchmld's checkout of it, mounted read-only at
+/// /workspace/data/<name>.
+struct DataMount {
+    std::string name;  ///< isSafeName, at most 64 bytes; the directory under /workspace/data
+    std::string dir;   ///< absolute, normalized, under the runs root (<runs>/datasets/<tree>)
+};
+
 struct RunSpec {
     std::string id;                          ///< [A-Za-z0-9._-]+, at most 128 bytes
     std::string image;                       ///< podman image reference or "rootfs:<name>"
@@ -26,6 +33,7 @@ struct RunSpec {
     std::uint32_t pidsLimit = 0;             ///< --pids-limit; 0 = worker default
     std::uint64_t maxRuntimeS = 0;           ///< wall-clock limit in seconds; 0 = worker default
     std::vector<std::string> gpus;           ///< CDI device names, each passed as --device
+    std::vector<DataMount> data;             ///< datasets, each mounted read-only
 };
 
 /// True for a non-empty name of [A-Za-z0-9._-] that is not "." or ".." (job ids, rootfs names).
@@ -36,7 +44,8 @@ bool isSafeName(const std::string& name);
 /// strictly below it. Errors (InvalidArgument): a missing or mistyped field, an unsafe id,
 /// an image starting with '-', a bad rootfs name, a bad env name (POSIX: [A-Za-z_][A-Za-z0-9_]*)
 /// or a value with '\n', '\r' or NUL, negative limits, "gpus" not a list of CDI device names
-/// (isCdiDeviceName) or naming one twice; the message names the field.
+/// (isCdiDeviceName) or naming one twice, "data" not a list of {"name", "dir"} with safe
+/// names (at most 64 bytes, each once) and dirs below runsRoot; the message names the field.
 Result<RunSpec> parseRunSpec(const nlohmann::json& job, const std::string& runsRoot);
 
 }  // namespace fetchml

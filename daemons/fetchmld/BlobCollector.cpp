@@ -13,11 +13,14 @@ namespace {
 // The roots of the store besides the grace period: each query yields ids of recorded trees
 // that are kept, with every blob they name, however old they are. ?1 is a JSON array of job
 // seqs to count as gone (those a dry run of prune would remove). This is the one list of them:
-// datasets (issue 6 point 4) are one more line, e.g. "SELECT tree FROM dataset_versions".
+// every job's code, results and dataset trees, pins, and every dataset version.
 constexpr const char* kRootSources[] = {
     "SELECT commit_id FROM jobs WHERE seq NOT IN (SELECT value FROM json_each(?1))",
     "SELECT results FROM jobs WHERE seq NOT IN (SELECT value FROM json_each(?1))",
     "SELECT target FROM pins",
+    "SELECT tree FROM dataset_versions",
+    "SELECT json_extract(d.value, '$.tree') FROM jobs j, json_each(j.data) d "
+    "WHERE j.data != '[]' AND j.seq NOT IN (SELECT value FROM json_each(?1))",
 };
 
 // Records read per mark round, and blobs per sweep round: each round is short (a handful of

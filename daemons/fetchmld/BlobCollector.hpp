@@ -6,11 +6,12 @@
 //   step()   mark: the blobs of every tree still recorded (read a few records a step);
 //            then sweep: each blob of the store that is not marked and whose modification time
 //            is before the cutoff (start time less the grace period) is removed.
-// Roots: the code and results tree of every job, every pin, and every tree recorded within the
-// grace period (kRootSources in BlobCollector.cpp is the one list of them). A tree's record is
-// deleted before any of its blobs, and every tree still recorded is marked, so fetchmld never
-// drops a blob of a recorded tree. Blobs stored or vouched for while the collection runs are
-// newer than the cutoff (BlobStore::retain), so they are kept although no mark names them.
+// Roots: the code, results and dataset trees of every job, every pin, every dataset version,
+// and every tree recorded within the grace period (kRootSources in BlobCollector.cpp is the one
+// list of them). A tree's record is deleted before any of its blobs, and every tree still
+// recorded is marked, so fetchmld never drops a blob of a recorded tree. Blobs stored or vouched
+// for while the collection runs are newer than the cutoff (BlobStore::retain), so they are kept
+// although no mark names them.
 
 #include <array>
 #include <chrono>

@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cstdio>
+#include <nlohmann/json.hpp>
 
 namespace fetchml {
 
@@ -43,6 +44,47 @@ std::string sweepIdFromSeq(std::int64_t seq) {
 
 std::int64_t seqFromSweepId(const std::string& id) {
     return seqFromId('s', id);
+}
+
+nlohmann::json dataToJson(const std::vector<DataRef>& data) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& d : data) {
+        out.push_back({{"name", d.name}, {"version", d.version}, {"tree", d.tree}});
+    }
+    return out;
+}
+
+std::vector<DataRef> dataFromJson(const nlohmann::json& json) {
+    std::vector<DataRef> out;
+    if (!json.is_array()) {
+        return out;
+    }
+    for (const auto& item : json) {
+        if (item.is_object() && item.value("name", nlohmann::json()).is_string() &&
+            item.value("version", nlohmann::json()).is_number_integer() &&
+            item.value("tree", nlohmann::json()).is_string()) {
+            out.push_back(DataRef{item["name"].get<std::string>(),
+                                  item["version"].get<std::int64_t>(),
+                                  item["tree"].get<std::string>()});
+        }
+    }
+    return out;
+}
+
+std::vector<std::string> dataNames(const std::vector<DataRef>& data) {
+    std::vector<std::string> out;
+    for (const auto& d : data) {
+        out.push_back(d.name + "@" + std::to_string(d.version));
+    }
+    return out;
+}
+
+std::map<std::string, std::string> dataTrees(const std::vector<DataRef>& data) {
+    std::map<std::string, std::string> out;
+    for (const auto& d : data) {
+        out[d.name] = d.tree;
+    }
+    return out;
 }
 
 }  // namespace fetchml

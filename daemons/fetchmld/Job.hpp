@@ -3,12 +3,23 @@
 
 #include <cstdint>
 #include <map>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <vector>
 
 #include "JobState.hpp"
 
 namespace fetchml {
+
+/// A dataset version a job reads (docs/datasets.md): mounted read-only at
+/// /workspace/data/<name>.
+struct DataRef {
+    std::string name;          ///< the dataset's name (DatasetStore::isValidName)
+    std::int64_t version = 0;  ///< 1, 2, ...; 0 in a request = the latest version
+    std::string tree;          ///< the version's tree id; "" in a request, filled on submission
+
+    bool operator==(const DataRef&) const = default;
+};
 
 /// What a client asks to run (validated by Scheduler before it reaches JobStore).
 struct JobSpec {
@@ -26,6 +37,7 @@ struct JobSpec {
     std::uint64_t memoryMib = 0;                ///< memory it needs, MiB (0 = not limited)
     std::uint32_t gpus = 0;                     ///< GPU devices it needs
     std::uint32_t maxRuntimeS = 0;  ///< stopped after this many seconds (0 = the default)
+    std::vector<DataRef> data;      ///< datasets it reads, each name once
 };
 
 /// A stored job.
@@ -65,6 +77,17 @@ struct JobEvent {
     std::string to;
     std::string reason;
 };
+
+/// A job's datasets as JSON, [{"name": s, "version": n, "tree": s}] (the jobs.data column and
+/// the shared queue's payload).
+nlohmann::json dataToJson(const std::vector<DataRef>& data);
+/// Inverse of dataToJson; entries of the wrong shape are left out (nothing but fetchmld
+/// writes this column).
+std::vector<DataRef> dataFromJson(const nlohmann::json& json);
+/// "NAME@VERSION" of each, in order (the job dictionary's "data").
+std::vector<std::string> dataNames(const std::vector<DataRef>& data);
+/// NAME to tree id of each (the job dictionary's "data_trees").
+std::map<std::string, std::string> dataTrees(const std::vector<DataRef>& data);
 
 /// Job id of a sequence number: "j" and at least 6 decimal digits ("j000042"), so ids are
 /// short, unique per database and sort by submission up to a million jobs

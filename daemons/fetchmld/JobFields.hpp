@@ -53,6 +53,9 @@ void forEachJobField(const Job& job, Sink&& sink) {
     // Several hosts: where it runs ("" = this host) and where it was submitted ("" = here).
     sink("host", job.host);
     sink("origin", job.origin);
+    // Datasets: the exact versions ("NAME@VERSION") and their trees (NAME -> tree id).
+    sink("data", dataNames(job.spec.data));
+    sink("data_trees", dataTrees(job.spec.data));
 }
 
 /// The job as a dictionary a{sv}.

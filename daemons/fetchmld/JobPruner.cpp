@@ -4,6 +4,8 @@
 #include <set>
 #include <system_error>
 
+#include "DatasetCheckouts.hpp"
+
 namespace fetchml {
 
 namespace {
@@ -38,8 +40,40 @@ Result<PruneReport> JobPruner::prune(const PruneFilter& filter) {
         for (std::size_t i = 0; i < report.pruned.size(); ++i) {
             removeRunDirs(report.pruned[i], attempts[i], report);
         }
+        if (auto removed = removeUnusedCheckouts(report); !removed) {
+            return removed.error();
+        }
     }
     return report;
+}
+
+Result<void> JobPruner::removeUnusedCheckouts(PruneReport& report) {
+    std::set<std::string> keep;
+    auto versions = db_.prepare("SELECT tree FROM dataset_versions");
+    if (!versions) {
+        return versions.error();
+    }
+    if (auto r = (*versions)->forEachRow([&](const Statement& row) { keep.insert(row.text(0)); });
+        !r) {
+        return r;
+    }
+    auto used = db_.prepare(
+        "SELECT j.state, json_extract(d.value, '$.tree') FROM jobs j, json_each(j.data) d "
+        "WHERE j.data != '[]'");
+    if (!used) {
+        return used.error();
+    }
+    if (auto r = (*used)->forEachRow([&](const Statement& row) {
+            auto state = parseJobState(row.text(0));
+            if (!state || !isTerminal(*state)) {
+                keep.insert(row.text(1));
+            }
+        });
+        !r) {
+        return r;
+    }
+    report.checkoutsRemoved = DatasetCheckouts::removeExcept(runsDir_, keep, report.dirsLeft);
+    return {};
 }
 
 Result<void> JobPruner::selectAndDelete(const PruneFilter& filter, PruneReport& report,

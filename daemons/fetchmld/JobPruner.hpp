@@ -2,7 +2,8 @@
 // JobPruner: removes finished runs (`fetchmlctl prune`, PruneJobs): the job rows with their
 // events, metrics and dependency rows in one transaction, then their run directories
 // <runs>/<id>, <id>.attemptN and <id>.stale. Never touches queued, held, starting, running or
-// lost jobs. The content-addressed store is collected after it (BlobCollector, PruneRunner).
+// lost jobs. Then the dataset copies nothing needs any more (DatasetCheckouts). The
+// content-addressed store is collected after it (BlobCollector, PruneRunner).
 
 #include <cstdint>
 #include <optional>
@@ -37,6 +38,9 @@ struct PruneReport {
     std::vector<std::string> keptForDependents;
     /// Run directories that could not be removed, "<path>: <why>" (the rows are gone).
     std::vector<std::string> dirsLeft;
+    /// Dataset copies removed: those no dataset version and no unfinished job names
+    /// (DatasetCheckouts).
+    std::size_t checkoutsRemoved = 0;
 };
 
 /// Prunes finished jobs of one database and runs directory.
@@ -58,6 +62,9 @@ private:
     /// Fills attempts with each pruned job's attempt count.
     Result<void> selectAndDelete(const PruneFilter& filter, PruneReport& report,
                                  std::vector<std::int32_t>& attempts);
+    /// Removes the dataset copies (<runs>/datasets) that no dataset version and no unfinished
+    /// job names.
+    Result<void> removeUnusedCheckouts(PruneReport& report);
     /// Removes <runs>/<id> and the directories kept from its earlier attempts.
     void removeRunDirs(const std::string& id, std::int32_t attempts, PruneReport& report);
 

@@ -11,8 +11,7 @@ constexpr const char* kJobColumns =
     "seq, name, user, state, commit_id, command, image, priority, params, exit_code, reason, "
     "submitted_at, started_at, finished_at, results, max_retries, attempt, not_before, "
     "eff_priority, cpus, memory_mib, gpus, max_runtime_s, devices, sweep_seq, shared, claim, "
-    "origin, "
-    "host";
+    "origin, host, data";
 
 Job rowToJob(const Statement& row) {
     Job job;
@@ -63,6 +62,7 @@ Job rowToJob(const Statement& row) {
     job.claim = row.text(26);
     job.origin = row.text(27);
     job.host = row.text(28);
+    job.spec.data = dataFromJson(nlohmann::json::parse(row.text(29), nullptr, false));
     return job;
 }
 
@@ -131,8 +131,8 @@ Result<std::int64_t> JobStore::insertJob(const JobSpec& spec, JobState initial,
     auto stmt = db_.prepare(
         "INSERT INTO jobs (seq, name, user, state, commit_id, command, image, priority, params, "
         "submitted_at, max_retries, eff_priority, sweep_seq, cpus, memory_mib, gpus, "
-        "max_runtime_s, shared) VALUES (?16, ?1, ?2, ?10, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?6, ?11, "
-        "?12, ?13, ?14, ?15, ?17)");
+        "max_runtime_s, shared, data) VALUES (?16, ?1, ?2, ?10, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?6, "
+        "?11, ?12, ?13, ?14, ?15, ?17, ?18)");
     if (!stmt) {
         return stmt.error();
     }
@@ -153,7 +153,8 @@ Result<std::int64_t> JobStore::insertJob(const JobSpec& spec, JobState initial,
         .bind(13, static_cast<std::int64_t>(spec.memoryMib))
         .bind(14, std::int64_t{spec.gpus})
         .bind(15, std::int64_t{spec.maxRuntimeS})
-        .bind(17, std::int64_t{shared});
+        .bind(17, std::int64_t{shared})
+        .bind(18, dataToJson(spec.data).dump());
     if (explicitSeq > 0) {
         (*stmt)->bind(16, explicitSeq);
     } else {

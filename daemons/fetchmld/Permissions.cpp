@@ -26,6 +26,8 @@ constexpr std::array kPermissions{
     PermissionInfo{Permission::UsersManage, "users.manage", "org.fetchml.admin"},
     PermissionInfo{Permission::JobsPrune, "jobs.prune", "org.fetchml.jobs.prune"},
     PermissionInfo{Permission::StorePin, "store.pin", "org.fetchml.admin"},
+    PermissionInfo{Permission::DataWriteOwn, "data.write.own", "org.fetchml.jobs.submit"},
+    PermissionInfo{Permission::DataWriteAny, "data.write.any", "org.fetchml.jobs.manage"},
 };
 
 const PermissionInfo& info(Permission permission) {
@@ -72,7 +74,7 @@ Result<void> grant(const std::string& file, const YamlNode& node, std::set<Permi
                            "' (known: jobs.read.own, jobs.read.any, jobs.submit, "
                            "jobs.cancel.own, jobs.cancel.any, store.read, "
                            "store.upload, keys.own, users.manage, jobs.prune, store.pin, "
-                           "\"*\")");
+                           "data.write.own, data.write.any, \"*\")");
     }
     out.insert(*permission);
     return {};
@@ -183,9 +185,9 @@ RoleTable RoleTable::defaultTable() {
     using P = Permission;
     RoleTable table;
     table.roles_["admin"] = Role{{allPermissions().begin(), allPermissions().end()}, 0};
-    table.roles_["researcher"] = Role{
-        {P::JobsReadOwn, P::JobsSubmit, P::JobsCancelOwn, P::StoreRead, P::StoreUpload, P::KeysOwn},
-        0};
+    table.roles_["researcher"] = Role{{P::JobsReadOwn, P::JobsSubmit, P::JobsCancelOwn,
+                                       P::StoreRead, P::StoreUpload, P::KeysOwn, P::DataWriteOwn},
+                                      0};
     table.roles_["viewer"] = Role{{P::JobsReadAny, P::StoreRead}, 0};
     return table;
 }
@@ -261,6 +263,9 @@ bool RoleTable::allows(const std::string& role, Permission permission) const {
     }
     if (permission == Permission::JobsCancelOwn) {
         return r->permissions.count(Permission::JobsCancelAny) != 0;
+    }
+    if (permission == Permission::DataWriteOwn) {
+        return r->permissions.count(Permission::DataWriteAny) != 0;
     }
     return false;
 }

@@ -36,6 +36,8 @@ enum class Permission {
     UsersManage,    ///< users.manage: create users, manage everyone's keys
     JobsPrune,      ///< jobs.prune: remove finished jobs, their run directories and unused blobs
     StorePin,       ///< store.pin: pin trees against garbage collection, unpin them (admin)
+    DataWriteOwn,   ///< data.write.own: create datasets, add and remove versions of one's own
+    DataWriteAny,   ///< data.write.any: add and remove versions of any dataset (implies .own)
 };
 
 /// Every permission, in declaration order.
@@ -47,7 +49,7 @@ std::optional<Permission> parsePermission(const std::string& name);
 /// The polkit action (polkit/org.fetchml.policy) that grants a permission to a local caller:
 /// org.fetchml.jobs.submit for own work, org.fetchml.jobs.manage for other users' jobs,
 /// org.fetchml.admin for users and keys of others and for pins, org.fetchml.jobs.prune for
-/// pruning.
+/// pruning; datasets follow jobs (own: submit, any: manage).
 const char* polkitAction(Permission permission);
 
 /// One role.

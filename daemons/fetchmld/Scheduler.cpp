@@ -621,7 +621,26 @@ Result<void> Scheduler::prepareRunDir(const Job& job) {
         return makeError(ErrorCode::Internal, "cannot create run directory " + dir + ": " +
                                                   std::generic_category().message(errno));
     }
-    return TreeIo::materialize(*manifest, store_, dir + "/code");
+    if (auto code = TreeIo::materialize(*manifest, store_, dir + "/code"); !code) {
+        return code;
+    }
+    for (const auto& data : job.spec.data) {
+        auto dataText = jobs_.getCommit(data.tree);
+        if (!dataText) {
+            return dataText.error();
+        }
+        if (!*dataText) {
+            return makeError(ErrorCode::NotFound, "dataset " + data.name + "@" +
+                                                      std::to_string(data.version) + " (tree " +
+                                                      data.tree + ") is not recorded");
+        }
+        if (auto copy = checkouts_.ensure(data.tree, **dataText); !copy) {
+            return makeError(copy.error().code, "dataset " + data.name + "@" +
+                                                    std::to_string(data.version) + ": " +
+                                                    copy.error().message);
+        }
+    }
+    return {};
 }
 
 nlohmann::json Scheduler::runMessage(const Job& job,
@@ -633,6 +652,13 @@ nlohmann::json Scheduler::runMessage(const Job& job,
     for (const auto& [name, value] : job.spec.params) {
         env["FETCHML_PARAM_" + name] = value;
     }
+    if (!job.spec.data.empty()) {
+        std::string list;  // "mnist@2,imdb@1": what /workspace/data holds
+        for (const auto& name : dataNames(job.spec.data)) {
+            list += (list.empty() ? "" : ",") + name;
+        }
+        env["FETCHML_DATA"] = list;
+    }
     if (!devices.empty()) {
         std::string list;
         for (const auto& device : devices) {
@@ -640,9 +666,14 @@ nlohmann::json Scheduler::runMessage(const Job& job,
         }
         env["FETCHML_GPUS"] = list;
     }
+    nlohmann::json data = nlohmann::json::array();
+    for (const auto& d : job.spec.data) {
+        data.push_back({{"name", d.name}, {"dir", checkouts_.dirOf(d.tree)}});
+    }
     return {{"type", "run"},
             {"job",
              {{"id", job.id},
+              {"data", data},
               {"image", job.spec.image},
               {"command", job.spec.command},
               {"env", env},

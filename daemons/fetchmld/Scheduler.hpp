@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "Authenticator.hpp"
+#include "DatasetCheckouts.hpp"
 #include "Job.hpp"
 #include "JobStore.hpp"
 #include "Placement.hpp"
@@ -98,7 +99,11 @@ public:
     static std::int64_t retryDelayMs(std::uint32_t retryDelayS, std::int32_t attempt);
 
     Scheduler(JobStore& jobs, BlobStore& store, SchedulerOptions options, JobChanged changed)
-        : jobs_(jobs), store_(store), options_(std::move(options)), changed_(std::move(changed)) {}
+        : jobs_(jobs),
+          store_(store),
+          options_(std::move(options)),
+          changed_(std::move(changed)),
+          checkouts_(options_.runsDir, store_) {}
 
     /// Sets how messages reach the worker.
     void setWorkerSend(WorkerSend send) { send_ = std::move(send); }
@@ -254,6 +259,7 @@ private:
     BlobStore& store_;
     SchedulerOptions options_;
     JobChanged changed_;
+    DatasetCheckouts checkouts_;  // the jobs' datasets, one read-only copy per version
     WorkerSend send_;
     std::function<void()> wanted_;
     Wakeup wakeup_;

@@ -444,7 +444,27 @@ JobSpec SchedulerBus::specFromRequest(const VariantMap& request, const std::stri
     spec.after = unwrap(getStringList(request, "after", {}));
     spec.afterOk = unwrap(getStringList(request, "after_ok", {}));
     spec.params = unwrap(getStringMap(request, "params", {}));
+    spec.data = resolveData(unwrap(getStringList(request, "data", {})));
     return spec;
+}
+
+std::vector<DataRef> SchedulerBus::resolveData(const std::vector<std::string>& refs) {
+    if (refs.size() > DatasetStore::kMaxPerJob) {
+        fail(makeError(ErrorCode::InvalidArgument,
+                       "data: at most " + std::to_string(DatasetStore::kMaxPerJob) + " datasets"));
+    }
+    std::vector<DataRef> out;
+    for (const auto& text : refs) {
+        auto ref = unwrap(DatasetStore::parseRef(text, "data"));
+        for (const auto& seen : out) {
+            if (seen.name == ref.name) {
+                fail(makeError(ErrorCode::InvalidArgument,
+                               "data: " + ref.name + " is named twice (one version per job)"));
+            }
+        }
+        out.push_back(unwrap(deps_.datasets.resolve(DataRef{ref.name, ref.version, ""})));
+    }
+    return out;
 }
 
 void SchedulerBus::SubmitJob(sdbus::Result<VariantMap>&& result, VariantMap request) {
@@ -780,6 +800,96 @@ VariantMap SchedulerBus::ListPins(const VariantMap& request) {
         }
         done(who, "pin.list", who.user + " listed " + std::to_string(pins.size()) + " pins");
         return VariantMap{{"pins", pins}};
+    });
+}
+
+namespace {
+
+VariantMap versionToVariantMap(const DatasetVersion& v) {
+    return VariantMap{{"name", v.name},           {"version", v.version}, {"tree", v.tree},
+                      {"files", v.files},         {"bytes", v.bytes},     {"user", v.user},
+                      {"created_at", v.createdAt}};
+}
+
+VariantMap datasetToVariantMap(const Dataset& d) {
+    std::vector<VariantMap> versions;
+    for (const auto& v : d.versions) {
+        versions.push_back(versionToVariantMap(v));
+    }
+    return VariantMap{{"name", d.name}, {"owner", d.owner}, {"versions", versions}};
+}
+
+std::string refName(const DatasetVersion& v) {
+    return v.name + "@" + std::to_string(v.version);
+}
+
+}  // namespace
+
+VariantMap SchedulerBus::AddDatasetVersion(const VariantMap& request) {
+    return guarded("AddDatasetVersion", [&] {
+        auto who = authenticate(request, "data.add");
+        auto name = unwrap(getString(request, "name"));
+        auto tree = unwrap(getString(request, "tree"));
+        auto owner = unwrap(deps_.datasets.owner(name));
+        enforce(who,
+                deps_.auth.requireFor(who, owner.value_or(who.user), Permission::DataWriteOwn,
+                                      Permission::DataWriteAny),
+                "data.add");
+        auto [version, created] = unwrap(deps_.datasets.add(name, tree, who.user));
+        done(who, "data.add",
+             created ? who.user + " added dataset version " + refName(version) + " (tree " +
+                           version.tree + ")"
+                     : who.user + " found dataset " + name + " unchanged at version " +
+                           std::to_string(version.version));
+        auto out = versionToVariantMap(version);
+        out["created"] = created;
+        return out;
+    });
+}
+
+VariantMap SchedulerBus::ListDatasets(const VariantMap& request) {
+    return guarded("ListDatasets", [&] {
+        auto who = authorize(request, Permission::StoreRead, "data.list");
+        std::vector<VariantMap> datasets;
+        for (const auto& d : unwrap(deps_.datasets.list())) {
+            auto entry = versionToVariantMap(d.versions.front());
+            entry["versions"] = d.versionCount;
+            entry["owner"] = d.owner;
+            datasets.push_back(std::move(entry));
+        }
+        done(who, "data.list",
+             who.user + " listed " + std::to_string(datasets.size()) + " datasets");
+        return VariantMap{{"datasets", datasets}};
+    });
+}
+
+VariantMap SchedulerBus::GetDataset(const VariantMap& request) {
+    return guarded("GetDataset", [&] {
+        auto who = authorize(request, Permission::StoreRead, "data.show");
+        auto ref = unwrap(DatasetStore::parseRef(unwrap(getString(request, "ref")), "ref"));
+        auto dataset = unwrap(deps_.datasets.get(ref));
+        done(who, "data.show", who.user + " read dataset " + dataset.name);
+        return datasetToVariantMap(dataset);
+    });
+}
+
+VariantMap SchedulerBus::RemoveDataset(const VariantMap& request) {
+    return guarded("RemoveDataset", [&] {
+        auto who = authenticate(request, "data.remove");
+        auto ref = unwrap(DatasetStore::parseRef(unwrap(getString(request, "ref")), "ref"));
+        auto owner = unwrap(deps_.datasets.owner(ref.name));
+        // A dataset that does not exist is NotFound for whoever may write datasets at all.
+        enforce(who,
+                deps_.auth.requireFor(who, owner.value_or(who.user), Permission::DataWriteOwn,
+                                      Permission::DataWriteAny),
+                "data.remove");
+        auto removed = unwrap(deps_.datasets.remove(ref));
+        std::string versions;
+        for (const auto& v : removed.versions) {
+            versions += (versions.empty() ? "" : ", ") + refName(v);
+        }
+        done(who, "data.remove", who.user + " removed dataset versions " + versions);
+        return datasetToVariantMap(removed);
     });
 }
 

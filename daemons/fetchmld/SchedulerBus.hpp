@@ -23,6 +23,7 @@
 #include "Authenticator.hpp"
 #include "BusPeer.hpp"
 #include "ChunkedFiles.hpp"
+#include "DatasetStore.hpp"
 #include "JobStore.hpp"
 #include "PinStore.hpp"
 #include "PruneRunner.hpp"
@@ -50,6 +51,7 @@ struct SchedulerBusDeps {
     PruneRunner& prunes;
     PinStore& pins;
     ChunkedFiles& chunks;
+    DatasetStore& datasets;
     /// The loop whose defer source commits waiting submissions together (group commit);
     /// nullptr: each SubmitJob is stored and answered on its own.
     sd_event* loop = nullptr;
@@ -98,6 +100,10 @@ private:
     VariantMap AddPin(const VariantMap& request) override;
     VariantMap ListPins(const VariantMap& request) override;
     VariantMap RemovePin(const VariantMap& request) override;
+    VariantMap AddDatasetVersion(const VariantMap& request) override;
+    VariantMap ListDatasets(const VariantMap& request) override;
+    VariantMap GetDataset(const VariantMap& request) override;
+    VariantMap RemoveDataset(const VariantMap& request) override;
     VariantMap ReadLog(const VariantMap& request) override;
 
     /// The caller of the message being processed; audits and throws Unauthenticated.
@@ -115,7 +121,10 @@ private:
     VariantMap readLog(const Job& job, const VariantMap& request);
     /// The fields of a SubmitJob (or SubmitSweep) request as a JobSpec for user; throws
     /// InvalidArgument naming the field.
-    static JobSpec specFromRequest(const VariantMap& request, const std::string& user);
+    JobSpec specFromRequest(const VariantMap& request, const std::string& user);
+    /// The exact dataset versions of a request's "data" ("NAME" or "NAME@VERSION" each);
+    /// fails with InvalidArgument "data: ..." or NotFound "data: ... does not exist".
+    std::vector<DataRef> resolveData(const std::vector<std::string>& refs);
     /// The filter of a PruneJobs request; throws InvalidArgument naming the field.
     static PruneFilter pruneFilterFromRequest(const VariantMap& request);
     /// Throws (InvalidArgument "after: job <id> does not exist", as for a missing one) when a

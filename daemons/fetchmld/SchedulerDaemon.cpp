@@ -119,6 +119,7 @@ Result<void> SchedulerDaemon::openState() {
     pruner_ = std::make_unique<JobPruner>(*db_, options.runsDir);
     chunks_ = std::make_unique<ChunkedFiles>(*db_, *store_);
     pins_ = std::make_unique<PinStore>(*db_);
+    datasets_ = std::make_unique<DatasetStore>(*db_);
     if (settings_.queue.backend != "redis") {
         // Hosts that share a queue share the store, and no one host knows every tree the
         // others' records name: none collects it.
@@ -281,7 +282,7 @@ void SchedulerDaemon::connectBus() {
                                             settings_.auth.localRole);
     object_ = std::make_unique<SchedulerBus>(
         *bus_, SchedulerBusDeps{*auth_, *users_, *jobs_, *scheduler_, *store_, *prunes_, *pins_,
-                                *chunks_, loop_.get()});
+                                *chunks_, *datasets_, loop_.get()});
     // A prune's roots are read only once the submissions waiting for their group commit are
     // stored: they were validated against commits the collection could otherwise drop.
     prunes_->setBeforeStart([this] { object_->commitSubmissions(); });

@@ -12,6 +12,7 @@
 #include "Authenticator.hpp"
 #include "BlobCollector.hpp"
 #include "Database.hpp"
+#include "DatasetStore.hpp"
 #include "JobPruner.hpp"
 #include "JobStore.hpp"
 #include "PinStore.hpp"
@@ -77,6 +78,7 @@ private:
     std::unique_ptr<BlobCollector> collector_;  ///< none when the store is shared by hosts
     std::unique_ptr<PruneRunner> prunes_;
     std::unique_ptr<PinStore> pins_;
+    std::unique_ptr<DatasetStore> datasets_;
     std::unique_ptr<ChunkedFiles> chunks_;
     std::unique_ptr<JobQueue> queue_;      ///< the shared queue (queue.backend redis)
     std::unique_ptr<SharedQueue> shared_;  ///< this host's side of it

@@ -178,12 +178,37 @@ CREATE TABLE file_chunks (
 CREATE INDEX file_chunks_file ON file_chunks (file);
 )sql";
 
+// Version 11: datasets (docs/datasets.md, decisions.md "Datasets"). A dataset is a name with
+// an owner and numbered, immutable versions, each a recorded tree. Removing every version keeps
+// the dataset's row, so next_version goes on counting and NAME@VERSION never names two trees.
+// jobs.data is the JSON list of the versions a job reads, [{"name","version","tree"}], exact
+// at submission; garbage collection keeps every tree a dataset version or a job names.
+constexpr const char* kVersion11 = R"sql(
+CREATE TABLE datasets (
+    name         TEXT PRIMARY KEY,
+    owner        TEXT NOT NULL,
+    next_version INTEGER NOT NULL,
+    created_at   INTEGER NOT NULL
+);
+CREATE TABLE dataset_versions (
+    name       TEXT NOT NULL,
+    version    INTEGER NOT NULL,
+    tree       TEXT NOT NULL,
+    files      INTEGER NOT NULL,
+    bytes      INTEGER NOT NULL,
+    user       TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (name, version)
+);
+ALTER TABLE jobs ADD COLUMN data TEXT NOT NULL DEFAULT '[]';
+)sql";
+
 }  // namespace
 
 const std::vector<std::string>& schedulerMigrations() {
-    static const std::vector<std::string> migrations{kVersion1, kVersion2, kVersion3, kVersion4,
-                                                     kVersion5, kVersion6, kVersion7, kVersion8,
-                                                     kVersion9, kVersion10};
+    static const std::vector<std::string> migrations{kVersion1, kVersion2,  kVersion3, kVersion4,
+                                                     kVersion5, kVersion6,  kVersion7, kVersion8,
+                                                     kVersion9, kVersion10, kVersion11};
     return migrations;
 }
 

@@ -33,9 +33,11 @@ T field(const nlohmann::json& object, const char* name, T fallback) {
 }  // namespace
 
 nlohmann::json SharedQueue::payload(const std::string& origin, const JobSpec& spec,
-                                    const std::string& manifest) {
+                                    const std::string& manifest,
+                                    const std::map<std::string, std::string>& dataManifests) {
     return {{"origin", origin},
             {"manifest", manifest},
+            {"data_manifests", dataManifests},
             {"spec",
              {{"name", spec.name},
               {"user", spec.user},
@@ -48,7 +50,8 @@ nlohmann::json SharedQueue::payload(const std::string& origin, const JobSpec& sp
               {"cpus", spec.cpus},
               {"memory_mib", spec.memoryMib},
               {"gpus", spec.gpus},
-              {"max_runtime_s", spec.maxRuntimeS}}}};
+              {"max_runtime_s", spec.maxRuntimeS},
+              {"data", dataToJson(spec.data)}}}};
 }
 
 Result<JobSpec> SharedQueue::specFromPayload(const nlohmann::json& payload) {
@@ -71,6 +74,9 @@ Result<JobSpec> SharedQueue::specFromPayload(const nlohmann::json& payload) {
         spec.memoryMib = s.at("memory_mib").get<std::uint64_t>();
         spec.gpus = s.at("gpus").get<std::uint32_t>();
         spec.maxRuntimeS = s.at("max_runtime_s").get<std::uint32_t>();
+        if (auto data = s.find("data"); data != s.end()) {
+            spec.data = dataFromJson(*data);
+        }
         if (spec.command.empty() || spec.user.empty()) {
             return makeError(ErrorCode::InvalidArgument, "spec: no command or no user");
         }
@@ -88,7 +94,16 @@ SharedQueueHooks SharedQueue::hooks() {
         if (!manifest) {
             return manifest.error();
         }
-        auto entry = queue_.publish(id, payload(host_, spec, manifest->value_or("")).dump());
+        std::map<std::string, std::string> dataManifests;
+        for (const auto& data : spec.data) {
+            auto text = jobs_.getCommit(data.tree);
+            if (!text) {
+                return text.error();
+            }
+            dataManifests[data.tree] = text->value_or("");
+        }
+        auto entry =
+            queue_.publish(id, payload(host_, spec, manifest->value_or(""), dataManifests).dump());
         if (!entry) {
             return makeError(entry.error().code,
                              "the shared queue did not take the job: " + entry.error().message);
@@ -354,6 +369,19 @@ bool SharedQueue::adoptEntry(const QueueEntry& entry) {
         if (auto put = jobs_.putCommit(spec->commit, manifest, "commit", spec->user); !put) {
             log()->error("job {}: commit not recorded: {}", entry.jobId, put.error().message);
             return false;  // the lease runs out and a host takes it again
+        }
+    }
+    if (auto data = body.find("data_manifests"); data != body.end() && data->is_object()) {
+        for (const auto& [tree, text] : data->items()) {
+            if (!text.is_string() || text.get_ref<const std::string&>().empty()) {
+                continue;
+            }
+            if (auto put = jobs_.putCommit(tree, text.get<std::string>(), "dataset", spec->user);
+                !put) {
+                log()->error("job {}: dataset tree {} not recorded: {}", entry.jobId, tree,
+                             put.error().message);
+                return false;  // the lease runs out and a host takes it again
+            }
         }
     }
     auto origin = field<std::string>(body, "origin", "");

@@ -40,9 +40,12 @@ public:
     /// host is announced to it; a job that ended completes its entry.
     void onChanged(const Job& job);
 
-    /// The entry payload of a job (decisions.md): {"origin", "spec": {...}, "manifest"}.
+    /// The entry payload of a job (decisions.md): {"origin", "spec": {...}, "manifest",
+    /// "data_manifests": {tree id: manifest text} (its datasets' trees, which the host that
+    /// claims it records before it runs the job)}.
     static nlohmann::json payload(const std::string& origin, const JobSpec& spec,
-                                  const std::string& manifest);
+                                  const std::string& manifest,
+                                  const std::map<std::string, std::string>& dataManifests = {});
     /// The spec inside an entry payload. Errors: InvalidArgument naming the field.
     static Result<JobSpec> specFromPayload(const nlohmann::json& payload);
 

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "BlobCollector.hpp"
+#include "DatasetStore.hpp"
 #include "JobPruner.hpp"
 #include "JobStore.hpp"
 #include "PinStore.hpp"
@@ -222,6 +223,54 @@ TEST_CASE("garbage collection removes what no job, pin or grace period keeps", "
     CHECK(later->blobsRemoved == 3);  // c1, d1, o2
     CHECK(w.store.has(shared));
     CHECK(w.store.has(b1));
+    w.checkInvariant();
+}
+
+TEST_CASE("datasets keep their versions' trees, and the trees their jobs read",
+          "[fetchmld][gc][data]") {
+    World w;
+    DatasetStore datasets(*w.t.db, [&w] { return w.now; });
+    const std::int64_t old = 3 * kDay;
+    const std::string v1 = w.blob("first version", old);
+    const std::string v2 = w.blob("second version", old);
+    const std::string code = w.blob("code", old);
+    const std::string tree1 = w.tree({v1}, old);
+    const std::string tree2 = w.tree({v2}, old);
+    const std::string commit = w.tree({code}, old);
+    REQUIRE(datasets.add("mnist", tree1, "alice").ok());
+    REQUIRE(datasets.add("mnist", tree2, "alice").ok());
+    // A finished job read version 1, which is then removed.
+    JobSpec s;
+    s.user = "alice";
+    s.commit = commit;
+    s.command = {"true"};
+    s.image = "rootfs:busybox";
+    s.data = {DataRef{"mnist", 1, tree1}};
+    auto job = w.jobs.submit(s);
+    REQUIRE(job.ok());
+    CHECK(job->spec.data == s.data);
+    REQUIRE(w.jobs.transition(job->id, JobState::Starting, {}).ok());
+    REQUIRE(w.jobs.transition(job->id, JobState::Running, {}).ok());
+    REQUIRE(w.jobs.transition(job->id, JobState::Succeeded, {0, "exited"}).ok());
+    REQUIRE(datasets.remove(DatasetRef{"mnist", 1}).ok());
+
+    auto kept = w.collector.run(false);
+    REQUIRE(kept.ok());
+    CHECK(kept->trees.empty());
+    CHECK(w.store.has(v1));
+    CHECK(w.store.has(v2));
+
+    // Once the job is pruned, nothing names version 1 any more; version 2 stays.
+    REQUIRE(w.pruner.prune(PruneFilter{}).ok());
+    auto collected = w.collector.run(false);
+    REQUIRE(collected.ok());
+    std::set<std::string> trees;
+    for (const auto& [id, kind] : collected->trees) {
+        trees.insert(id);
+    }
+    CHECK(trees == std::set<std::string>{tree1, commit});
+    CHECK_FALSE(w.store.has(v1));
+    CHECK(w.store.has(v2));
     w.checkInvariant();
 }
 

@@ -176,6 +176,32 @@ TEST_CASE("workerd job validation refuses dangerous input", "[workerd][podman]")
     refused("env", {{"X", 3}});
     refused("cpus", -1);
     refused("memory_mib", "512");
+    const std::string checkout = kRuns + "/datasets/" + std::string(64, 'a');
+    refused("data", "mnist");
+    refused("data", {{{"name", "mnist"}}});
+    refused("data", {{{"name", "../x"}, {"dir", checkout}}});
+    refused("data", {{{"name", std::string(65, 'n')}, {"dir", checkout}}});
+    refused("data", {{{"name", "mnist"}, {"dir", "/etc"}}});
+    refused("data", {{{"name", "mnist"}, {"dir", kRuns + "/../store"}}});
+    refused("data", {{{"name", "mnist"}, {"dir", checkout + ":rw"}}});
+    refused("data", {{{"name", "a"}, {"dir", checkout}}, {{"name", "a"}, {"dir", checkout}}});
+}
+
+TEST_CASE("workerd mounts each dataset read-only under /workspace/data", "[workerd][podman]") {
+    auto job = sampleJob();
+    const std::string mnist = kRuns + "/datasets/" + std::string(64, 'a');
+    const std::string imdb = kRuns + "/datasets/" + std::string(64, 'b');
+    job["data"] = {{{"name", "mnist"}, {"dir", mnist}}, {{"name", "imdb.v2"}, {"dir", imdb}}};
+    auto spec = parseRunSpec(job, kRuns);
+    REQUIRE(spec);
+    REQUIRE(spec->data.size() == 2);
+    auto args = PodmanCommand::runArgs(*spec, sampleWorker());
+    CHECK(hasPair(args, "-v", mnist + ":/workspace/data/mnist:ro"));
+    CHECK(hasPair(args, "-v", imdb + ":/workspace/data/imdb.v2:ro"));
+    // Mounts come before the image: after it, they would be the command's arguments.
+    auto image = std::find(args.begin(), args.end(), "localhost/fetchml-digits:latest");
+    auto mount = std::find(args.begin(), args.end(), mnist + ":/workspace/data/mnist:ro");
+    CHECK(mount < image);
 }
 
 TEST_CASE("workerd safe names", "[workerd][podman]") {
