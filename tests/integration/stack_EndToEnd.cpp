@@ -9,6 +9,7 @@
 
 #include <unistd.h>
 
+#include <filesystem>
 #include <map>
 #include <string>
 #include <vector>
@@ -246,6 +247,120 @@ TEST_CASE("rerun repeats a job exactly; compare shows parameters, metrics and co
     auto lonely = stack().ctl({"compare", id}, true);
     CHECK(lonely.exitCode != 0);
     CHECK(lonely.err.find("at least two") != std::string::npos);
+}
+
+TEST_CASE("datasets: versions, a read-only mount, the exact version recorded, rerun, rm, prune",
+          "[stack][data]") {
+    TempDir data;
+    writeFile(data.sub("train.csv"), "x,y\n1,2\n");
+    writeFile(data.sub("images/a.bin"), std::string(100000, 'a'));
+    auto add = [&](const std::string& name) {
+        auto r = stack().ctl({"data", "add", data.path(), "--name", name, "--json"}, true);
+        INFO(r.out << r.err);
+        REQUIRE(r.exitCode == 0);
+        return json::parse(r.out);
+    };
+    const json v1 = add("digits");
+    CHECK(v1.at("version") == 1);
+    CHECK(v1.at("created") == true);
+    CHECK(v1.at("files") == 2);
+    // Unchanged: no new version.
+    const json same = add("digits");
+    CHECK(same.at("version") == 1);
+    CHECK(same.at("created") == false);
+    writeFile(data.sub("train.csv"), "x,y\n1,2\n3,4\n");
+    const json v2 = add("digits");
+    CHECK(v2.at("version") == 2);
+    CHECK(v2.at("tree") != v1.at("tree"));
+
+    // The job sees the version it named, read-only, and knows which it is.
+    TempDir exp;
+    writeFile(exp.sub("read.sh"),
+              "cat /workspace/data/digits/train.csv > /workspace/results/seen.csv\n"
+              "echo \"$FETCHML_DATA\" > /workspace/results/data.txt\n"
+              "if touch /workspace/data/digits/new 2>/dev/null; then exit 3; fi\n"
+              "if rm /workspace/data/digits/train.csv 2>/dev/null; then exit 4; fi\n");
+    auto queueWith = [&](const std::string& ref) {
+        auto r = stack().ctl({"queue", exp.path(), "--image", "rootfs:busybox", "--data", ref, "--",
+                              "sh", "read.sh"},
+                             true);
+        INFO(r.out << r.err);
+        REQUIRE(r.exitCode == 0);
+        return DevStack::splitLines(r.out).at(0);
+    };
+    auto seen = [&](const std::string& id) {
+        TempDir down;
+        auto r = stack().ctl({"results", id, "--download", down.path()}, true);
+        INFO(r.out << r.err);
+        REQUIRE(r.exitCode == 0);
+        return readFile(down.sub("seen.csv")) + "|" + readFile(down.sub("data.txt"));
+    };
+    const std::string old = queueWith("digits@1");
+    const std::string latest = queueWith("digits");
+    const json oldJob = waitFinished(old);
+    const json latestJob = waitFinished(latest);
+    REQUIRE(oldJob.at("state") == "succeeded");
+    REQUIRE(latestJob.at("state") == "succeeded");
+    CHECK(oldJob.at("data") == json::array({"digits@1"}));
+    CHECK(oldJob.at("data_trees").at("digits") == v1.at("tree"));
+    CHECK(latestJob.at("data") == json::array({"digits@2"}));
+    CHECK(seen(old) == "x,y\n1,2\n|digits@1\n");
+    CHECK(seen(latest) == "x,y\n1,2\n3,4\n|digits@2\n");
+    // One copy per version, shared by the jobs that read it.
+    CHECK(std::filesystem::is_directory(
+        stack().path("state/runs/datasets/" + v1.at("tree").get<std::string>())));
+
+    // rerun reads the same version, although a newer one exists.
+    auto rerun = stack().ctl({"rerun", old, "--json"}, true);
+    INFO(rerun.out << rerun.err);
+    REQUIRE(rerun.exitCode == 0);
+    const std::string againId = json::parse(rerun.out).at("id");
+    const json again = waitFinished(againId);
+    CHECK(again.at("state") == "succeeded");
+    CHECK(again.at("data") == json::array({"digits@1"}));
+    CHECK(seen(againId) == "x,y\n1,2\n|digits@1\n");
+
+    // compare shows the versions side by side.
+    auto cmp = stack().ctl({"compare", old, latest}, true);
+    INFO(cmp.out << cmp.err);
+    REQUIRE(cmp.exitCode == 0);
+    CHECK(cmp.out.find("digits@1") != std::string::npos);
+    CHECK(cmp.out.find("digits@2") != std::string::npos);
+
+    // Names that do not exist are refused with the field and what is wrong.
+    for (const std::string bad : {"nosuch", "digits@9", "../etc"}) {
+        auto r = stack().ctl(
+            {"queue", exp.path(), "--image", "rootfs:busybox", "--data", bad, "--", "true"}, true);
+        INFO(bad << ": " << r.out << r.err);
+        CHECK(r.exitCode != 0);
+        CHECK(r.err.find("data: ") != std::string::npos);
+    }
+
+    // A removed version can no longer be named; the jobs that read it keep their record.
+    auto rm = stack().ctl({"data", "rm", "digits@1"}, true);
+    INFO(rm.out << rm.err);
+    REQUIRE(rm.exitCode == 0);
+    auto gone = stack().ctl(
+        {"queue", exp.path(), "--image", "rootfs:busybox", "--data", "digits@1", "--", "true"},
+        true);
+    CHECK(gone.exitCode != 0);
+    CHECK(gone.err.find("data: digits@1 does not exist") != std::string::npos);
+    auto list = stack().ctl({"data", "list", "--json"}, true);
+    REQUIRE(list.exitCode == 0);
+    const json listed = json::parse(list.out);
+    REQUIRE(listed.size() == 1);
+    CHECK(listed.at(0).at("name") == "digits");
+    CHECK(listed.at(0).at("version") == 2);
+    CHECK(listed.at(0).at("versions") == 1);
+
+    // Once prune has removed the jobs that read version 1, its copy goes; version 2's stays.
+    auto prune = stack().ctl({"prune", "--keep-last", "0"});
+    INFO(prune.out << prune.err);
+    REQUIRE(prune.exitCode == 0);
+    CHECK_FALSE(std::filesystem::is_directory(
+        stack().path("state/runs/datasets/" + v1.at("tree").get<std::string>())));
+    CHECK(std::filesystem::is_directory(
+        stack().path("state/runs/datasets/" + v2.at("tree").get<std::string>())));
 }
 
 TEST_CASE("a failing job is recorded as failed with its exit code", "[stack]") {
