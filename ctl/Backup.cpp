@@ -21,6 +21,7 @@
 #include "BackupDatabase.hpp"
 #include "BackupFiles.hpp"
 #include "BackupManifest.hpp"
+#include "TextFormat.hpp"
 #include "store/BlobStore.hpp"
 #include "store/Manifest.hpp"
 #include "store/Sha256.hpp"
@@ -38,10 +39,6 @@ std::int64_t wallClockMs() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(
                std::chrono::system_clock::now().time_since_epoch())
         .count();
-}
-
-std::string plural(std::uint64_t n, const char* noun) {
-    return std::to_string(n) + " " + noun + (n == 1 ? "" : "s");
 }
 
 // The manifest of an earlier backup in dir, if it has a readable one.
@@ -439,22 +436,6 @@ Result<BackupSummary> backupServer(const ServerPaths& server, const std::string&
                                    const BackupOptions& options) {
     BackupRun run(server, dir, options);
     return run.run();
-}
-
-std::string humanBytes(std::uint64_t bytes) {
-    static const char* const units[] = {"KiB", "MiB", "GiB", "TiB"};
-    if (bytes < 1024) {
-        return std::to_string(bytes) + " B";
-    }
-    double value = static_cast<double>(bytes) / 1024.0;
-    std::size_t unit = 0;
-    while (value >= 1024.0 && unit + 1 < std::size(units)) {
-        value /= 1024.0;
-        ++unit;
-    }
-    char text[32];
-    std::snprintf(text, sizeof text, "%.1f %s", value, units[unit]);
-    return text;
 }
 
 nlohmann::json BackupSummary::toJson() const {

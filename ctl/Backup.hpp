@@ -121,7 +121,4 @@ struct RestoreSummary {
 Result<RestoreSummary> restoreServer(const std::string& dir, const ServerPaths& server,
                                      const RestoreOptions& options);
 
-/// "1.2 MiB"-style size for summaries (B, KiB, MiB, GiB, TiB; one decimal above bytes).
-std::string humanBytes(std::uint64_t bytes);
-
 }  // namespace fetchml::ctl

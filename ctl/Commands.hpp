@@ -14,13 +14,21 @@ class App;
 
 namespace fetchml::ctl {
 
+struct SyncSummary;
+
 /// `user add NAME --role ROLE` (UserCommands.cpp).
 void addUserCommands(CLI::App& app, CtlContext& ctx);
-/// `queue DIR [--image] [--priority] [--param k=v ...] [--name] [--no-cache] [--json] -- CMD...`
+/// `queue DIR [--image] [--priority] [--param k=v ...] [--data NAME[@V] ...] [--name]
+/// [--no-cache] [--json] -- CMD...`
 /// (QueueCommand.cpp).
 void addQueueCommand(CLI::App& app, CtlContext& ctx);
 /// `sync DIR [--no-cache] [--json]` (SyncCommand.cpp).
 void addSyncCommand(CLI::App& app, CtlContext& ctx);
+/// What `sync DIR` does, for it and `data add`: syncDirectory (TreeSync.hpp) of dir over the
+/// context's transport, trusting the stat cache unless noCache, progress on a terminal.
+/// summary (out) as syncDirectory fills it; the failure of the transport or the sync.
+Outcome syncCommandTree(CtlContext& ctx, const std::string& dir, bool noCache,
+                        SyncSummary& summary);
 /// `watch DIR [--debounce MS] [--no-cache] [--queue [queue options] -- CMD...]`
 /// (WatchCommand.cpp).
 void addWatchCommand(CLI::App& app, CtlContext& ctx);
@@ -34,6 +42,10 @@ void addPruneCommand(CLI::App& app, CtlContext& ctx);
 /// `pin add ID [--note TEXT] [--json]`, `pin list [--json]`, `pin rm ID [--json]`
 /// (PinCommands.cpp).
 void addPinCommands(CLI::App& app, CtlContext& ctx);
+/// `data add DIR --name NAME [--no-cache] [--json]`, `data list [--json]`,
+/// `data show NAME[@VERSION] [--files] [--json]`, `data rm NAME[@VERSION] [--json]`
+/// (DataCommands.cpp).
+void addDataCommands(CLI::App& app, CtlContext& ctx);
 /// `results ID [--download DIR] [--json]` (ResultsCommand.cpp).
 void addResultsCommand(CLI::App& app, CtlContext& ctx);
 /// `rerun ID [--json]` (RerunCommand.cpp).

@@ -60,6 +60,7 @@ int runCtl(int argc, char** argv) {
     addJobCommands(app, ctx);
     addPruneCommand(app, ctx);
     addPinCommands(app, ctx);
+    addDataCommands(app, ctx);
     addResultsCommand(app, ctx);
     addRerunCommand(app, ctx);
     addCompareCommand(app, ctx);

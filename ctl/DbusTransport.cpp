@@ -101,6 +101,19 @@ std::vector<std::string> missingList(const VariantMap& reply) {
                              : it->second.get<std::vector<std::string>>();
 }
 
+/// The list under field of a reply (ListPins "pins", ListDatasets "datasets"); Internal naming
+/// the method when the answer has none.
+Result<json> listOf(const Result<json>& answer, const char* field, const char* method) {
+    if (!answer) {
+        return answer.error();
+    }
+    if (!answer->contains(field) || !(*answer)[field].is_array()) {
+        return makeError(ErrorCode::Internal,
+                         std::string("the answer to ") + method + " has no '" + field + "' list");
+    }
+    return (*answer)[field];
+}
+
 }  // namespace
 
 Error DbusTransport::fromDbusError(const std::string& name, const std::string& message) {
@@ -299,7 +312,7 @@ DbusTransport::Dict DbusTransport::jobRequest(const json& job) const {
         req["image"] = sdbus::Variant(job["image"].get<std::string>());
     }
     req["priority"] = sdbus::Variant(job.value("priority", std::int32_t{0}));
-    for (const char* field : {"after", "after_ok"}) {
+    for (const char* field : {"after", "after_ok", "data"}) {
         if (job.contains(field)) {
             req[field] = sdbus::Variant(job.value(field, std::vector<std::string>{}));
         }
@@ -377,14 +390,8 @@ Result<json> DbusTransport::addPin(const std::string& target, const std::string&
 }
 
 Result<json> DbusTransport::listPins() {
-    auto answer = guarded([&] { return variantMapToJson(proxy_->ListPins(request())); });
-    if (!answer) {
-        return answer.error();
-    }
-    if (!answer->contains("pins") || !(*answer)["pins"].is_array()) {
-        return makeError(ErrorCode::Internal, "the answer to ListPins has no 'pins' list");
-    }
-    return (*answer)["pins"];
+    return listOf(guarded([&] { return variantMapToJson(proxy_->ListPins(request())); }), "pins",
+                  "ListPins");
 }
 
 Result<json> DbusTransport::removePin(const std::string& target) {
@@ -392,6 +399,36 @@ Result<json> DbusTransport::removePin(const std::string& target) {
         auto req = request();
         req["target"] = sdbus::Variant(target);
         return variantMapToJson(proxy_->RemovePin(req));
+    });
+}
+
+Result<json> DbusTransport::addDatasetVersion(const std::string& name, const std::string& tree) {
+    return guarded([&] {
+        auto req = request();
+        req["name"] = sdbus::Variant(name);
+        req["tree"] = sdbus::Variant(tree);
+        return variantMapToJson(proxy_->AddDatasetVersion(req));
+    });
+}
+
+Result<json> DbusTransport::listDatasets() {
+    return listOf(guarded([&] { return variantMapToJson(proxy_->ListDatasets(request())); }),
+                  "datasets", "ListDatasets");
+}
+
+Result<json> DbusTransport::getDataset(const std::string& ref) {
+    return guarded([&] {
+        auto req = request();
+        req["ref"] = sdbus::Variant(ref);
+        return variantMapToJson(proxy_->GetDataset(req));
+    });
+}
+
+Result<json> DbusTransport::removeDataset(const std::string& ref) {
+    return guarded([&] {
+        auto req = request();
+        req["ref"] = sdbus::Variant(ref);
+        return variantMapToJson(proxy_->RemoveDataset(req));
     });
 }
 

@@ -55,6 +55,20 @@ Result<std::vector<std::string>> missingList(HttpsClient& client, const std::str
     return out;
 }
 
+/// GETs route and returns the answer's list under field (/v1/pins "pins", /v1/datasets
+/// "datasets"); Internal naming the route when the answer has none.
+Result<json> listOf(HttpsClient& client, const std::string& route, const char* field) {
+    auto answer = client.requestJson(HttpMethod::Get, route);
+    if (!answer) {
+        return answer.error();
+    }
+    if (!answer->is_object() || !answer->contains(field) || !(*answer)[field].is_array()) {
+        return makeError(ErrorCode::Internal,
+                         "the answer to " + route + " has no '" + field + "' list");
+    }
+    return (*answer)[field];
+}
+
 }  // namespace
 
 Result<json> HttpsTransport::addUser(const std::string& name, const std::string& role) {
@@ -76,15 +90,7 @@ Result<json> HttpsTransport::createKey(const std::string& user, const std::strin
 }
 
 Result<json> HttpsTransport::listKeys(const std::string& user) {
-    auto answer = client_->requestJson(HttpMethod::Get,
-                                       user.empty() ? "/v1/keys" : "/v1/keys?user=" + encode(user));
-    if (!answer) {
-        return answer.error();
-    }
-    if (!answer->is_object() || !answer->contains("keys") || !(*answer)["keys"].is_array()) {
-        return makeError(ErrorCode::Internal, "the answer to /v1/keys has no 'keys' list");
-    }
-    return (*answer)["keys"];
+    return listOf(*client_, user.empty() ? "/v1/keys" : "/v1/keys?user=" + encode(user), "keys");
 }
 
 Result<json> HttpsTransport::revokeKey(const std::string& keyId) {
@@ -161,18 +167,28 @@ Result<json> HttpsTransport::addPin(const std::string& target, const std::string
 }
 
 Result<json> HttpsTransport::listPins() {
-    auto answer = client_->requestJson(HttpMethod::Get, "/v1/pins");
-    if (!answer) {
-        return answer.error();
-    }
-    if (!answer->is_object() || !answer->contains("pins") || !(*answer)["pins"].is_array()) {
-        return makeError(ErrorCode::Internal, "the answer to /v1/pins has no 'pins' list");
-    }
-    return (*answer)["pins"];
+    return listOf(*client_, "/v1/pins", "pins");
 }
 
 Result<json> HttpsTransport::removePin(const std::string& target) {
     return client_->requestJson(HttpMethod::Delete, "/v1/pins/" + encode(target));
+}
+
+Result<json> HttpsTransport::addDatasetVersion(const std::string& name, const std::string& tree) {
+    return client_->requestJson(HttpMethod::Post, "/v1/datasets",
+                                json{{"name", name}, {"tree", tree}});
+}
+
+Result<json> HttpsTransport::listDatasets() {
+    return listOf(*client_, "/v1/datasets", "datasets");
+}
+
+Result<json> HttpsTransport::getDataset(const std::string& ref) {
+    return client_->requestJson(HttpMethod::Get, "/v1/datasets/" + encode(ref));
+}
+
+Result<json> HttpsTransport::removeDataset(const std::string& ref) {
+    return client_->requestJson(HttpMethod::Delete, "/v1/datasets/" + encode(ref));
 }
 
 Result<json> HttpsTransport::getJob(const std::string& id) {

@@ -39,6 +39,11 @@ public:
     Result<nlohmann::json> addPin(const std::string& target, const std::string& note) override;
     Result<nlohmann::json> listPins() override;
     Result<nlohmann::json> removePin(const std::string& target) override;
+    Result<nlohmann::json> addDatasetVersion(const std::string& name,
+                                             const std::string& tree) override;
+    Result<nlohmann::json> listDatasets() override;
+    Result<nlohmann::json> getDataset(const std::string& ref) override;
+    Result<nlohmann::json> removeDataset(const std::string& ref) override;
     Result<LogChunk> readLog(const std::string& id, std::uint64_t offset,
                              std::uint32_t max) override;
     Result<JobResults> jobResults(const std::string& id) override;

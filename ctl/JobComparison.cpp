@@ -30,10 +30,11 @@ std::string field(const json& job, const char* name) {
     return it == job.end() ? "" : text(*it);
 }
 
-std::string command(const json& job) {
+/// The elements of a list field ("command", "data"), space-separated.
+std::string joined(const json& job, const char* list) {
     std::string out;
-    for (const auto& arg : job.value("command", json::array())) {
-        out += (out.empty() ? "" : " ") + text(arg);
+    for (const auto& item : job.value(list, json::array())) {
+        out += (out.empty() ? "" : " ") + text(item);
     }
     return out;
 }
@@ -79,7 +80,20 @@ std::vector<ComparisonRow> compareJobs(const std::vector<json>& jobs) {
     add("exit_code", [](const json& j) { return field(j, "exit_code"); });
     add("image", [](const json& j) { return field(j, "image"); });
     add("commit", [](const json& j) { return field(j, "commit").substr(0, 12); });
-    add("command", command);
+    const auto datasets = namesOf(jobs, "data_trees");
+    if (!datasets.empty()) {
+        add("data", [](const json& j) { return joined(j, "data"); });
+        // The tree each job read per dataset: the same version number is the same tree, but
+        // two versions may hold the same tree, and only the tree says what the job saw.
+        for (const auto& name : datasets) {
+            add("data " + name, [&](const json& j) {
+                const auto trees = j.value("data_trees", json::object());
+                auto it = trees.find(name);
+                return it == trees.end() ? std::string() : text(*it).substr(0, 12);
+            });
+        }
+    }
+    add("command", [](const json& j) { return joined(j, "command"); });
     add("duration_s", duration);
     for (const char* object : {"params", "metrics"}) {
         const std::string prefix = object == std::string("params") ? "param " : "metric ";

@@ -20,9 +20,11 @@ struct ComparisonRow {
 };
 
 /// The rows comparing jobs, each a GetJob dictionary as JSON (the shape `status ID --json`
-/// prints): state, exit_code, image, commit (12 hex digits), command (space-separated),
-/// duration_s (finished_at - started_at, one decimal; "" until finished), then
-/// "param <name>" for every parameter any job has, then "metric <name>" for every final
+/// prints): state, exit_code, image, commit (12 hex digits); where any job reads datasets,
+/// data (its "NAME@VERSION" list, space-separated) and "data <name>" (the tree it read of
+/// that dataset, 12 hex digits) for every dataset any job reads; then command
+/// (space-separated), duration_s (finished_at - started_at, one decimal; "" until finished),
+/// then "param <name>" for every parameter any job has, then "metric <name>" for every final
 /// metric (%g), names sorted bytewise. Missing fields give "".
 std::vector<ComparisonRow> compareJobs(const std::vector<nlohmann::json>& jobs);
 

@@ -10,6 +10,7 @@
 
 #include "Commands.hpp"
 #include "Duration.hpp"
+#include "TextFormat.hpp"
 
 namespace fetchml::ctl {
 
@@ -33,12 +34,7 @@ std::string when(std::int64_t ms) {
     if (ms == 0) {
         return "never";
     }
-    std::time_t seconds = static_cast<std::time_t>(ms / 1000);
-    std::tm tm{};
-    gmtime_r(&seconds, &tm);
-    char text[32];
-    std::strftime(text, sizeof text, "%Y-%m-%d %H:%M UTC", &tm);
-    return text;
+    return utcMinute(ms);
 }
 
 Outcome runCreate(CtlContext& ctx, const KeyArgs& args) {

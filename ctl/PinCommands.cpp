@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "Commands.hpp"
+#include "TextFormat.hpp"
 
 namespace fetchml::ctl {
 
@@ -19,16 +20,6 @@ struct PinArgs {
     std::string note;
     bool json = false;
 };
-
-/// "2026-11-30 07:18 UTC" for ms since the epoch.
-std::string when(std::int64_t ms) {
-    std::time_t seconds = static_cast<std::time_t>(ms / 1000);
-    std::tm tm{};
-    gmtime_r(&seconds, &tm);
-    char text[32];
-    std::strftime(text, sizeof text, "%Y-%m-%d %H:%M UTC", &tm);
-    return text;
-}
 
 /// Runs one pin call and prints the pin it answers: as JSON, or "<verb> <kind> <target>".
 Outcome printPin(const Result<nlohmann::json>& pin, const char* verb, bool json) {
@@ -80,7 +71,7 @@ Outcome runList(CtlContext& ctx, const PinArgs& args) {
     for (const auto& pin : *pins) {
         std::printf("%-64s  %-7s  %-12s  %-20s  %s\n", pin.value("target", "").c_str(),
                     pin.value("kind", "").c_str(), pin.value("user", "").c_str(),
-                    when(pin.value("created_at", 0LL)).c_str(), pin.value("note", "").c_str());
+                    utcMinute(pin.value("created_at", 0LL)).c_str(), pin.value("note", "").c_str());
     }
     return std::nullopt;
 }

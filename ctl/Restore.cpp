@@ -15,6 +15,7 @@
 #include "BackupDatabase.hpp"
 #include "BackupFiles.hpp"
 #include "BackupManifest.hpp"
+#include "TextFormat.hpp"
 #include "store/BlobStore.hpp"
 #include "store/Sha256.hpp"
 #include "sys/UniqueFd.hpp"
@@ -30,10 +31,6 @@ Error ioError(const std::string& what) {
 Error damaged(const std::string& what) {
     return makeError(ErrorCode::InvalidArgument,
                      what + "; the backup is damaged, nothing was restored into the database");
-}
-
-std::string plural(std::uint64_t n, const char* noun) {
-    return std::to_string(n) + " " + noun + (n == 1 ? "" : "s");
 }
 
 // Who owns what restore writes: the state directory's owner, when run as root.

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "Commands.hpp"
+#include "TextFormat.hpp"
 
 namespace fetchml::ctl {
 
@@ -33,12 +34,7 @@ std::string timeText(const json& job, const char* field) {
     if (ms <= 0) {
         return "-";
     }
-    std::time_t seconds = static_cast<std::time_t>(ms / 1000);
-    std::tm local{};
-    localtime_r(&seconds, &local);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &local);
-    return buf;
+    return formatTime(ms, "%Y-%m-%d %H:%M:%S", true);
 }
 
 bool finished(const std::string& state) {
@@ -96,6 +92,25 @@ std::string resourcesText(const json& job) {
         out << ", at most " << seconds << " s";
     }
     return out.str();
+}
+
+/// "mnist@3 (tree 0123456789ab) labels@1 (tree ...)": the exact dataset versions the job
+/// reads and their trees; "" when it reads none.
+std::string dataText(const json& job) {
+    const json trees = job.value("data_trees", json::object());
+    std::string out;
+    for (const auto& ref : job.value("data", json::array())) {
+        if (!ref.is_string()) {
+            continue;
+        }
+        const std::string text = ref.get<std::string>();
+        out += (out.empty() ? "" : " ") + text;
+        auto tree = trees.find(text.substr(0, text.find('@')));
+        if (tree != trees.end() && tree->is_string()) {
+            out += " (tree " + tree->get<std::string>().substr(0, 12) + ")";
+        }
+    }
+    return out;
 }
 
 void printTable(const json& jobs) {
@@ -182,6 +197,9 @@ void printDetail(const json& job) {
     }
     line("command:", command);
     line("commit:", job.value("commit", std::string()));
+    if (std::string data = dataText(job); !data.empty()) {
+        line("data:", data);
+    }
     std::string params;
     const json paramsJson =
         job.value("params", json::object());  // named: items() keeps a reference

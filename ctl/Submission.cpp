@@ -91,6 +91,11 @@ std::vector<CLI::Option*> addQueueOptions(CLI::App& cmd, QueueOptions& options) 
                        "Maximum run time, e.g. 30m, 12h (default and most: "
                        "worker.max_runtime_s); a short one lets the job start earlier by backfill")
             ->type_name("DURATION"));
+    added.push_back(cmd.add_option("--data", options.data,
+                                   "Dataset the job reads, read-only at /workspace/data/NAME: "
+                                   "NAME (its latest version) or NAME@VERSION (repeatable)")
+                        ->type_name("NAME[@V]")
+                        ->allow_extra_args(false));
     return added;
 }
 
@@ -115,6 +120,9 @@ Result<Submission> Submission::prepare(const QueueOptions& options) {
     }
     if (!options.afterOk.empty()) {
         s.request_["after_ok"] = options.afterOk;
+    }
+    if (!options.data.empty()) {
+        s.request_["data"] = options.data;
     }
     if (!options.image.empty()) {
         s.request_["image"] = options.image;

@@ -33,11 +33,12 @@ struct QueueOptions {
     std::string memory;
     unsigned gpus = 0;
     std::string time;
+    std::vector<std::string> data;  ///< --data NAME[@VERSION] (repeatable)
 };
 
 /// Adds --image, --priority, --retries, --after, --after-ok, --param, --name, --cpus,
-/// --memory, --gpus and --time to cmd, stored into options (which must outlive cmd's parse).
-/// Returns the options added, so that a command can tell whether any was given.
+/// --memory, --gpus, --time and --data to cmd, stored into options (which must outlive cmd's
+/// parse). Returns the options added, so that a command can tell whether any was given.
 std::vector<CLI::Option*> addQueueOptions(CLI::App& cmd, QueueOptions& options);
 
 /// A checked submission, ready to be sent for any commit.

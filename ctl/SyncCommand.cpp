@@ -19,16 +19,25 @@ struct SyncArgs {
     bool noCache = false;
 };
 
-Outcome runSync(CtlContext& ctx, const SyncArgs& args) {
+}  // namespace
+
+Outcome syncCommandTree(CtlContext& ctx, const std::string& dir, bool noCache,
+                        SyncSummary& summary) {
     // The transport first: it decides how OpenSSL, which hashes the tree, is initialised.
     Outcome failure;
     Transport* transport = ctx.transport(failure);
     if (transport == nullptr) {
         return failure;
     }
+    return syncDirectory(*transport, dir, ScanOptions{.useCache = !noCache},
+                         SyncOptions{.progress = progressWanted()}, summary);
+}
+
+namespace {
+
+Outcome runSync(CtlContext& ctx, const SyncArgs& args) {
     SyncSummary summary;
-    if (auto failed = syncDirectory(*transport, args.dir, ScanOptions{.useCache = !args.noCache},
-                                    SyncOptions{.progress = progressWanted()}, summary)) {
+    if (auto failed = syncCommandTree(ctx, args.dir, args.noCache, summary)) {
         return failed;
     }
     if (args.json) {

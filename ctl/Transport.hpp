@@ -97,6 +97,20 @@ public:
     virtual Result<nlohmann::json> listPins() = 0;
     /// Removes a pin; the pin as it was.
     virtual Result<nlohmann::json> removePin(const std::string& target) = 0;
+    /// Adds a version of dataset name from a recorded tree (AddDatasetVersion); the version
+    /// {"name","version","tree","files","bytes","user","created_at","created"} ("created"
+    /// false when tree is the latest version already, which is then returned).
+    virtual Result<nlohmann::json> addDatasetVersion(const std::string& name,
+                                                     const std::string& tree) = 0;
+    /// Every dataset by name: a JSON array of latest versions, each with "versions" (count) and
+    /// "owner".
+    virtual Result<nlohmann::json> listDatasets() = 0;
+    /// One dataset, ref "NAME" (every version) or "NAME@VERSION" (that one):
+    /// {"name","owner","versions": [version...], newest first}.
+    virtual Result<nlohmann::json> getDataset(const std::string& ref) = 0;
+    /// Removes a version ("NAME@VERSION") or the whole dataset ("NAME"):
+    /// {"name","versions": [the removed versions]}.
+    virtual Result<nlohmann::json> removeDataset(const std::string& ref) = 0;
     /// Reads the log from offset (bytes), at most max bytes.
     virtual Result<LogChunk> readLog(const std::string& id, std::uint64_t offset,
                                      std::uint32_t max) = 0;

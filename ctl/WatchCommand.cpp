@@ -24,6 +24,7 @@
 #include "Commands.hpp"
 #include "Debouncer.hpp"
 #include "Submission.hpp"
+#include "TextFormat.hpp"
 #include "TreeSync.hpp"
 #include "TreeWatcher.hpp"
 #include "sys/UniqueFd.hpp"
@@ -105,26 +106,6 @@ std::int64_t nowMs() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(
                std::chrono::steady_clock::now().time_since_epoch())
         .count();
-}
-
-std::string plural(std::uint64_t n, const char* noun) {
-    return std::to_string(n) + " " + noun + (n == 1 ? "" : "s");
-}
-
-std::string sizeText(std::uint64_t bytes) {
-    static const char* const kUnits[] = {"KiB", "MiB", "GiB", "TiB"};
-    if (bytes < 1024) {
-        return std::to_string(bytes) + " B";
-    }
-    double value = static_cast<double>(bytes) / 1024;
-    std::size_t unit = 0;
-    while (value >= 1024 && unit + 1 < std::size(kUnits)) {
-        value /= 1024;
-        ++unit;
-    }
-    char text[32];
-    std::snprintf(text, sizeof text, "%.1f %s", value, kUnits[unit]);
-    return text;
 }
 
 /// One `fetchmlctl watch`: the loop and what it did.
@@ -212,8 +193,8 @@ private:
         commits_.insert(summary.commit);
         std::ostringstream line;
         line << "synced " << summary.commit << ": " << plural(summary.files, "file") << ", "
-             << sizeText(summary.bytes) << "; sent " << plural(summary.blobsSent, "blob") << ", "
-             << sizeText(summary.bytesSent) << "; hashed " << plural(summary.filesHashed, "file")
+             << humanBytes(summary.bytes) << "; sent " << plural(summary.blobsSent, "blob") << ", "
+             << humanBytes(summary.bytesSent) << "; hashed " << plural(summary.filesHashed, "file")
              << "; ";
         char seconds[32];
         std::snprintf(seconds, sizeof seconds, "%.2f s", summary.seconds);

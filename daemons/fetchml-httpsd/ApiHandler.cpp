@@ -285,6 +285,14 @@ ApiResponse ApiHandler::route(ApiRequest& request, SchedulerProxy& proxy) {
             return replyResponse(200, proxy.call("ListPins", keyOnly(request)));
         case Route::PinRemove:
             return paramCall(request, proxy, "RemovePin", "target");
+        case Route::DatasetAdd:
+            return bodyCall(request, proxy, "AddDatasetVersion", 201);
+        case Route::DatasetList:
+            return replyResponse(200, proxy.call("ListDatasets", keyOnly(request)));
+        case Route::DatasetGet:
+            return paramCall(request, proxy, "GetDataset", "ref");
+        case Route::DatasetRemove:
+            return paramCall(request, proxy, "RemoveDataset", "ref");
         case Route::Events:
             break;  // a WebSocket upgrade: HttpServer hands it to an EventSocket
     }

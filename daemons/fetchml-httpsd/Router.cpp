@@ -23,18 +23,49 @@ bool isSha256(std::string_view text) {
     return true;
 }
 
+bool isNameChar(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '-';
+}
+
 bool isId(std::string_view text) {
     if (text.empty() || text.size() > 128) {
         return false;
     }
     for (char c : text) {
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  c == '.' || c == '_' || c == '-';
-        if (!ok) {
+        if (!isNameChar(c)) {
             return false;
         }
     }
     return text != "." && text != "..";
+}
+
+/// A dataset reference: "NAME" or "NAME@VERSION" (common/dbus XML, "Datasets").
+bool isDatasetRef(std::string_view text) {
+    std::size_t at = text.find('@');
+    std::string_view name = text.substr(0, at);
+    if (name.empty() || name.size() > 64 || name.front() == '.' || name.front() == '_' ||
+        name.front() == '-') {
+        return false;
+    }
+    for (char c : name) {
+        if (!isNameChar(c)) {
+            return false;
+        }
+    }
+    if (at == std::string_view::npos) {
+        return true;
+    }
+    std::string_view version = text.substr(at + 1);
+    if (version.empty() || version.size() > 18) {
+        return false;
+    }
+    for (char c : version) {
+        if (c < '0' || c > '9') {
+            return false;
+        }
+    }
+    return true;
 }
 
 int hexValue(char c) {
@@ -64,42 +95,53 @@ std::vector<std::string_view> split(std::string_view text, char sep) {
     }
 }
 
+/// What a parameter segment must be.
+enum class Param { Id, Sha, Ref };
+
 /// One row of the table: a path pattern ("*" = one parameter segment), the method, the route.
 struct Row {
     std::string_view method;
     std::array<std::string_view, 4> pattern;
     std::size_t segments;
     Route route;
-    bool sha;  // the parameter is a SHA-256
+    Param param = Param::Id;
 };
 
-constexpr std::array<Row, 26> kTable{{
-    {"GET", {"health"}, 1, Route::Health, false},
-    {"POST", {"v1", "blobs", "missing"}, 3, Route::BlobsMissing, false},
-    {"POST", {"v1", "blobs", "chunked"}, 3, Route::ChunkedPut, false},
-    {"POST", {"v1", "chunks", "missing"}, 3, Route::ChunksMissing, false},
-    {"POST", {"v1", "blobs"}, 2, Route::BlobsPut, false},
-    {"GET", {"v1", "blobs", "*"}, 3, Route::BlobGet, true},
-    {"POST", {"v1", "commits"}, 2, Route::CommitPut, false},
-    {"GET", {"v1", "commits", "*"}, 3, Route::CommitGet, true},
-    {"POST", {"v1", "jobs"}, 2, Route::JobSubmit, false},
-    {"GET", {"v1", "jobs"}, 2, Route::JobList, false},
-    {"POST", {"v1", "jobs", "prune"}, 3, Route::JobsPrune, false},
-    {"GET", {"v1", "jobs", "*"}, 3, Route::JobGet, false},
-    {"POST", {"v1", "jobs", "*", "cancel"}, 4, Route::JobCancel, false},
-    {"GET", {"v1", "jobs", "*", "logs"}, 4, Route::JobLogs, false},
-    {"GET", {"v1", "jobs", "*", "results"}, 4, Route::JobResults, false},
-    {"POST", {"v1", "users"}, 2, Route::UserAdd, false},
-    {"GET", {"v1", "events"}, 2, Route::Events, false},
-    {"POST", {"v1", "keys"}, 2, Route::KeyCreate, false},
-    {"GET", {"v1", "keys"}, 2, Route::KeyList, false},
-    {"DELETE", {"v1", "keys", "*"}, 3, Route::KeyRevoke, false},
-    {"GET", {"v1", "whoami"}, 2, Route::WhoAmI, false},
-    {"POST", {"v1", "sweeps"}, 2, Route::SweepSubmit, false},
-    {"POST", {"v1", "sweeps", "*", "cancel"}, 4, Route::SweepCancel, false},
-    {"POST", {"v1", "pins"}, 2, Route::PinAdd, false},
-    {"GET", {"v1", "pins"}, 2, Route::PinList, false},
-    {"DELETE", {"v1", "pins", "*"}, 3, Route::PinRemove, true},
+constexpr auto Id = Param::Id;
+constexpr auto Sha = Param::Sha;
+constexpr auto Ref = Param::Ref;
+
+constexpr std::array<Row, 30> kTable{{
+    {"GET", {"health"}, 1, Route::Health, Id},
+    {"POST", {"v1", "blobs", "missing"}, 3, Route::BlobsMissing, Id},
+    {"POST", {"v1", "blobs", "chunked"}, 3, Route::ChunkedPut, Id},
+    {"POST", {"v1", "chunks", "missing"}, 3, Route::ChunksMissing, Id},
+    {"POST", {"v1", "blobs"}, 2, Route::BlobsPut, Id},
+    {"GET", {"v1", "blobs", "*"}, 3, Route::BlobGet, Sha},
+    {"POST", {"v1", "commits"}, 2, Route::CommitPut, Id},
+    {"GET", {"v1", "commits", "*"}, 3, Route::CommitGet, Sha},
+    {"POST", {"v1", "jobs"}, 2, Route::JobSubmit, Id},
+    {"GET", {"v1", "jobs"}, 2, Route::JobList, Id},
+    {"POST", {"v1", "jobs", "prune"}, 3, Route::JobsPrune, Id},
+    {"GET", {"v1", "jobs", "*"}, 3, Route::JobGet, Id},
+    {"POST", {"v1", "jobs", "*", "cancel"}, 4, Route::JobCancel, Id},
+    {"GET", {"v1", "jobs", "*", "logs"}, 4, Route::JobLogs, Id},
+    {"GET", {"v1", "jobs", "*", "results"}, 4, Route::JobResults, Id},
+    {"POST", {"v1", "users"}, 2, Route::UserAdd, Id},
+    {"GET", {"v1", "events"}, 2, Route::Events, Id},
+    {"POST", {"v1", "keys"}, 2, Route::KeyCreate, Id},
+    {"GET", {"v1", "keys"}, 2, Route::KeyList, Id},
+    {"DELETE", {"v1", "keys", "*"}, 3, Route::KeyRevoke, Id},
+    {"GET", {"v1", "whoami"}, 2, Route::WhoAmI, Id},
+    {"POST", {"v1", "sweeps"}, 2, Route::SweepSubmit, Id},
+    {"POST", {"v1", "sweeps", "*", "cancel"}, 4, Route::SweepCancel, Id},
+    {"POST", {"v1", "pins"}, 2, Route::PinAdd, Id},
+    {"GET", {"v1", "pins"}, 2, Route::PinList, Id},
+    {"DELETE", {"v1", "pins", "*"}, 3, Route::PinRemove, Sha},
+    {"POST", {"v1", "datasets"}, 2, Route::DatasetAdd, Id},
+    {"GET", {"v1", "datasets"}, 2, Route::DatasetList, Id},
+    {"GET", {"v1", "datasets", "*"}, 3, Route::DatasetGet, Ref},
+    {"DELETE", {"v1", "datasets", "*"}, 3, Route::DatasetRemove, Ref},
 }};
 
 /// Whether the decoded segments fit the row's pattern; the parameter goes to `param`.
@@ -124,12 +166,13 @@ RouteError badRequest(std::string message) {
 }  // namespace
 
 const char* routeName(Route route) {
-    static constexpr std::array<const char*, 26> names{
-        "Health",      "BlobsMissing", "BlobsPut",  "BlobGet",       "CommitPut",  "CommitGet",
-        "JobSubmit",   "JobList",      "JobGet",    "JobCancel",     "JobLogs",    "JobResults",
-        "UserAdd",     "Events",       "KeyCreate", "KeyList",       "KeyRevoke",  "WhoAmI",
-        "SweepSubmit", "SweepCancel",  "JobsPrune", "ChunksMissing", "ChunkedPut", "PinAdd",
-        "PinList",     "PinRemove"};
+    static constexpr std::array<const char*, 30> names{
+        "Health",    "BlobsMissing",  "BlobsPut",    "BlobGet",     "CommitPut",
+        "CommitGet", "JobSubmit",     "JobList",     "JobGet",      "JobCancel",
+        "JobLogs",   "JobResults",    "UserAdd",     "Events",      "KeyCreate",
+        "KeyList",   "KeyRevoke",     "WhoAmI",      "SweepSubmit", "SweepCancel",
+        "JobsPrune", "ChunksMissing", "ChunkedPut",  "PinAdd",      "PinList",
+        "PinRemove", "DatasetAdd",    "DatasetList", "DatasetGet",  "DatasetRemove"};
     return names.at(static_cast<std::size_t>(route));
 }
 
@@ -205,10 +248,14 @@ std::variant<RouteMatch, RouteError> Router::match(std::string_view method,
                           ""};
     }
     bool hasParam = found->pattern[2] == "*";
-    if (hasParam && found->sha && !isSha256(match.param)) {
+    if (hasParam && found->param == Param::Sha && !isSha256(match.param)) {
         return badRequest("'" + match.param + "' is not a SHA-256 (64 lowercase hex digits)");
     }
-    if (hasParam && !found->sha && !isId(match.param)) {
+    if (hasParam && found->param == Param::Ref && !isDatasetRef(match.param)) {
+        return badRequest("'" + match.param +
+                          "' is not a dataset reference (NAME or NAME@VERSION)");
+    }
+    if (hasParam && found->param == Param::Id && !isId(match.param)) {
         return badRequest("'" + match.param + "' is not a valid id");
     }
     for (std::string_view pair : split(query, '&')) {

@@ -40,6 +40,10 @@ enum class Route {
     PinAdd,         ///< POST /v1/pins (AddPin)
     PinList,        ///< GET /v1/pins (ListPins)
     PinRemove,      ///< DELETE /v1/pins/<sha256> (RemovePin)
+    DatasetAdd,     ///< POST /v1/datasets (AddDatasetVersion)
+    DatasetList,    ///< GET /v1/datasets (ListDatasets)
+    DatasetGet,     ///< GET /v1/datasets/<ref> (GetDataset)
+    DatasetRemove,  ///< DELETE /v1/datasets/<ref> (RemoveDataset)
 };
 
 /// Name of a route for logs ("JobGet").
@@ -48,7 +52,7 @@ const char* routeName(Route route);
 /// A matched request.
 struct RouteMatch {
     Route route = Route::Health;
-    std::string param;                         ///< the <sha256> or <id> of the path, or ""
+    std::string param;                         ///< the <sha256>, <id> or <ref> of the path, or ""
     std::map<std::string, std::string> query;  ///< decoded query parameters (last one wins)
     bool needsAuth = true;                     ///< false only for /health
     bool streamedBody = false;                 ///< true for POST /v1/blobs (spooled to a file)
@@ -68,7 +72,9 @@ public:
     /// Matches `method` (e.g. "GET") and `target` (origin-form, RFC 9112 §3.2.1, e.g.
     /// "/v1/jobs?state=queued&limit=10"). Path segments and query values are percent-decoded
     /// (RFC 3986 §2.1; '+' in a query means a space). A <sha256> must be 64 lowercase hex
-    /// digits and an <id> 1 to 128 characters of [A-Za-z0-9._-], else 400.
+    /// digits, an <id> 1 to 128 characters of [A-Za-z0-9._-], and a dataset <ref> "NAME" or
+    /// "NAME@VERSION" (NAME 1 to 64 of [A-Za-z0-9._-] starting with a letter or digit,
+    /// VERSION 1 to 18 decimal digits; '@' may come as is or as %40), else 400.
     /// Unknown paths give 404, a known path with another method 405.
     static std::variant<RouteMatch, RouteError> match(std::string_view method,
                                                       std::string_view target);

@@ -31,7 +31,8 @@ public:
 
     /// Calls a method that takes and returns a{sv} ("Hello", "AddUser", "MissingBlobs",
     /// "PutManifest", "GetManifest", "SubmitJob", "SubmitSweep", "GetJob", "CancelJob",
-    /// "CancelSweep", "PruneJobs", "AddPin", "ListPins", "RemovePin", "ReadLog").
+    /// "CancelSweep", "PruneJobs", "AddPin", "ListPins", "RemovePin", "AddDatasetVersion",
+    /// "ListDatasets", "GetDataset", "RemoveDataset", "ReadLog").
     Result<VariantMap> call(const std::string& method, const VariantMap& request);
     /// PutBlobs(a{sv}, h) -> a{sv}: the pack is read by fetchmld from `pack` at offset 0.
     Result<VariantMap> putBlobs(const VariantMap& request, int pack);

@@ -4,7 +4,8 @@
 // permission check (it may still fail on its arguments), "denied" means PermissionDenied / 403.
 // Also: key roles cannot exceed their creator's, expired and revoked keys fail like wrong ones,
 // local callers without polkit get auth.local_role, audit events carry the fields, and no log
-// holds any key's secret.
+// holds any key's secret. Datasets: a researcher writes its own (a new dataset is its
+// creator's), not another user's; a viewer only reads them.
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -28,6 +29,8 @@ using namespace fetchml::test;
 namespace {
 
 constexpr const char* kDenied = "org.fetchml.Error.PermissionDenied";
+/// The dataset res2 owns (World).
+const std::string kShared = "shared";
 
 /// "" when the call succeeds, else the D-Bus error name.
 std::string outcome(const std::function<void()>& call) {
@@ -66,6 +69,9 @@ struct World {
                                   {"command", sdbus::Variant(std::vector<std::string>{"true"})}}));
             jobs[user] = job.at("id").get<std::string>();
         }
+        // A dataset of res2's, for the rows that write another user's dataset.
+        stack.client->AddDatasetVersion(with(
+            keys["res2"], {{"name", sdbus::Variant(kShared)}, {"tree", sdbus::Variant(commit)}}));
     }
 
     std::string upload() {
@@ -87,6 +93,11 @@ struct World {
         return stack.client->PutManifest(s("manifest", manifestText))
             .at("commit")
             .get<std::string>();
+    }
+
+    /// {"name": name, "tree": the commit}, for AddDatasetVersion.
+    VariantMap dataset(const std::string& name) const {
+        return {{"name", sdbus::Variant(name)}, {"tree", sdbus::Variant(commit)}};
     }
 
     /// A fresh key of `user` (made by root), for revocation rows.
@@ -178,6 +189,18 @@ std::vector<Row> busRows(World& w, const std::string& self) {
         {"AddPin", [&](auto k) { c.AddPin(with(k, s("target", w.commit))); }},
         {"ListPins", [&](auto k) { c.ListPins(with(k)); }},
         {"RemovePin", [&](auto k) { c.RemovePin(with(k, s("target", w.commit))); }},
+        // A dataset of the caller's own (new, so its creator owns it), then res2's.
+        {"AddDatasetVersion new",
+         [&, self](auto k) { c.AddDatasetVersion(with(k, w.dataset("d-" + self))); }},
+        {"ListDatasets", [&](auto k) { c.ListDatasets(with(k)); }},
+        {"GetDataset", [&](auto k) { c.GetDataset(with(k, s("ref", kShared))); }},
+        {"GetDataset version", [&](auto k) { c.GetDataset(with(k, s("ref", kShared + "@1"))); }},
+        {"RemoveDataset own",
+         [&, self](auto k) { c.RemoveDataset(with(k, s("ref", "d-" + self))); }},
+        {"AddDatasetVersion other",
+         [&](auto k) { c.AddDatasetVersion(with(k, w.dataset(kShared))); }},
+        {"RemoveDataset other",
+         [&](auto k) { c.RemoveDataset(with(k, s("ref", kShared + "@1"))); }},
         // Last: cancelling changes the jobs the rows above read.
         {"CancelJob of res2", [&](auto k) { c.CancelJob(with(k, s("id", w.jobs["res2"]))); }},
         {"CancelJob of res", [&](auto k) { c.CancelJob(with(k, s("id", w.jobs["res"]))); }},
@@ -189,12 +212,32 @@ const std::map<std::string, std::set<std::string>> kBusDenied = {
     {"adm", {}},
     {"res",
      {"AddUser", "CreateKey other", "ListKeys other", "RevokeKey other", "GetJob of res2",
-      "ReadLog of res2", "CancelJob of res2", "PruneJobs dry run", "AddPin", "RemovePin"}},
+      "ReadLog of res2", "CancelJob of res2", "PruneJobs dry run", "AddPin", "RemovePin",
+      "AddDatasetVersion other", "RemoveDataset other"}},
     {"view",
-     {"AddUser", "CreateKey self", "CreateKey other", "ListKeys self", "ListKeys other",
-      "RevokeKey own", "RevokeKey other", "MissingBlobs", "PutBlobs", "PutManifest", "SubmitJob",
-      "MissingChunks", "PutChunkedFile", "SubmitSweep", "PruneJobs dry run", "AddPin", "RemovePin",
-      "CancelJob of res2", "CancelJob of res"}},
+     {"AddUser",
+      "CreateKey self",
+      "CreateKey other",
+      "ListKeys self",
+      "ListKeys other",
+      "RevokeKey own",
+      "RevokeKey other",
+      "MissingBlobs",
+      "PutBlobs",
+      "PutManifest",
+      "SubmitJob",
+      "MissingChunks",
+      "PutChunkedFile",
+      "SubmitSweep",
+      "PruneJobs dry run",
+      "AddPin",
+      "RemovePin",
+      "AddDatasetVersion new",
+      "RemoveDataset own",
+      "AddDatasetVersion other",
+      "RemoveDataset other",
+      "CancelJob of res2",
+      "CancelJob of res"}},
 };
 
 }  // namespace
@@ -339,6 +382,15 @@ TEST_CASE("every role against every HTTPS route", "[auth][roles][https]") {
             {"pin add", "POST", "/v1/pins", R"({"target":")" + w.commit + "\"}", ""},
             {"pin list", "GET", "/v1/pins", "", ""},
             {"pin rm", "DELETE", "/v1/pins/" + w.commit, "", ""},
+            {"data add", "POST", "/v1/datasets",
+             R"({"name":"h-)" + self + R"(","tree":")" + w.commit + "\"}", ""},
+            {"data list", "GET", "/v1/datasets", "", ""},
+            {"data get", "GET", "/v1/datasets/" + kShared, "", ""},
+            {"data get version", "GET", "/v1/datasets/" + kShared + "@1", "", ""},
+            {"data rm own", "DELETE", "/v1/datasets/h-" + self, "", ""},
+            {"data add other", "POST", "/v1/datasets",
+             R"({"name":")" + kShared + R"(","tree":")" + w.commit + "\"}", ""},
+            {"data rm other", "DELETE", "/v1/datasets/" + kShared + "%401", "", ""},
             {"cancel res2", "POST", jr2 + "/cancel", "", ""},
             {"cancel res", "POST", jr + "/cancel", "", ""},
         };
@@ -347,11 +399,14 @@ TEST_CASE("every role against every HTTPS route", "[auth][roles][https]") {
         {"adm", {}},
         {"res",
          {"users", "keys other", "keys list other", "revoke other", "get res2", "logs res2",
-          "results res2", "prune dry run", "pin add", "pin rm", "cancel res2"}},
+          "results res2", "prune dry run", "pin add", "pin rm", "data add other", "data rm other",
+          "cancel res2"}},
         {"view",
-         {"users", "keys self", "keys other", "keys list", "keys list other", "revoke own",
-          "revoke other", "blobs missing", "blobs put", "commit put", "submit", "sweep",
-          "prune dry run", "pin add", "pin rm", "cancel res2", "cancel res"}},
+         {"users",      "keys self",    "keys other",     "keys list",     "keys list other",
+          "revoke own", "revoke other", "blobs missing",  "blobs put",     "commit put",
+          "submit",     "sweep",        "prune dry run",  "pin add",       "pin rm",
+          "data add",   "data rm own",  "data add other", "data rm other", "cancel res2",
+          "cancel res"}},
     };
     for (const std::string& role : {std::string("view"), std::string("res"), std::string("adm")}) {
         for (const auto& r : routes(role)) {

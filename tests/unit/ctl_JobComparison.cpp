@@ -75,6 +75,44 @@ TEST_CASE("compare lines up fields, parameters and metrics of every job", "[ctl]
     CHECK(row(rows, "metric accuracy").values == std::vector<std::string>{"", "0.75"});
 }
 
+TEST_CASE("compare shows the dataset versions and the trees each job read", "[ctl][compare]") {
+    json first = {{"id", "j000001"},
+                  {"data", {"mnist@2", "labels@1"}},
+                  {"data_trees", {{"mnist", kA}, {"labels", kC}}}};
+    json second = {{"id", "j000002"},
+                   {"data", {"mnist@3", "labels@1"}},
+                   {"data_trees", {{"mnist", kA}, {"labels", kC}}}};  // v3 holds v2's tree
+    json third = {{"id", "j000003"}, {"data", {"mnist@4"}}, {"data_trees", {{"mnist", kB}}}};
+
+    auto rows = compareJobs({first, second, third});
+    std::vector<std::string> fields;
+    for (const auto& r : rows) {
+        fields.push_back(r.field);
+    }
+    CHECK(fields == std::vector<std::string>{"state", "exit_code", "image", "commit", "data",
+                                             "data labels", "data mnist", "command", "duration_s"});
+    CHECK(row(rows, "data").values ==
+          std::vector<std::string>{"mnist@2 labels@1", "mnist@3 labels@1", "mnist@4"});
+    CHECK(row(rows, "data").differs);
+    CHECK(row(rows, "data mnist").values ==
+          std::vector<std::string>{kA.substr(0, 12), kA.substr(0, 12), kB.substr(0, 12)});
+    CHECK(row(rows, "data mnist").differs);
+    CHECK(row(rows, "data labels").values ==
+          std::vector<std::string>{kC.substr(0, 12), kC.substr(0, 12), ""});
+
+    // Same trees under other version numbers: the list differs, the tree rows do not.
+    auto same = compareJobs({first, second});
+    CHECK(row(same, "data").differs);
+    CHECK_FALSE(row(same, "data mnist").differs);
+    CHECK_FALSE(row(same, "data labels").differs);
+
+    // No job reads data: no data rows at all.
+    for (const auto& r :
+         compareJobs({json{{"id", "a"}}, json{{"id", "b"}, {"data", json::array()}}})) {
+        CHECK(r.field.rfind("data", 0) != 0);
+    }
+}
+
 TEST_CASE("compare finds added, removed and modified files in one pass", "[ctl][compare]") {
     auto base = tree("100644 1 " + kA + " a.txt\n100644 1 " + kA + " keep.txt\n100644 1 " + kB +
                      " old/gone.py\n100644 1 " + kC + " train.py\n");

@@ -59,6 +59,13 @@ TEST_CASE("every route of the table matches its method and path", "[httpsd][rout
         {"POST", "/v1/pins", Route::PinAdd, ""},
         {"GET", "/v1/pins", Route::PinList, ""},
         {"DELETE", "/v1/pins/" + kSha, Route::PinRemove, kSha},
+        {"POST", "/v1/datasets", Route::DatasetAdd, ""},
+        {"GET", "/v1/datasets", Route::DatasetList, ""},
+        {"GET", "/v1/datasets/mnist", Route::DatasetGet, "mnist"},
+        {"GET", "/v1/datasets/mnist@3", Route::DatasetGet, "mnist@3"},
+        {"GET", "/v1/datasets/img-net_1.k%403", Route::DatasetGet, "img-net_1.k@3"},
+        {"DELETE", "/v1/datasets/mnist", Route::DatasetRemove, "mnist"},
+        {"DELETE", "/v1/datasets/mnist@12", Route::DatasetRemove, "mnist@12"},
     };
     for (const auto& c : cases) {
         INFO(c.method << " " << c.target);
@@ -77,6 +84,8 @@ TEST_CASE("route names are the enumerators", "[httpsd][router]") {
     CHECK(std::string(fetchml::edge::routeName(Route::JobsPrune)) == "JobsPrune");
     CHECK(std::string(fetchml::edge::routeName(Route::ChunkedPut)) == "ChunkedPut");
     CHECK(std::string(fetchml::edge::routeName(Route::PinRemove)) == "PinRemove");
+    CHECK(std::string(fetchml::edge::routeName(Route::DatasetAdd)) == "DatasetAdd");
+    CHECK(std::string(fetchml::edge::routeName(Route::DatasetRemove)) == "DatasetRemove");
 }
 
 TEST_CASE("query parameters are decoded, the last one wins", "[httpsd][router]") {
@@ -117,6 +126,19 @@ TEST_CASE("bad parameters and encodings are 400", "[httpsd][router]") {
     CHECK(failed("GET", "/v1/jobs/a%00b").status == 400);
     CHECK(failed("GET", "v1/jobs").status == 400);
     CHECK(failed("GET", "").status == 400);
+}
+
+TEST_CASE("a dataset reference is NAME or NAME@VERSION", "[httpsd][router]") {
+    for (const std::string& bad :
+         std::vector<std::string>{"-x", ".x", "_x", "a@", "a@b", "a@1@2", "@3", "a@-1", "a%2Fb",
+                                  "a b", std::string(65, 'a'), "a@" + std::string(19, '1')}) {
+        INFO(bad);
+        CHECK(failed("GET", "/v1/datasets/" + bad).status == 400);
+        CHECK(failed("DELETE", "/v1/datasets/" + bad).status == 400);
+    }
+    CHECK(matched("GET", "/v1/datasets/" + std::string(64, 'a')).param == std::string(64, 'a'));
+    CHECK(failed("PUT", "/v1/datasets/mnist").allow == "GET, DELETE");
+    CHECK(failed("DELETE", "/v1/datasets").allow == "POST, GET");
 }
 
 TEST_CASE("percent-decoding follows RFC 3986", "[httpsd][router]") {
