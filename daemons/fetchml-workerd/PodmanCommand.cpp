@@ -79,6 +79,11 @@ std::vector<std::string> PodmanCommand::runArgs(const RunSpec& job, const Worker
         "--tmpfs", "/tmp",
     });
     // clang-format on
+    if (!job.data.empty()) {
+        // fetchmld made <run>/data with an empty directory per dataset: the mount points, so
+        // none has to be made inside the image or root file system. podman mounts parents first.
+        args.insert(args.end(), {"-v", job.runDir + "/data:/workspace/data:ro"});
+    }
     for (const auto& data : job.data) {
         args.insert(args.end(), {"-v", data.dir + ":/workspace/data/" + data.name + ":ro"});
     }

@@ -35,9 +35,9 @@ public:
     /// --security-opt no-new-privileges, --pids-limit, --cpus/--memory when asked, one
     /// --device per GPU (a CDI name, resolved by podman from the CDI specs), the
     /// org.fetchml.job label, --name fetchml-<id>, code (ro) and results (rw) mounts,
-    /// --workdir /workspace/code, --env-file (values are never in argv), --tmpfs /tmp, one
-    /// read-only mount per dataset at /workspace/data/<name>, then the image (or --rootfs
-    /// <dir>) and the command.
+    /// --workdir /workspace/code, --env-file (values are never in argv), --tmpfs /tmp, with
+    /// datasets <run>/data read-only at /workspace/data and one read-only mount per dataset at
+    /// /workspace/data/<name>, then the image (or --rootfs <dir>) and the command.
     static std::vector<std::string> runArgs(const RunSpec& job, const WorkerSettings& worker);
 
     /// `podman kill --signal KILL fetchml-<id>`.

@@ -624,6 +624,27 @@ Result<void> Scheduler::prepareRunDir(const Job& job) {
     if (auto code = TreeIo::materialize(*manifest, store_, dir + "/code"); !code) {
         return code;
     }
+    // <run>/data holds an empty directory per dataset: the worker mounts it read-only at
+    // /workspace/data and each copy on its directory, so no mount point has to be made inside
+    // the image or root file system (which a rootless runtime may not write). 0755 set
+    // explicitly, as TreeIo does for code: the umask would leave the job's user out.
+    auto mountPoint = [](const std::string& path) -> Result<void> {
+        if (::mkdir(path.c_str(), 0755) != 0 || ::chmod(path.c_str(), 0755) != 0) {
+            return makeError(ErrorCode::Internal, "cannot create " + path + ": " +
+                                                      std::generic_category().message(errno));
+        }
+        return {};
+    };
+    if (!job.spec.data.empty()) {
+        if (auto made = mountPoint(dir + "/data"); !made) {
+            return made;
+        }
+        for (const auto& data : job.spec.data) {
+            if (auto made = mountPoint(dir + "/data/" + data.name); !made) {
+                return made;
+            }
+        }
+    }
     for (const auto& data : job.spec.data) {
         auto dataText = jobs_.getCommit(data.tree);
         if (!dataText) {

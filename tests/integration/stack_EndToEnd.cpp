@@ -253,6 +253,7 @@ TEST_CASE("datasets: versions, a read-only mount, the exact version recorded, re
           "[stack][data]") {
     TempDir data;
     writeFile(data.sub("train.csv"), "x,y\n1,2\n");
+    std::filesystem::create_directories(data.sub("images"));
     writeFile(data.sub("images/a.bin"), std::string(100000, 'a'));
     auto add = [&](const std::string& name) {
         auto r = stack().ctl({"data", "add", data.path(), "--name", name, "--json"}, true);
@@ -299,6 +300,7 @@ TEST_CASE("datasets: versions, a read-only mount, the exact version recorded, re
     const std::string latest = queueWith("digits");
     const json oldJob = waitFinished(old);
     const json latestJob = waitFinished(latest);
+    INFO(oldJob.dump() << "\n" << latestJob.dump());
     REQUIRE(oldJob.at("state") == "succeeded");
     REQUIRE(latestJob.at("state") == "succeeded");
     CHECK(oldJob.at("data") == json::array({"digits@1"}));

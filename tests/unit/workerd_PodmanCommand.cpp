@@ -196,6 +196,7 @@ TEST_CASE("workerd mounts each dataset read-only under /workspace/data", "[worke
     REQUIRE(spec);
     REQUIRE(spec->data.size() == 2);
     auto args = PodmanCommand::runArgs(*spec, sampleWorker());
+    CHECK(hasPair(args, "-v", kRuns + "/j42/data:/workspace/data:ro"));
     CHECK(hasPair(args, "-v", mnist + ":/workspace/data/mnist:ro"));
     CHECK(hasPair(args, "-v", imdb + ":/workspace/data/imdb.v2:ro"));
     // Mounts come before the image: after it, they would be the command's arguments.
