@@ -9,6 +9,7 @@
 #include "Commands.hpp"
 #include "TextFormat.hpp"
 #include "TreeSync.hpp"
+#include "store/DatasetRef.hpp"
 #include "store/Manifest.hpp"
 
 namespace fetchml::ctl {
@@ -38,24 +39,8 @@ std::string contentsOf(const json& version) {
            humanBytes(version.value("bytes", std::uint64_t{0}));
 }
 
-/// Whether name is a dataset name (the XML's rule: 1 to 64 of [A-Za-z0-9._-], starting with a
-/// letter or digit), checked before a long upload; the server checks it again.
-bool isDatasetName(const std::string& name) {
-    auto alnum = [](char c) {
-        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-    };
-    if (name.empty() || name.size() > 64 || !alnum(name.front())) {
-        return false;
-    }
-    for (char c : name) {
-        if (!alnum(c) && c != '.' && c != '_' && c != '-') {
-            return false;
-        }
-    }
-    return true;
-}
-
 Outcome runAdd(CtlContext& ctx, const DataArgs& args) {
+    // Checked before a long upload; the server checks it again.
     if (!isDatasetName(args.name)) {
         return usageFailure("--name: '" + args.name +
                             "' is not a dataset name (1 to 64 of A-Z a-z 0-9 . _ -, starting "

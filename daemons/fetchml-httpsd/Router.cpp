@@ -3,6 +3,8 @@
 #include <array>
 #include <vector>
 
+#include "store/DatasetRef.hpp"
+
 namespace fetchml::edge {
 
 namespace {
@@ -38,34 +40,6 @@ bool isId(std::string_view text) {
         }
     }
     return text != "." && text != "..";
-}
-
-/// A dataset reference: "NAME" or "NAME@VERSION" (common/dbus XML, "Datasets").
-bool isDatasetRef(std::string_view text) {
-    std::size_t at = text.find('@');
-    std::string_view name = text.substr(0, at);
-    if (name.empty() || name.size() > 64 || name.front() == '.' || name.front() == '_' ||
-        name.front() == '-') {
-        return false;
-    }
-    for (char c : name) {
-        if (!isNameChar(c)) {
-            return false;
-        }
-    }
-    if (at == std::string_view::npos) {
-        return true;
-    }
-    std::string_view version = text.substr(at + 1);
-    if (version.empty() || version.size() > 18) {
-        return false;
-    }
-    for (char c : version) {
-        if (c < '0' || c > '9') {
-            return false;
-        }
-    }
-    return true;
 }
 
 int hexValue(char c) {
@@ -251,7 +225,7 @@ std::variant<RouteMatch, RouteError> Router::match(std::string_view method,
     if (hasParam && found->param == Param::Sha && !isSha256(match.param)) {
         return badRequest("'" + match.param + "' is not a SHA-256 (64 lowercase hex digits)");
     }
-    if (hasParam && found->param == Param::Ref && !isDatasetRef(match.param)) {
+    if (hasParam && found->param == Param::Ref && !parseDatasetRef(match.param, "ref")) {
         return badRequest("'" + match.param +
                           "' is not a dataset reference (NAME or NAME@VERSION)");
     }

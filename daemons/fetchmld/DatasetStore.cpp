@@ -1,7 +1,5 @@
 #include "DatasetStore.hpp"
 
-#include <charconv>
-
 #include "store/Manifest.hpp"
 #include "store/Sha256.hpp"
 
@@ -27,46 +25,6 @@ Error missing(const DatasetRef& ref) {
 
 }  // namespace
 
-bool DatasetStore::isValidName(const std::string& name) {
-    if (name.empty() || name.size() > 64) {
-        return false;
-    }
-    for (std::size_t i = 0; i < name.size(); ++i) {
-        char c = name[i];
-        bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-        if (!(alnum || (i > 0 && (c == '.' || c == '_' || c == '-')))) {
-            return false;
-        }
-    }
-    return true;
-}
-
-Result<DatasetRef> DatasetStore::parseRef(const std::string& text, const std::string& field) {
-    DatasetRef ref;
-    auto at = text.find('@');
-    ref.name = text.substr(0, at);
-    if (!isValidName(ref.name)) {
-        return makeError(ErrorCode::InvalidArgument,
-                         field + ": '" + ref.name.substr(0, 80) +
-                             "' is not a dataset name (1 to 64 of [A-Za-z0-9._-], starting "
-                             "with a letter or digit)");
-    }
-    if (at == std::string::npos) {
-        return ref;
-    }
-    const std::string digits = text.substr(at + 1);
-    const char* end = digits.data() + digits.size();
-    auto [ptr, ec] = std::from_chars(digits.data(), end, ref.version);
-    constexpr std::int64_t kMaxVersion = std::int64_t{1} << 53;
-    if (digits.empty() || ec != std::errc{} || ptr != end || ref.version < 1 ||
-        ref.version > kMaxVersion || digits.front() == '+') {
-        return makeError(ErrorCode::InvalidArgument,
-                         field + ": '" + text.substr(0, 80) +
-                             "': the version after '@' must be a number from 1");
-    }
-    return ref;
-}
-
 Result<std::optional<std::string>> DatasetStore::owner(const std::string& name) {
     auto stmt = db_.prepare("SELECT owner FROM datasets WHERE name = ?");
     if (!stmt) {
@@ -87,7 +45,7 @@ Result<std::optional<std::string>> DatasetStore::owner(const std::string& name) 
 Result<std::pair<DatasetVersion, bool>> DatasetStore::add(const std::string& name,
                                                           const std::string& tree,
                                                           const std::string& user) {
-    if (!isValidName(name)) {
+    if (!isDatasetName(name)) {
         return makeError(ErrorCode::InvalidArgument,
                          "name: '" + name.substr(0, 80) +
                              "' is not a dataset name (1 to 64 of [A-Za-z0-9._-], starting with "

@@ -14,6 +14,7 @@
 #include "Job.hpp"
 #include "JobStore.hpp"
 #include "core/Result.hpp"
+#include "store/DatasetRef.hpp"
 
 namespace fetchml {
 
@@ -36,12 +37,6 @@ struct Dataset {
     std::int64_t versionCount = 0;  ///< how many versions it has (list(): versions holds 1)
 };
 
-/// "NAME" or "NAME@VERSION", parsed.
-struct DatasetRef {
-    std::string name;
-    std::int64_t version = 0;  ///< 0 = none given (latest, or every version)
-};
-
 /// Datasets of one database. Used from fetchmld's event loop only.
 class DatasetStore {
 public:
@@ -50,13 +45,6 @@ public:
 
     explicit DatasetStore(Database& db, MsClock clock = wallClockMs)
         : db_(db), clock_(std::move(clock)) {}
-
-    /// True for 1 to 64 of [A-Za-z0-9._-] starting with a letter or digit: a name that is
-    /// safe as a directory under /workspace/data.
-    static bool isValidName(const std::string& name);
-    /// Parses "NAME" or "NAME@VERSION" (VERSION a decimal 1 to 2^53). Errors: InvalidArgument
-    /// "<field>: ..." saying what is wrong.
-    static Result<DatasetRef> parseRef(const std::string& text, const std::string& field);
 
     /// Adds tree as the next version of dataset name, creating the dataset (owned by user)
     /// when it has none; returns the version and whether it was created. When tree is the

@@ -14,7 +14,7 @@ namespace fetchml {
 /// A dataset version a job reads (docs/datasets.md): mounted read-only at
 /// /workspace/data/<name>.
 struct DataRef {
-    std::string name;          ///< the dataset's name (DatasetStore::isValidName)
+    std::string name;          ///< the dataset's name (isDatasetName, store/DatasetRef.hpp)
     std::int64_t version = 0;  ///< 1, 2, ...; 0 in a request = the latest version
     std::string tree;          ///< the version's tree id; "" in a request, filled on submission
 

@@ -455,7 +455,7 @@ std::vector<DataRef> SchedulerBus::resolveData(const std::vector<std::string>& r
     }
     std::vector<DataRef> out;
     for (const auto& text : refs) {
-        auto ref = unwrap(DatasetStore::parseRef(text, "data"));
+        auto ref = unwrap(parseDatasetRef(text, "data"));
         for (const auto& seen : out) {
             if (seen.name == ref.name) {
                 fail(makeError(ErrorCode::InvalidArgument,
@@ -866,7 +866,7 @@ VariantMap SchedulerBus::ListDatasets(const VariantMap& request) {
 VariantMap SchedulerBus::GetDataset(const VariantMap& request) {
     return guarded("GetDataset", [&] {
         auto who = authorize(request, Permission::StoreRead, "data.show");
-        auto ref = unwrap(DatasetStore::parseRef(unwrap(getString(request, "ref")), "ref"));
+        auto ref = unwrap(parseDatasetRef(unwrap(getString(request, "ref")), "ref"));
         auto dataset = unwrap(deps_.datasets.get(ref));
         done(who, "data.show", who.user + " read dataset " + dataset.name);
         return datasetToVariantMap(dataset);
@@ -876,7 +876,7 @@ VariantMap SchedulerBus::GetDataset(const VariantMap& request) {
 VariantMap SchedulerBus::RemoveDataset(const VariantMap& request) {
     return guarded("RemoveDataset", [&] {
         auto who = authenticate(request, "data.remove");
-        auto ref = unwrap(DatasetStore::parseRef(unwrap(getString(request, "ref")), "ref"));
+        auto ref = unwrap(parseDatasetRef(unwrap(getString(request, "ref")), "ref"));
         auto owner = unwrap(deps_.datasets.owner(ref.name));
         // A dataset that does not exist is NotFound for whoever may write datasets at all.
         enforce(who,

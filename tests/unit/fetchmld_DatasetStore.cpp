@@ -55,24 +55,24 @@ TEST_CASE("dataset names and NAME@VERSION references", "[fetchmld][data]") {
     for (const std::string& good : std::vector<std::string>{"mnist", "MNIST", "imdb-reviews_2.v3",
                                                             "0", std::string(64, 'a')}) {
         INFO(good);
-        CHECK(DatasetStore::isValidName(good));
+        CHECK(isDatasetName(good));
     }
     for (const std::string& bad : std::vector<std::string>{
              "", ".hidden", "-x", "_x", "a/b", "..", "a b", "a@b", "a:b", std::string(65, 'a')}) {
         INFO(bad);
-        CHECK_FALSE(DatasetStore::isValidName(bad));
+        CHECK_FALSE(isDatasetName(bad));
     }
-    auto latest = DatasetStore::parseRef("mnist", "data");
+    auto latest = parseDatasetRef("mnist", "data");
     REQUIRE(latest.ok());
     CHECK(latest->name == "mnist");
     CHECK(latest->version == 0);
-    auto exact = DatasetStore::parseRef("mnist@12", "data");
+    auto exact = parseDatasetRef("mnist@12", "data");
     REQUIRE(exact.ok());
     CHECK(exact->version == 12);
     for (const char* bad : {"mnist@", "mnist@0", "mnist@-1", "mnist@+1", "mnist@1x", "mnist@1@2",
                             "@3", "../x@1", "mnist@99999999999999999999"}) {
         INFO(bad);
-        auto ref = DatasetStore::parseRef(bad, "data");
+        auto ref = parseDatasetRef(bad, "data");
         REQUIRE_FALSE(ref.ok());
         CHECK(ref.error().code == ErrorCode::InvalidArgument);
         CHECK(ref.error().message.rfind("data: ", 0) == 0);
