@@ -4,6 +4,7 @@
 #include <set>
 
 #include "CdiDevices.hpp"
+#include "store/DatasetRef.hpp"
 
 namespace fetchml {
 namespace {
@@ -134,9 +135,9 @@ Result<void> readData(const nlohmann::json& job, const std::string& runsRoot, Ru
         if (!name || !dir) {
             return invalid("job.data: each entry needs the strings \"name\" and \"dir\"");
         }
-        if (!isSafeName(*name) || name->size() > 64) {
+        if (!isDatasetName(*name)) {
             return invalid("job.data: '" + name->substr(0, 80) +
-                           "' is not a dataset name ([A-Za-z0-9._-], at most 64 bytes)");
+                           "' is not a dataset name (store/DatasetRef.hpp)");
         }
         if (!seen.insert(*name).second) {
             return invalid("job.data: " + *name + " is named twice");

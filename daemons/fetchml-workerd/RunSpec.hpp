@@ -18,8 +18,9 @@ namespace fetchml {
 /// A dataset version the job reads: fetchmld's checkout of it, mounted read-only at
 /// /workspace/data/<name>.
 struct DataMount {
-    std::string name;  ///< isSafeName, at most 64 bytes; the directory under /workspace/data
-    std::string dir;   ///< absolute, normalized, under the runs root (<runs>/datasets/<tree>)
+    std::string
+        name;         ///< isDatasetName (store/DatasetRef.hpp); the directory under /workspace/data
+    std::string dir;  ///< absolute, normalized, under the runs root (<runs>/datasets/<tree>)
 };
 
 struct RunSpec {
@@ -44,8 +45,8 @@ bool isSafeName(const std::string& name);
 /// strictly below it. Errors (InvalidArgument): a missing or mistyped field, an unsafe id,
 /// an image starting with '-', a bad rootfs name, a bad env name (POSIX: [A-Za-z_][A-Za-z0-9_]*)
 /// or a value with '\n', '\r' or NUL, negative limits, "gpus" not a list of CDI device names
-/// (isCdiDeviceName) or naming one twice, "data" not a list of {"name", "dir"} with safe
-/// names (at most 64 bytes, each once) and dirs below runsRoot; the message names the field.
+/// (isCdiDeviceName) or naming one twice, "data" not a list of {"name", "dir"} with dataset
+/// names (isDatasetName, each once) and dirs below runsRoot; the message names the field.
 Result<RunSpec> parseRunSpec(const nlohmann::json& job, const std::string& runsRoot);
 
 }  // namespace fetchml
