@@ -52,9 +52,55 @@ std::vector<std::string> mergedEnv(const std::vector<std::string>& extra) {
     return env;
 }
 
-[[noreturn]] void childExec(const SpawnOptions& o, const std::vector<std::string>& env, int outFd,
-                            int errFd, int inFd) {
-    if (o.newSession) {
+// Everything a forked child needs, made in the parent. The tests fork while other threads run
+// (a submitter thread, sd-bus); between fork and exec the child may only make
+// async-signal-safe calls (signal-safety(7)): an allocation there can wait forever on an
+// allocator lock that another thread held at the fork (seen under ASan: the child never
+// reached exec, and run() waited for its pipes to close).
+struct ChildPlan {
+    std::vector<std::string> env;
+    std::vector<char*> argv;
+    std::vector<char*> envp;
+    std::vector<gid_t> groups;
+    bool dropIds = false;
+    uid_t uid = 0;
+    gid_t gid = 0;
+    const char* cwd = nullptr;
+    bool newSession = true;
+};
+
+// Fills plan from the options; the plan must outlive the fork. Looks up the uid's groups
+// (getgrouplist(3)); a uid without a passwd entry keeps no supplementary groups.
+void prepareChild(const SpawnOptions& o, ChildPlan& plan) {
+    plan.env = mergedEnv(o.env);
+    for (const auto& a : o.argv) {
+        plan.argv.push_back(const_cast<char*>(a.c_str()));
+    }
+    plan.argv.push_back(nullptr);
+    for (const auto& e : plan.env) {
+        plan.envp.push_back(const_cast<char*>(e.c_str()));
+    }
+    plan.envp.push_back(nullptr);
+    plan.newSession = o.newSession;
+    plan.cwd = o.cwd.empty() ? nullptr : o.cwd.c_str();
+    if (o.uid) {
+        plan.dropIds = true;
+        plan.uid = *o.uid;
+        plan.gid = o.gid.value_or(*o.uid);
+        if (struct passwd* pw = getpwuid(plan.uid); pw != nullptr) {
+            int n = 64;
+            plan.groups.resize(static_cast<size_t>(n));
+            while (getgrouplist(pw->pw_name, plan.gid, plan.groups.data(), &n) < 0) {
+                plan.groups.resize(static_cast<size_t>(n));
+            }
+            plan.groups.resize(static_cast<size_t>(n));
+        }
+    }
+}
+
+// Runs in the forked child: async-signal-safe calls only (see ChildPlan).
+[[noreturn]] void childExec(const ChildPlan& plan, int outFd, int errFd, int inFd) {
+    if (plan.newSession) {
         setsid();
     }
     if (inFd >= 0) {
@@ -66,32 +112,16 @@ std::vector<std::string> mergedEnv(const std::vector<std::string>& extra) {
     if (errFd >= 0) {
         dup2(errFd, 2);
     }
-    if (o.uid) {
-        gid_t gid = o.gid.value_or(*o.uid);
-        struct passwd* pw = getpwuid(*o.uid);
-        if (pw != nullptr) {
-            initgroups(pw->pw_name, gid);
-        } else {
-            setgroups(0, nullptr);
-        }
-        if (setgid(gid) != 0 || setuid(*o.uid) != 0) {
+    if (plan.dropIds) {
+        if (setgroups(plan.groups.size(), plan.groups.data()) != 0 || setgid(plan.gid) != 0 ||
+            setuid(plan.uid) != 0) {
             _exit(126);
         }
     }
-    if (!o.cwd.empty() && chdir(o.cwd.c_str()) != 0) {
+    if (plan.cwd != nullptr && chdir(plan.cwd) != 0) {
         _exit(126);
     }
-    std::vector<char*> argv;
-    for (const auto& a : o.argv) {
-        argv.push_back(const_cast<char*>(a.c_str()));
-    }
-    argv.push_back(nullptr);
-    std::vector<char*> envp;
-    for (const auto& e : env) {
-        envp.push_back(const_cast<char*>(e.c_str()));
-    }
-    envp.push_back(nullptr);
-    execvpe(argv[0], argv.data(), envp.data());
+    execvpe(plan.argv[0], plan.argv.data(), plan.envp.data());
     _exit(127);
 }
 
@@ -200,7 +230,8 @@ Process Process::spawn(const SpawnOptions& options) {
     if (options.argv.empty()) {
         throw std::runtime_error("spawn: empty argv");
     }
-    auto env = mergedEnv(options.env);
+    ChildPlan plan;
+    prepareChild(options, plan);
     int outFd = openAppend(options.stdoutPath);
     int errFd = openAppend(options.stderrPath);
     pid_t pid = fork();
@@ -208,7 +239,7 @@ Process Process::spawn(const SpawnOptions& options) {
         throw std::runtime_error("fork failed: " + std::string(std::strerror(errno)));
     }
     if (pid == 0) {
-        childExec(options, env, outFd, errFd, -1);
+        childExec(plan, outFd, errFd, -1);
     }
     if (outFd >= 0) {
         close(outFd);
@@ -275,6 +306,9 @@ int Process::stop(int sig, int graceMs) {
     return wait();
 }
 
+// The longest a command run() starts may take (image builds take about a minute).
+constexpr std::chrono::seconds kRunLimit{900};
+
 CommandResult run(const std::vector<std::string>& argv, const std::vector<std::string>& env,
                   std::optional<uid_t> uid, std::optional<gid_t> gid, const std::string& input) {
     int outPipe[2];
@@ -288,11 +322,16 @@ CommandResult run(const std::vector<std::string>& argv, const std::vector<std::s
     o.argv = argv;
     o.uid = uid;
     o.gid = gid;
+    o.env = env;
     o.newSession = false;
-    auto fullEnv = mergedEnv(env);
+    ChildPlan plan;
+    prepareChild(o, plan);
     pid_t pid = fork();
+    if (pid < 0) {
+        throw std::runtime_error("fork failed: " + std::string(std::strerror(errno)));
+    }
     if (pid == 0) {
-        childExec(o, fullEnv, outPipe[1], errPipe[1], inPipe[0]);
+        childExec(plan, outPipe[1], errPipe[1], inPipe[0]);
     }
     close(outPipe[1]);
     close(errPipe[1]);
@@ -306,8 +345,24 @@ CommandResult run(const std::vector<std::string>& argv, const std::vector<std::s
     pollfd fds[2] = {{outPipe[0], POLLIN, 0}, {errPipe[0], POLLIN, 0}};
     int open = 2;
     char buf[65536];
+    const auto deadline = std::chrono::steady_clock::now() + kRunLimit;
     while (open > 0) {
-        if (poll(fds, 2, -1) < 0 && errno != EINTR) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) {
+            // A hung command must fail its test with a name, not run into ctest's timeout.
+            kill(pid, SIGKILL);
+            for (auto& f : fds) {
+                if (f.fd >= 0) {
+                    close(f.fd);
+                }
+            }
+            while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+            }
+            throw std::runtime_error("run: " + argv[0] + " did not finish within " +
+                                     std::to_string(kRunLimit.count()) + " s");
+        }
+        if (poll(fds, 2, static_cast<int>(left.count())) < 0 && errno != EINTR) {
             break;
         }
         for (int i = 0; i < 2; ++i) {

@@ -89,6 +89,8 @@ struct CommandResult {
 };
 
 /// Runs a command to completion, capturing stdout and stderr; input goes to its stdin.
+/// Throws std::runtime_error if it cannot fork, or if the command's output has not ended
+/// within 900 s (the command is then killed with SIGKILL).
 CommandResult run(const std::vector<std::string>& argv, const std::vector<std::string>& env = {},
                   std::optional<uid_t> uid = std::nullopt, std::optional<gid_t> gid = std::nullopt,
                   const std::string& input = "");
