@@ -324,11 +324,19 @@ VariantMap SchedulerBus::MissingChunks(const VariantMap& request) {
     return guarded("MissingChunks", [&] {
         auto who = authorize(request, Permission::StoreUpload, "chunks.missing");
         auto hashes = unwrap(getStringList(request, "hashes"));
+        auto bases = unwrap(getOptionalStringList(request, "bases"));
         auto missing = unwrap(deps_.chunks.missing(hashes));
-        done(who, "chunks.missing",
-             who.user + " asked for " + std::to_string(hashes.size()) + " chunks, " +
-                 std::to_string(missing.size()) + " missing");
-        return VariantMap{{"missing", missing}};
+        VariantMap reply{{"missing", missing}};
+        std::string what = who.user + " asked for " + std::to_string(hashes.size()) + " chunks, " +
+                           std::to_string(missing.size()) + " missing";
+        if (bases) {
+            auto basesMissing = unwrap(deps_.chunks.missingBases(*bases));
+            what += ", and " + std::to_string(bases->size()) + " bases, " +
+                    std::to_string(basesMissing.size()) + " missing";
+            reply.emplace("bases_missing", basesMissing);
+        }
+        done(who, "chunks.missing", what);
+        return reply;
     });
 }
 
@@ -337,16 +345,19 @@ VariantMap SchedulerBus::PutChunkedFile(const VariantMap& request) {
         auto who = authorize(request, Permission::StoreUpload, "chunks.assemble");
         auto hash = unwrap(getString(request, "hash"));
         auto size = unwrap(getUInt64(request, "size"));
-        auto list = parseChunkList(unwrap(getString(request, "chunks")));
-        if (!list) {
-            fail(makeError(ErrorCode::InvalidArgument, "chunks: " + list.error().message));
+        auto base = unwrap(getOptionalString(request, "base")).value_or("");
+        auto parts = parseFileParts(unwrap(getString(request, "chunks")));
+        if (!parts) {
+            fail(makeError(ErrorCode::InvalidArgument, "chunks: " + parts.error().message));
         }
-        auto report = unwrap(deps_.chunks.assemble(hash, size, *list));
+        auto report = unwrap(deps_.chunks.assemble(hash, size, *parts, base));
+        std::string from = base.empty()
+                               ? std::to_string(parts->size()) + " chunks"
+                               : std::to_string(parts->size()) + " parts, a delta against " + base;
         done(who, "chunks.assemble",
-             who.user + (report.stored ? " stored " : " indexed ") + hash + " from " +
-                 std::to_string(list->size()) + " chunks (" + std::to_string(report.fromBlobs) +
-                 " bytes from chunk blobs, " + std::to_string(report.fromFiles) +
-                 " from stored files)");
+             who.user + (report.stored ? " stored " : " indexed ") + hash + " from " + from + " (" +
+                 std::to_string(report.fromBlobs) + " bytes from chunk blobs, " +
+                 std::to_string(report.fromFiles) + " from stored files)");
         return VariantMap{{"stored", report.stored},
                           {"from_blobs", static_cast<std::uint64_t>(report.fromBlobs)},
                           {"from_files", static_cast<std::uint64_t>(report.fromFiles)}};
