@@ -217,22 +217,33 @@ Result<std::vector<std::string>> DbusTransport::missingBlobs(
     });
 }
 
-Result<std::vector<std::string>> DbusTransport::missingChunks(
-    const std::vector<std::string>& hashes) {
+Result<ChunksMissing> DbusTransport::missingChunks(const std::vector<std::string>& hashes,
+                                                   const std::vector<std::string>& bases) {
     return guarded([&] {
         auto req = request();
         req["hashes"] = sdbus::Variant(hashes);
-        return missingList(proxy_->MissingChunks(req));
+        if (!bases.empty()) {
+            req["bases"] = sdbus::Variant(bases);
+        }
+        auto reply = proxy_->MissingChunks(req);
+        ChunksMissing out{missingList(reply), {}};
+        if (auto it = reply.find("bases_missing"); it != reply.end()) {
+            out.basesMissing = it->second.get<std::vector<std::string>>();
+        }
+        return out;
     });
 }
 
 Result<json> DbusTransport::putChunkedFile(const std::string& sha256, std::uint64_t size,
-                                           const std::string& chunkList) {
+                                           const std::string& parts, const std::string& base) {
     return guarded([&] {
         auto req = request();
         req["hash"] = sdbus::Variant(sha256);
         req["size"] = sdbus::Variant(size);
-        req["chunks"] = sdbus::Variant(chunkList);
+        req["chunks"] = sdbus::Variant(parts);
+        if (!base.empty()) {
+            req["base"] = sdbus::Variant(base);
+        }
         return variantMapToJson(proxy_->PutChunkedFile(req));
     });
 }

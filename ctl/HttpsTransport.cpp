@@ -112,15 +112,43 @@ Result<json> HttpsTransport::putBlobs(PackWriter& pack) {
         [&pack](const HttpsClient::Sink& sink) { return pack.writeTo(sink); });
 }
 
-Result<std::vector<std::string>> HttpsTransport::missingChunks(
-    const std::vector<std::string>& hashes) {
-    return missingList(*client_, "/v1/chunks/missing", hashes);
+Result<ChunksMissing> HttpsTransport::missingChunks(const std::vector<std::string>& hashes,
+                                                    const std::vector<std::string>& bases) {
+    const std::string route = "/v1/chunks/missing";
+    json body{{"hashes", hashes}};
+    if (!bases.empty()) {
+        body["bases"] = bases;
+    }
+    auto answer = client_->requestJson(HttpMethod::Post, route, body);
+    if (!answer) {
+        return answer.error();
+    }
+    ChunksMissing out;
+    for (auto [field, list] :
+         {std::pair{"missing", &out.missing}, std::pair{"bases_missing", &out.basesMissing}}) {
+        if (!answer->is_object() || !answer->contains(field) || !(*answer)[field].is_array()) {
+            if (std::string(field) == "missing" || !bases.empty()) {
+                return makeError(ErrorCode::Internal,
+                                 "the answer to " + route + " has no '" + field + "'");
+            }
+            continue;
+        }
+        for (const auto& item : (*answer)[field]) {
+            if (item.is_string()) {
+                list->push_back(item.get<std::string>());
+            }
+        }
+    }
+    return out;
 }
 
 Result<json> HttpsTransport::putChunkedFile(const std::string& sha256, std::uint64_t size,
-                                            const std::string& chunkList) {
-    return client_->requestJson(HttpMethod::Post, "/v1/blobs/chunked",
-                                json{{"hash", sha256}, {"size", size}, {"chunks", chunkList}});
+                                            const std::string& parts, const std::string& base) {
+    json body{{"hash", sha256}, {"size", size}, {"chunks", parts}};
+    if (!base.empty()) {
+        body["base"] = base;
+    }
+    return client_->requestJson(HttpMethod::Post, "/v1/blobs/chunked", body);
 }
 
 Result<std::string> HttpsTransport::putManifest(const std::string& manifest) {

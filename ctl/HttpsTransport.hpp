@@ -21,9 +21,11 @@ public:
     Result<nlohmann::json> listKeys(const std::string& user) override;
     Result<nlohmann::json> revokeKey(const std::string& keyId) override;
     Result<std::vector<std::string>> missingBlobs(const std::vector<std::string>& hashes) override;
-    Result<std::vector<std::string>> missingChunks(const std::vector<std::string>& hashes) override;
+    Result<ChunksMissing> missingChunks(const std::vector<std::string>& hashes,
+                                        const std::vector<std::string>& bases) override;
     Result<nlohmann::json> putChunkedFile(const std::string& sha256, std::uint64_t size,
-                                          const std::string& chunkList) override;
+                                          const std::string& parts,
+                                          const std::string& base) override;
     Result<nlohmann::json> putBlobs(PackWriter& pack) override;
     Result<std::string> putManifest(const std::string& manifest) override;
     Result<std::string> getManifest(const std::string& id) override;

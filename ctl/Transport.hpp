@@ -31,6 +31,12 @@ struct JobResults {
     std::string manifest;  ///< its manifest text
 };
 
+/// What MissingChunks answered.
+struct ChunksMissing {
+    std::vector<std::string> missing;       ///< hashes the server cannot produce
+    std::vector<std::string> basesMissing;  ///< bases it does not store
+};
+
 /// The operations fetchmlctl needs from the scheduler.
 class Transport {
 public:
@@ -55,14 +61,18 @@ public:
         const std::vector<std::string>& hashes) = 0;
     /// Uploads a pack of blobs; returns {"stored","present","bytes"}.
     virtual Result<nlohmann::json> putBlobs(PackWriter& pack) = 0;
-    /// Of the given chunk hashes, those the server can produce neither from a stored blob nor
-    /// from a stored file (MissingChunks, decisions.md "Chunked files").
-    virtual Result<std::vector<std::string>> missingChunks(
-        const std::vector<std::string>& hashes) = 0;
-    /// Asks the server to store the file sha256 of size bytes from its chunks (chunkList in
-    /// the text form of store/ChunkList.hpp); returns {"stored","from_blobs","from_files"}.
+    /// Of the given chunk (or piece) hashes, those the server can produce neither from a
+    /// stored blob nor from a stored file, and of bases (files deltas will be against), those
+    /// it does not store (MissingChunks, decisions.md "Chunked files").
+    virtual Result<ChunksMissing> missingChunks(const std::vector<std::string>& hashes,
+                                                const std::vector<std::string>& bases) = 0;
+    /// Asks the server to store the file sha256 of size bytes from its parts (parts in the text
+    /// form of store/ChunkList.hpp, formatFileParts; ranges of base when base is not "");
+    /// returns {"stored","from_blobs","from_files"}. A base the server no longer stores is
+    /// NotFound, a delta that does not build the file InvalidArgument.
     virtual Result<nlohmann::json> putChunkedFile(const std::string& sha256, std::uint64_t size,
-                                                  const std::string& chunkList) = 0;
+                                                  const std::string& parts,
+                                                  const std::string& base) = 0;
     /// Records a manifest; returns its commit id.
     virtual Result<std::string> putManifest(const std::string& manifest) = 0;
     /// Fetches the manifest text of a commit or results tree.

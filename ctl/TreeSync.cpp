@@ -4,19 +4,21 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <cerrno>
+#include <algorithm>
 #include <chrono>
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <set>
 
+#include "BackupFiles.hpp"
+#include "ChunkCache.hpp"
 #include "ChunkedUpload.hpp"
 #include "ProgressLine.hpp"
 #include "store/ChunkList.hpp"
 #include "store/FastCdc.hpp"
 #include "store/Pack.hpp"
+#include "store/Sha256.hpp"
 #include "store/StatCache.hpp"
 
 namespace fetchml::ctl {
@@ -71,17 +73,117 @@ std::int64_t fileClockNs() {
     return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
-// mkdir -p of an absolute path, new directories 0700 (the cache says what files a user has).
-bool makeDirs(const std::string& path) {
-    for (std::size_t slash = path.find('/', 1);; slash = path.find('/', slash + 1)) {
-        std::string part = path.substr(0, slash);
-        if (::mkdir(part.c_str(), 0700) != 0 && errno != EEXIST) {
-            return false;
+// The real path of dir (the chunk cache's key), or dir itself when it cannot be resolved.
+std::string realPath(const std::string& dir) {
+    char* real = ::realpath(dir.c_str(), nullptr);
+    if (real == nullptr) {
+        return dir;
+    }
+    std::string out = real;
+    std::free(real);
+    return out;
+}
+
+// MissingChunks for the blobs of uploads and the bases of their deltas.
+Result<ChunksMissing> askMissingChunks(Transport& transport,
+                                       const std::vector<ChunkedUpload>& uploads,
+                                       SyncSummary& summary) {
+    std::vector<std::string> hashes;
+    std::vector<std::string> bases;
+    for (const auto& upload : uploads) {
+        for (const auto& blob : upload.blobs) {
+            hashes.push_back(blob.sha256);
         }
-        if (slash == std::string::npos) {
-            return true;
+        if (!upload.base.empty()) {
+            bases.push_back(upload.base);
         }
     }
+    summary.chunkListBytes += (hashes.size() + bases.size()) * Sha256::kHexDigits;
+    auto answer = transport.missingChunks(hashes, bases);
+    if (!answer) {
+        return withContext(answer.error(), "asking the server which chunks it lacks");
+    }
+    return answer;
+}
+
+// PutChunkedFile for one upload.
+Result<nlohmann::json> assembleChunked(Transport& transport, const ChunkedUpload& upload,
+                                       SyncSummary& summary) {
+    const std::string parts = formatFileParts(upload.parts);
+    summary.chunkListBytes += parts.size();
+    auto assembled = transport.putChunkedFile(upload.sha256, upload.size, parts, upload.base);
+    if (!assembled) {
+        return withContext(
+            assembled.error(),
+            "assembling " + upload.path + " from " + count(upload.parts.size(), "part") +
+                (upload.base.empty() ? ""
+                                     : " (a delta against " + upload.base.substr(0, 12) + ")"));
+    }
+    return assembled;
+}
+
+// One PutBlobs call per pack. fetchmld's PutBlobs reads the pack with PackReader, which
+// hands every blob to BlobStore::put: written to a temporary file, verified, fsync'd, linked
+// into objects/ and the directory fsync'd before the next blob is read. PutBlobs answers only
+// after the whole pack was read, so when it returns every blob of the pack is durable and
+// MissingBlobs (BlobStore::has) no longer lists it: a later sync resumes after the last
+// completed pack (and even blobs verified before a failure stay stored). chunkBytes (in/out)
+// adds the bytes of chunk and piece blobs sent.
+Result<void> sendPacks(Transport& transport, const std::string& dir,
+                       const std::vector<PackPlan>& packs, const SyncOptions& options,
+                       SyncSummary& summary, std::uint64_t& chunkBytes) {
+    std::uint64_t totalBytes = 0;
+    std::uint64_t totalBlobs = 0;
+    for (const auto& pack : packs) {
+        totalBytes += pack.bytes;
+        totalBlobs += pack.blobs.size();
+    }
+    summary.blobsMissing += totalBlobs;
+    const std::uint64_t bytesStart = summary.bytesSent;
+    const std::uint64_t blobsStart = summary.blobsSent;
+    ProgressLine progress(options.progress && totalBlobs > 0, totalBytes, totalBlobs);
+    for (std::size_t i = 0; i < packs.size(); ++i) {
+        const PackPlan& plan = packs[i];
+        std::vector<PackItem> items;
+        std::vector<std::uint64_t> ends;  // content offset in the pack where each blob ends
+        std::uint64_t offset = 0;
+        for (const auto& blob : plan.blobs) {
+            PackItem item{blob.sha256, dir + "/" + blob.path};
+            if (blob.chunk) {
+                item.offset = blob.offset;
+                item.length = blob.size;
+            }
+            items.push_back(std::move(item));
+            offset += blob.size;
+            ends.push_back(offset);
+        }
+        PackWriter writer(std::move(items));
+        const std::uint64_t bytesBefore = summary.bytesSent - bytesStart;
+        const std::uint64_t blobsBefore = summary.blobsSent - blobsStart;
+        std::size_t done = 0;  // blobs of this pack wholly handed on; content only grows
+        writer.onProgress([&](std::uint64_t content) {
+            while (done < ends.size() && ends[done] <= content) {
+                ++done;
+            }
+            progress.update(bytesBefore + content, blobsBefore + done);
+        });
+        auto stored = transport.putBlobs(writer);
+        if (!stored) {
+            progress.finish();
+            return withContext(stored.error(), "sending pack " + std::to_string(i + 1) + " of " +
+                                                   std::to_string(packs.size()) + " (" +
+                                                   describePack(plan) + ")");
+        }
+        summary.packs += 1;
+        summary.blobsSent += plan.blobs.size();
+        summary.bytesSent += plan.bytes;
+        for (const auto& blob : plan.blobs) {
+            chunkBytes += blob.chunk ? blob.size : 0;
+        }
+        progress.update(summary.bytesSent - bytesStart, summary.blobsSent - blobsStart);
+    }
+    progress.finish();
+    return {};
 }
 
 }  // namespace
@@ -120,6 +222,8 @@ nlohmann::json SyncSummary::toJson() const {
                           {"bytes_sent", bytesSent},
                           {"packs", packs},
                           {"chunked_files", chunkedFiles},
+                          {"delta_files", deltaFiles},
+                          {"chunk_list_bytes", chunkListBytes},
                           {"bytes_reused", bytesReused},
                           {"files_hashed", filesHashed},
                           {"bytes_hashed", bytesHashed},
@@ -127,13 +231,7 @@ nlohmann::json SyncSummary::toJson() const {
 }
 
 std::string statCacheDir(const char* xdgCacheHome, const char* home) {
-    if (xdgCacheHome != nullptr && xdgCacheHome[0] == '/') {
-        return std::string(xdgCacheHome) + "/fetchml/trees";
-    }
-    if (home != nullptr && home[0] == '/') {
-        return std::string(home) + "/.cache/fetchml/trees";
-    }
-    return "";
+    return userCacheDir(xdgCacheHome, home, "trees");
 }
 
 std::string statCacheFile(const std::string& cacheDir, const std::string& root) {
@@ -173,10 +271,11 @@ Result<Manifest> scanTree(const std::string& dir, const ScanOptions& options, Sc
     const bool unchanged = cache.hashedFiles() == 0 && cache.reusedFiles() == cache.loadedEntries();
     if (!cacheFile.empty() && !unchanged) {
         const std::string cacheDir = cacheFile.substr(0, cacheFile.rfind('/'));
-        Result<void> saved = makeDirs(cacheDir)
-                                 ? cache.save(cacheFile, scanStart)
-                                 : makeError(ErrorCode::Internal, "cannot create " + cacheDir +
-                                                                      ": " + std::strerror(errno));
+        // New directories 0700: the cache says what files a user has.
+        Result<void> saved = makeDirs(cacheDir, 0700);
+        if (saved) {
+            saved = cache.save(cacheFile, scanStart);
+        }
         if (!saved) {
             std::fprintf(stderr,
                          "fetchmlctl: stat cache not written (the next scan hashes "
@@ -256,98 +355,99 @@ Result<void> syncTree(Transport& transport, const Manifest& manifest, const std:
         }
     }
     auto packs = planPacks(manifest, wholeMissing, options.maxPackBytes);
+    ChunkCache cache(options.useChunkCache
+                         ? chunkCacheDir(std::getenv("XDG_CACHE_HOME"), std::getenv("HOME"))
+                         : std::string(),
+                     realPath(dir));
     std::vector<ChunkedUpload> uploads;
     if (!largeMissing.empty()) {
-        std::vector<std::string> chunkHashes;
         for (const auto& entry : largeMissing) {
-            auto upload = chunkForUpload(dir, entry);
+            // A delta against the version this client sent last, when it still knows it.
+            auto previous = cache.load(entry.path);
+            const bool delta = previous && previous->sha256 != entry.sha256;
+            auto upload = prepareChunkedUpload(dir, entry, delta ? &*previous : nullptr);
             if (!upload) {
                 return upload.error();
             }
-            for (const auto& chunk : upload->file.chunks) {
-                chunkHashes.push_back(chunk.sha256);
-            }
             uploads.push_back(std::move(*upload));
         }
-        auto chunksMissing = transport.missingChunks(chunkHashes);
+        auto chunksMissing = askMissingChunks(transport, uploads, summary);
         if (!chunksMissing) {
-            return withContext(chunksMissing.error(), "asking the server which chunks it lacks");
+            return chunksMissing.error();
+        }
+        // A delta whose base the server does not store goes as a full chunk list after all.
+        std::vector<ChunkedUpload> redone;
+        for (std::size_t i = 0; i < uploads.size(); ++i) {
+            const auto& gone = chunksMissing->basesMissing;
+            if (!uploads[i].base.empty() &&
+                std::find(gone.begin(), gone.end(), uploads[i].base) != gone.end()) {
+                auto full = prepareChunkedUpload(dir, largeMissing[i], nullptr);
+                if (!full) {
+                    return full.error();
+                }
+                uploads[i] = std::move(*full);
+                redone.push_back(uploads[i]);
+            }
+        }
+        if (!redone.empty()) {
+            auto more = askMissingChunks(transport, redone, summary);
+            if (!more) {
+                return more.error();
+            }
+            chunksMissing->missing.insert(chunksMissing->missing.end(), more->missing.begin(),
+                                          more->missing.end());
         }
         for (auto& pack :
-             planPacks(missingChunkBlobs(uploads, *chunksMissing), options.maxPackBytes)) {
+             planPacks(missingChunkBlobs(uploads, chunksMissing->missing), options.maxPackBytes)) {
             packs.push_back(std::move(pack));
         }
     }
-    std::uint64_t totalBytes = 0;
-    std::uint64_t totalBlobs = 0;
-    for (const auto& pack : packs) {
-        totalBytes += pack.bytes;
-        totalBlobs += pack.blobs.size();
+    std::uint64_t chunkBytesSent = 0;
+    if (auto sent = sendPacks(transport, dir, packs, options, summary, chunkBytesSent); !sent) {
+        return sent;
     }
-    summary.blobsMissing = totalBlobs;
 
-    // One PutBlobs call per pack. fetchmld's PutBlobs reads the pack with PackReader, which
-    // hands every blob to BlobStore::put: written to a temporary file, verified, fsync'd,
-    // linked into objects/ and the directory fsync'd before the next blob is read. PutBlobs
-    // answers only after the whole pack was read, so when it returns every blob of the pack
-    // is durable and MissingBlobs (BlobStore::has) no longer lists it: a later sync resumes
-    // after the last completed pack (and even blobs verified before a failure stay stored).
-    ProgressLine progress(options.progress && totalBlobs > 0, totalBytes, totalBlobs);
-    for (std::size_t i = 0; i < packs.size(); ++i) {
-        const PackPlan& plan = packs[i];
-        std::vector<PackItem> items;
-        std::vector<std::uint64_t> ends;  // content offset in the pack where each blob ends
-        std::uint64_t offset = 0;
-        for (const auto& blob : plan.blobs) {
-            PackItem item{blob.sha256, dir + "/" + blob.path};
-            if (blob.chunk) {
-                item.offset = blob.offset;
-                item.length = blob.size;
+    for (std::size_t i = 0; i < uploads.size(); ++i) {
+        ChunkedUpload& upload = uploads[i];
+        auto assembled = assembleChunked(transport, upload, summary);
+        if (!assembled && !upload.base.empty() &&
+            (assembled.error().code == ErrorCode::NotFound ||
+             assembled.error().code == ErrorCode::InvalidArgument)) {
+            // The base went away since MissingChunks, or the cache was wrong about it (the
+            // server checks the result's hash): send this file as a full chunk list.
+            auto full = prepareChunkedUpload(dir, largeMissing[i], nullptr);
+            if (!full) {
+                return full.error();
             }
-            items.push_back(std::move(item));
-            offset += blob.size;
-            ends.push_back(offset);
-        }
-        PackWriter writer(std::move(items));
-        const std::uint64_t bytesBefore = summary.bytesSent;
-        const std::uint64_t blobsBefore = summary.blobsSent;
-        std::size_t done = 0;  // blobs of this pack wholly handed on; content only grows
-        writer.onProgress([&](std::uint64_t content) {
-            while (done < ends.size() && ends[done] <= content) {
-                ++done;
+            upload = std::move(*full);
+            std::vector<ChunkedUpload> one{upload};
+            auto more = askMissingChunks(transport, one, summary);
+            if (!more) {
+                return more.error();
             }
-            progress.update(bytesBefore + content, blobsBefore + done);
-        });
-        auto stored = transport.putBlobs(writer);
-        if (!stored) {
-            progress.finish();
-            return withContext(stored.error(), "sending pack " + std::to_string(i + 1) + " of " +
-                                                   std::to_string(packs.size()) + " (" +
-                                                   describePack(plan) + ")");
+            auto extra = planPacks(missingChunkBlobs(one, more->missing), options.maxPackBytes);
+            if (auto sent = sendPacks(transport, dir, extra, options, summary, chunkBytesSent);
+                !sent) {
+                return sent;
+            }
+            assembled = assembleChunked(transport, upload, summary);
         }
-        summary.packs += 1;
-        summary.blobsSent += plan.blobs.size();
-        summary.bytesSent += plan.bytes;
-        progress.update(summary.bytesSent, summary.blobsSent);
-    }
-    progress.finish();
-
-    for (const auto& upload : uploads) {
-        auto assembled = transport.putChunkedFile(upload.file.sha256, upload.file.size,
-                                                  formatChunkList(upload.file.chunks));
         if (!assembled) {
-            return withContext(assembled.error(), "assembling " + upload.path + " from " +
-                                                      count(upload.file.chunks.size(), "chunk"));
+            return assembled.error();
         }
         summary.chunkedFiles += 1;
-        summary.bytesReused += upload.file.size;
-    }
-    // What of the chunked files was not sent is what the server had already.
-    for (const auto& pack : packs) {
-        for (const auto& blob : pack.blobs) {
-            summary.bytesReused -= blob.chunk ? blob.size : 0;
+        summary.deltaFiles += upload.base.empty() ? 0 : 1;
+        summary.bytesReused += upload.size;
+        if (auto saved = cache.save(upload.path, upload.fine); !saved) {
+            std::fprintf(stderr,
+                         "fetchmlctl: chunk cache not written (the next change of %s sends "
+                         "its full chunk list): %s\n",
+                         upload.path.c_str(), saved.error().message.c_str());
         }
     }
+    // What of the chunked files was not sent is what the server had already (a delta the
+    // server refused sends pieces and then chunks of the same bytes: never below zero).
+    summary.bytesReused -= std::min(summary.bytesReused, chunkBytesSent);
 
     auto commit = transport.putManifest(manifest.text());
     if (!commit) {

@@ -53,20 +53,23 @@ std::vector<PackPlan> planPacks(const Manifest& manifest, const std::vector<std:
 
 /// What a sync did. Sizes in bytes, time in seconds.
 struct SyncSummary {
-    std::string commit;              ///< commit id of the tree
-    std::uint64_t files = 0;         ///< files in the tree
-    std::uint64_t bytes = 0;         ///< total size of the tree's files
-    std::uint64_t blobsMissing = 0;  ///< distinct blobs the server lacked when asked
-    std::uint64_t blobsSent = 0;     ///< blobs in packs the server accepted
-    std::uint64_t bytesSent = 0;     ///< file data in those packs (pack headers excluded)
-    std::uint64_t packs = 0;         ///< packs the server accepted (PutBlobs calls)
-    std::uint64_t chunkedFiles = 0;  ///< missing files sent as chunks (over 8 MiB)
-    std::uint64_t bytesReused = 0;   ///< bytes of those the server had in other files
-    std::uint64_t filesHashed = 0;   ///< files the scan read (the others came from the cache)
-    std::uint64_t bytesHashed = 0;   ///< their bytes
-    double seconds = 0;              ///< wall time
+    std::string commit;                ///< commit id of the tree
+    std::uint64_t files = 0;           ///< files in the tree
+    std::uint64_t bytes = 0;           ///< total size of the tree's files
+    std::uint64_t blobsMissing = 0;    ///< distinct blobs the server lacked when asked
+    std::uint64_t blobsSent = 0;       ///< blobs in packs the server accepted
+    std::uint64_t bytesSent = 0;       ///< file data in those packs (pack headers excluded)
+    std::uint64_t packs = 0;           ///< packs the server accepted (PutBlobs calls)
+    std::uint64_t chunkedFiles = 0;    ///< missing files sent as chunks (over 8 MiB)
+    std::uint64_t deltaFiles = 0;      ///< of those, sent as a delta against their last version
+    std::uint64_t chunkListBytes = 0;  ///< chunk hashes asked about and part lists sent
+    std::uint64_t bytesReused = 0;     ///< bytes of those the server had in other files
+    std::uint64_t filesHashed = 0;     ///< files the scan read (the others came from the cache)
+    std::uint64_t bytesHashed = 0;     ///< their bytes
+    double seconds = 0;                ///< wall time
     /// {"commit","files","bytes","blobs_missing","blobs_sent","bytes_sent","packs",
-    /// "chunked_files","bytes_reused","files_hashed","bytes_hashed","seconds"}.
+    /// "chunked_files","delta_files","chunk_list_bytes","bytes_reused","files_hashed",
+    /// "bytes_hashed","seconds"}.
     nlohmann::json toJson() const;
 };
 
@@ -74,6 +77,10 @@ struct SyncSummary {
 struct SyncOptions {
     bool progress = false;                       ///< show progress on stderr ('\r'-rewritten line)
     std::uint64_t maxPackBytes = kMaxPackBytes;  ///< see planPacks
+    /// Send a changed large file as a delta against the version sent last, remembered in the
+    /// chunk cache (ChunkCache.hpp, chunkCacheDir from the environment); false: full chunk
+    /// lists, and the cache is neither read nor written.
+    bool useChunkCache = true;
 };
 
 /// How to scan a tree.

@@ -100,48 +100,71 @@ std::size_t FastCdc::cut(const unsigned char* data, std::size_t size) const {
     return end;
 }
 
-Result<ChunkedFile> chunkFd(int fd, const FastCdc& cdc) {
-    std::size_t capacity = std::max<std::size_t>(4u << 20, 2 * std::size_t{cdc.limits().max});
+Result<std::vector<ChunkedFile>> chunkFdLevels(int fd, const std::vector<const FastCdc*>& cdcs) {
+    std::size_t lookahead = 0;  // the largest max: every chunker needs that much ahead
+    for (const FastCdc* cdc : cdcs) {
+        lookahead = std::max<std::size_t>(lookahead, cdc->limits().max);
+    }
+    const std::size_t capacity = std::max<std::size_t>(4u << 20, 2 * lookahead);
     std::vector<unsigned char> buf(capacity);
-    std::size_t begin = 0;  // first byte not yet in a chunk
+    std::vector<std::size_t> begins(cdcs.size(), 0);  // each chunker's first byte not in a chunk
     std::size_t filled = 0;
     bool atEnd = false;
-    ChunkedFile out;
+    std::vector<ChunkedFile> out(cdcs.size());
     Sha256 whole;
     while (true) {
-        // Keep at least max bytes ahead of begin unless the file ends first.
-        if (!atEnd && filled - begin < cdc.limits().max) {
-            std::memmove(buf.data(), buf.data() + begin, filled - begin);
-            filled -= begin;
-            begin = 0;
-            while (!atEnd && filled < capacity) {
-                ssize_t n = ::read(fd, buf.data() + filled, capacity - filled);
-                if (n < 0) {
-                    if (errno == EINTR) {
-                        continue;
-                    }
-                    return makeError(ErrorCode::Internal, "reading fd " + std::to_string(fd) +
-                                                              ": " + std::strerror(errno));
-                }
-                if (n == 0) {
-                    atEnd = true;
-                }
-                filled += static_cast<std::size_t>(n);
+        // Each chunker cuts as far as it can while it has max bytes ahead (or the file ends).
+        for (std::size_t k = 0; k < cdcs.size(); ++k) {
+            const FastCdc& cdc = *cdcs[k];
+            while (begins[k] < filled && (atEnd || filled - begins[k] >= cdc.limits().max)) {
+                std::size_t len = cdc.cut(buf.data() + begins[k], filled - begins[k]);
+                Sha256 part;
+                part.update(buf.data() + begins[k], len);
+                out[k].chunks.push_back(
+                    Chunk{out[k].size, static_cast<std::uint32_t>(len), part.finishHex()});
+                out[k].size += len;
+                begins[k] += len;
             }
         }
-        if (begin == filled) {
+        if (atEnd) {
             break;
         }
-        std::size_t len = cdc.cut(buf.data() + begin, filled - begin);
-        Sha256 part;
-        part.update(buf.data() + begin, len);
-        whole.update(buf.data() + begin, len);
-        out.chunks.push_back(Chunk{out.size, static_cast<std::uint32_t>(len), part.finishHex()});
-        out.size += len;
-        begin += len;
+        // Keep the bytes some chunker has not cut yet; read more after them.
+        const std::size_t keep = *std::min_element(begins.begin(), begins.end());
+        std::memmove(buf.data(), buf.data() + keep, filled - keep);
+        filled -= keep;
+        for (auto& b : begins) {
+            b -= keep;
+        }
+        while (!atEnd && filled < capacity) {
+            ssize_t n = ::read(fd, buf.data() + filled, capacity - filled);
+            if (n < 0) {
+                if (errno == EINTR) {
+                    continue;
+                }
+                return makeError(ErrorCode::Internal,
+                                 "reading fd " + std::to_string(fd) + ": " + std::strerror(errno));
+            }
+            if (n == 0) {
+                atEnd = true;
+            }
+            whole.update(buf.data() + filled, static_cast<std::size_t>(n));
+            filled += static_cast<std::size_t>(n);
+        }
     }
-    out.sha256 = whole.finishHex();
+    const std::string digest = whole.finishHex();
+    for (auto& file : out) {
+        file.sha256 = digest;
+    }
     return out;
+}
+
+Result<ChunkedFile> chunkFd(int fd, const FastCdc& cdc) {
+    auto levels = chunkFdLevels(fd, {&cdc});
+    if (!levels) {
+        return levels.error();
+    }
+    return std::move(levels->front());
 }
 
 }  // namespace fetchml

@@ -52,6 +52,11 @@ public:
     /// change of 1 MiB resends about 1 MiB plus one or two chunks (issue 6's 10% target), large
     /// enough that a 1 GiB file is about 16,000 chunks.
     static constexpr ChunkLimits kFileLimits{16u << 10, 64u << 10, 256u << 10};
+    /// The finer limits a client cuts the same files with to find what changed since the
+    /// version it sent last (2 KiB, 8 KiB, 32 KiB; decisions.md "Chunked files", delta): a
+    /// change costs itself plus about one 8 KiB chunk at each end. These chunks stay on the
+    /// client (ctl/ChunkCache.hpp); the server never sees them.
+    static constexpr ChunkLimits kDeltaLimits{2u << 10, 8u << 10, 32u << 10};
     /// Files larger than this (8 MiB) are chunked; smaller ones are one blob.
     static constexpr std::uint64_t kChunkedFileBytes = 8u << 20;
 
@@ -94,5 +99,10 @@ private:
 /// each chunk and the whole file in the same pass (reads of 4 MiB or 2 * max, whichever is
 /// larger). Errors: Internal "reading fd N: <strerror>".
 Result<ChunkedFile> chunkFd(int fd, const FastCdc& cdc);
+
+/// chunkFd with several chunkers over one read of fd: result k holds the chunks cdcs[k] cuts
+/// (every result has the same size and whole-file sha256). cdcs must not be empty.
+/// Errors: Internal "reading fd N: <strerror>".
+Result<std::vector<ChunkedFile>> chunkFdLevels(int fd, const std::vector<const FastCdc*>& cdcs);
 
 }  // namespace fetchml

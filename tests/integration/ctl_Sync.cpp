@@ -3,13 +3,15 @@
 // tree over 64 MiB of file data goes in several packs; and a sync whose second pack is
 // refused (by the edge's https.max_body_bytes) leaves the first pack's blobs stored, so the
 // next sync sends only the rest. A file over 8 MiB goes as content-defined chunks, so a change
-// inside it sends about the changed bytes.
+// inside it sends about the changed bytes: as a delta against the version sent before, or,
+// when the server cannot use that delta, as its full chunk list.
 
 #include <sys/stat.h>
 #include <unistd.h>
 #include <catch2/catch.hpp>
 
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -210,9 +212,11 @@ TEST_CASE("a change inside a large file sends about the changed bytes", "[ctl][s
     auto first = f.syncJson(false);
     INFO(first.dump());
     CHECK(first["chunked_files"] == 1);
+    CHECK(first["delta_files"] == 0);  // the client knows no earlier version
     CHECK(first["bytes_sent"] == big.size() + 12);
 
-    // Overwrite 1 MiB in the middle, over HTTPS and over D-Bus in turn.
+    // Overwrite 1 MiB in the middle, over HTTPS and over D-Bus in turn: each goes as a delta
+    // against the version sent before (issue 6: bytes sent within 10% of the changed bytes).
     for (bool overHttps : {true, false}) {
         const std::uint64_t at = overHttps ? 17 * kMiB + 12345 : 29 * kMiB + 777;
         big.replace(at, kMiB, randomBytes(kMiB, overHttps ? 32 : 33));
@@ -220,10 +224,13 @@ TEST_CASE("a change inside a large file sends about the changed bytes", "[ctl][s
         auto changed = f.syncJson(overHttps);
         INFO(changed.dump());
         CHECK(changed["chunked_files"] == 1);
+        CHECK(changed["delta_files"] == 1);
         const auto sent = changed["bytes_sent"].get<std::uint64_t>();
         CHECK(sent >= kMiB);
-        CHECK(sent <= kMiB + 2 * (256 << 10));  // the change plus at most a chunk each side
+        CHECK(sent <= kMiB + kMiB / 10);
         CHECK(changed["bytes_reused"] == big.size() - sent);
+        // The part list and the hashes asked about are a few lines, not one per chunk.
+        CHECK(changed["chunk_list_bytes"].get<std::uint64_t>() < 2048);
 
         // The server's copy is the new file, byte for byte.
         const std::string sha = fetchml::Sha256::hashBuffer(big);
@@ -233,6 +240,70 @@ TEST_CASE("a change inside a large file sends about the changed bytes", "[ctl][s
         REQUIRE(stored);
         CHECK(*stored == sha);
     }
+}
+
+TEST_CASE("a delta the server cannot use falls back to the full chunk list", "[ctl][sync]") {
+    Fixture f;
+    std::string big = randomBytes(20 * kMiB, 41);
+    writeFile(f.file("data.bin"), big);
+    auto first = f.syncJson(false);
+    REQUIRE(first["chunked_files"] == 1);
+    // The chunk cache entry of data.bin (ctl/ChunkCache.hpp): one file per tree path.
+    char* real = ::realpath(f.exp().c_str(), nullptr);
+    REQUIRE(real != nullptr);
+    std::string key = std::string(real) + '\0' + "data.bin";
+    std::free(real);
+    const std::string entry = std::string(std::getenv("XDG_CACHE_HOME")) + "/fetchml/chunks/" +
+                              fetchml::Sha256::hashBuffer(key) + ".fine";
+    const std::string cached = readFile(entry);
+    REQUIRE(cached.rfind("fetchml-fine-chunks 1\nfile " + fetchml::Sha256::hashBuffer(big), 0) ==
+            0);
+
+    auto changeAndSync = [&](unsigned seed) {
+        big.replace(5 * kMiB, kMiB, randomBytes(kMiB, seed));
+        writeFile(f.file("data.bin"), big);
+        auto changed = f.syncJson(false);
+        INFO(changed.dump());
+        const std::string sha = fetchml::Sha256::hashBuffer(big);
+        auto blob = f.stack.client->OpenBlob({{"hash", sdbus::Variant(sha)}});
+        auto stored = fetchml::Sha256::hashFd(blob.get());
+        REQUIRE(stored);
+        CHECK(*stored == sha);
+        return changed;
+    };
+    SECTION("the base is a version the server never stored") {
+        std::string foreign = cached;
+        foreign.replace(foreign.find("file ") + 5, 64, std::string(64, 'a'));
+        writeFile(entry, foreign);
+        auto changed = changeAndSync(42);
+        CHECK(changed["chunked_files"] == 1);
+        CHECK(changed["delta_files"] == 0);
+        // Only the chunks around the change went: the full list found the rest on the server.
+        CHECK(changed["bytes_sent"].get<std::uint64_t>() <= kMiB + 2 * (256 << 10));
+    }
+    SECTION("the cached chunks are not the base's (two swapped): the server refuses the file") {
+        std::string wrong = cached;
+        const std::size_t line1 = wrong.find('\n', wrong.find("file ")) + 1;
+        const std::size_t line2 = wrong.find('\n', line1) + 1;
+        const std::size_t line3 = wrong.find('\n', line2) + 1;
+        std::string a = wrong.substr(line1, line2 - line1);
+        std::string b = wrong.substr(line2, line3 - line2);
+        REQUIRE(a != b);
+        wrong.replace(line1, line3 - line1, b + a);
+        writeFile(entry, wrong);
+        auto changed = changeAndSync(43);
+        CHECK(changed["chunked_files"] == 1);
+        CHECK(changed["delta_files"] == 0);
+    }
+    SECTION("a damaged entry is not used") {
+        writeFile(entry, cached.substr(0, cached.size() / 2));
+        auto changed = changeAndSync(44);
+        CHECK(changed["delta_files"] == 0);
+    }
+    // Each way, the entry now describes the version just sent, and the next change is a delta.
+    auto next = changeAndSync(45);
+    CHECK(next["delta_files"] == 1);
+    CHECK(next["bytes_sent"].get<std::uint64_t>() <= kMiB + kMiB / 10);
 }
 
 TEST_CASE("an interrupted sync resumes without resending stored blobs", "[ctl][sync]") {

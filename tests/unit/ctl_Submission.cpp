@@ -40,10 +40,12 @@ public:
         return unused();
     }
     Result<json> putBlobs(PackWriter&) override { return unused(); }
-    Result<std::vector<std::string>> missingChunks(const std::vector<std::string>&) override {
+    Result<ChunksMissing> missingChunks(const std::vector<std::string>&,
+                                        const std::vector<std::string>&) override {
         return unused();
     }
-    Result<json> putChunkedFile(const std::string&, std::uint64_t, const std::string&) override {
+    Result<json> putChunkedFile(const std::string&, std::uint64_t, const std::string&,
+                                const std::string&) override {
         return unused();
     }
     Result<std::string> putManifest(const std::string&) override { return unused(); }

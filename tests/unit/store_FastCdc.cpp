@@ -193,3 +193,34 @@ TEST_CASE("chunkFd: hashes every chunk and the whole file in one pass", "[store]
         CHECK(none->sha256 == Sha256::hashBuffer(""));
     }
 }
+
+TEST_CASE("chunkFdLevels: each chunker's chunks from one read, as chunkFd cuts them",
+          "[store][fastcdc]") {
+    FastCdc coarse = fileCdc();
+    auto fine = FastCdc::create(FastCdc::kDeltaLimits);
+    REQUIRE(fine);
+    StoreTempDir tmp;
+    const std::string data = randomBytes((9u << 20) + 777, 11);
+    const std::string path = tmp / "big.bin";
+    writeTestFile(path, data);
+
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    REQUIRE(fd);
+    auto levels = chunkFdLevels(fd.get(), {&coarse, &*fine});
+    REQUIRE(levels);
+    REQUIRE(levels->size() == 2);
+    const FastCdc* cdcs[] = {&coarse, &*fine};
+    for (std::size_t k = 0; k < 2; ++k) {
+        const ChunkedFile& file = (*levels)[k];
+        CHECK(file.size == data.size());
+        CHECK(file.sha256 == Sha256::hashBuffer(data));
+        auto expected = cutAll(*cdcs[k], data);
+        REQUIRE(file.chunks.size() == expected.size());
+        for (std::size_t i = 0; i < expected.size(); ++i) {
+            CHECK(file.chunks[i].sha256 == Sha256::hashBuffer(expected[i]));
+        }
+    }
+    // The fine chunks are about four times as many as the coarse ones (8 KiB against 64 KiB
+    // normal, normalized chunking keeps both near their normal size).
+    CHECK((*levels)[1].chunks.size() > 4 * (*levels)[0].chunks.size());
+}
