@@ -123,8 +123,9 @@ public:
     /// The first sync, then syncs after changes until a stop signal. A failure of the first
     /// sync ends the command (the server or the tree is not usable); later ones are retried.
     Outcome run(const StopSignals& stop) {
-        say("watching " + args_.dir + ": " + plural(watcher_.directories(), "directory") +
-            ", debounce " + std::to_string(args_.debounceMs) + " ms");
+        say("watching " + args_.dir + ": " + std::to_string(watcher_.directories()) +
+            (watcher_.directories() == 1 ? " directory" : " directories") + ", debounce " +
+            std::to_string(args_.debounceMs) + " ms");
         if (auto failed = syncOnce()) {
             return failed;
         }
