@@ -49,6 +49,7 @@ struct KeySpec {
     const char* key;
     Binding binding;
     std::vector<std::string> allowed = {};  ///< for enumerated strings; empty = any string
+    std::uint64_t minimum = 0;              ///< for unsigned integers: the smallest allowed
 };
 
 std::string joinAllowed(const std::vector<std::string>& allowed, const char* sep) {
@@ -60,8 +61,9 @@ std::string joinAllowed(const std::vector<std::string>& allowed, const char* sep
 }
 
 template <typename T>
-std::string integerWhat() {
-    return "an integer 0.." + std::to_string(std::numeric_limits<T>::max());
+std::string integerWhat(std::uint64_t minimum = 0) {
+    return "an integer " + std::to_string(minimum) + ".." +
+           std::to_string(std::numeric_limits<T>::max());
 }
 
 /// Parses a decimal unsigned integer of type T; no sign, no spaces, no suffix.
@@ -101,10 +103,10 @@ Result<void> assign(bool& out, const Value& v, const KeySpec&) {
 }
 
 template <typename T>
-requires std::is_unsigned_v<T> Result<void> assign(T& out, const Value& v, const KeySpec&) {
+requires std::is_unsigned_v<T> Result<void> assign(T& out, const Value& v, const KeySpec& spec) {
     auto parsed = parseUnsigned<T>(v.items.front().text);
-    if (!parsed) {
-        return valueError(v.items.front(), integerWhat<T>());
+    if (!parsed || *parsed < spec.minimum) {
+        return valueError(v.items.front(), integerWhat<T>(spec.minimum));
     }
     out = *parsed;
     return {};
@@ -159,7 +161,7 @@ const std::vector<KeySpec>& keys() {
         {"paths", "state_dir", bind<&S::paths, &PathSettings::stateDir>()},
         {"paths", "runtime_dir", bind<&S::paths, &PathSettings::runtimeDir>()},
         {"paths", "store_dir", bind<&S::paths, &PathSettings::storeDir>()},
-        {"store", "gc_grace_s", bind<&S::store, &StoreSettings::gcGraceS>()},
+        {"store", "gc_grace_s", bind<&S::store, &StoreSettings::gcGraceS>(), {}, 1},
         {"log", "level", bind<&S::log, &LogSettings::level>(),
             {"trace", "debug", "info", "warning", "error", "critical"}},
         {"log", "target", bind<&S::log, &LogSettings::target>(), {"auto", "console", "journal"}},

@@ -154,6 +154,10 @@ TEST_CASE("Config: each error names file, line, column, key and value", "[core][
         CHECK(errorOf(dir, "worker:\n  slots: 4294967296\n") ==
               f + ":2:10: worker.slots: expected an integer 0..4294967295, got '4294967296'");
     }
+    SECTION("below a key's minimum (fetchmld would refuse it at start)") {
+        CHECK(errorOf(dir, "store:\n  gc_grace_s: 0\n") ==
+              f + ":2:15: store.gc_grace_s: expected an integer 1..4294967295, got '0'");
+    }
     SECTION("empty integer") {
         CHECK(errorOf(dir, "worker:\n  slots:\n") ==
               f + ":2:9: worker.slots: expected an integer 0..4294967295, got ''");
