@@ -15,21 +15,12 @@
 
 using namespace fetchml;
 using namespace fetchml::ctl;
+using fetchml::testing::randomBytes;
 using fetchml::testing::readTestFile;
 using fetchml::testing::StoreTempDir;
 using fetchml::testing::writeTestFile;
 
 namespace {
-
-std::string randomBytes(std::size_t n, std::uint64_t seed) {
-    std::mt19937_64 rng(seed);
-    std::string out(n, '\0');
-    for (std::size_t i = 0; i + 8 <= n; i += 8) {
-        std::uint64_t v = rng();
-        std::memcpy(out.data() + i, &v, 8);
-    }
-    return out;
-}
 
 FineChunks sample() {
     return FineChunks{std::string(64, 'f'),

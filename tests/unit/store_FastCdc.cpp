@@ -15,22 +15,11 @@
 #include "sys/UniqueFd.hpp"
 
 using namespace fetchml;
+using fetchml::testing::randomBytes;
 using fetchml::testing::StoreTempDir;
 using fetchml::testing::writeTestFile;
 
 namespace {
-
-std::string randomBytes(std::size_t n, std::uint64_t seed) {
-    std::mt19937_64 rng(seed);
-    std::string s(n, '\0');
-    for (std::size_t i = 0; i < n; i += 8) {
-        std::uint64_t v = rng();
-        for (std::size_t k = 0; k < 8 && i + k < n; ++k) {
-            s[i + k] = static_cast<char>(v >> (8 * k));
-        }
-    }
-    return s;
-}
 
 std::vector<std::string> cutAll(const FastCdc& cdc, const std::string& data) {
     std::vector<std::string> chunks;

@@ -4,8 +4,10 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <stdexcept>
 #include <string>
 
@@ -56,6 +58,21 @@ inline void writeTestFile(const std::string& path, const std::string& content, m
 inline std::string readTestFile(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+/// n bytes of a seeded pseudo-random stream (mt19937_64, 8 bytes per draw, low byte first):
+/// the same seed gives the same bytes, and they neither compress nor repeat, as file content
+/// for chunking tests should.
+inline std::string randomBytes(std::size_t n, std::uint64_t seed) {
+    std::mt19937_64 rng(seed);
+    std::string s(n, '\0');
+    for (std::size_t i = 0; i < n; i += 8) {
+        std::uint64_t v = rng();
+        for (std::size_t k = 0; k < 8 && i + k < n; ++k) {
+            s[i + k] = static_cast<char>(v >> (8 * k));
+        }
+    }
+    return s;
 }
 
 }  // namespace fetchml::testing
