@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <exception>
 #include <iostream>
+#include <string_view>
 
 #include "Commands.hpp"
 
@@ -35,6 +36,70 @@ void addGlobalOptions(CLI::App& app, GlobalOptions& options) {
                  "Accept any server certificate when no fingerprint is pinned");
 }
 
+using AddCommands = void (*)(CLI::App&, CtlContext&);
+
+/// Every command group, in the order `--help` lists them, with the top-level subcommands each
+/// adds.
+struct CommandGroup {
+    AddCommands add;
+    const char* names[2];
+};
+constexpr CommandGroup kGroups[] = {
+    {addUserCommands, {"user"}},
+    {addQueueCommand, {"queue"}},
+    {addSyncCommand, {"sync"}},
+    {addWatchCommand, {"watch"}},
+    {addStatusCommand, {"status"}},
+    {addJobCommands, {"logs", "cancel"}},
+    {addPruneCommand, {"prune"}},
+    {addPinCommands, {"pin"}},
+    {addDataCommands, {"data"}},
+    {addResultsCommand, {"results"}},
+    {addRerunCommand, {"rerun"}},
+    {addCompareCommand, {"compare"}},
+    {addKeyCommands, {"key", "whoami"}},
+    {addLoginCommand, {"login"}},
+    {addBackupCommands, {"backup", "restore"}},
+};
+
+/// The command word of argv: the first argument that is neither a global option nor the value
+/// of one ("" when there is none, or when "--" comes first).
+std::string_view commandWord(int argc, char** argv) {
+    for (int i = 1; i < argc; ++i) {
+        const std::string_view arg = argv[i];
+        if (arg == "--") {
+            return {};
+        }
+        if (arg == "--server" || arg == "--fingerprint" || arg == "--config") {
+            ++i;  // its value
+            continue;
+        }
+        if (!arg.empty() && arg.front() == '-') {
+            continue;
+        }
+        return arg;
+    }
+    return {};
+}
+
+/// Adds the command group that argv names, or every group when it names none (usage, --help,
+/// a misspelt command: CLI11 then lists or rejects as usual). Building all of them costs each
+/// call more than its bus round trip (decisions.md "A short client start").
+void addCommands(CLI::App& app, CtlContext& ctx, int argc, char** argv) {
+    const std::string_view word = commandWord(argc, argv);
+    for (const auto& group : kGroups) {
+        for (const char* name : group.names) {
+            if (name != nullptr && word == name) {
+                group.add(app, ctx);
+                return;
+            }
+        }
+    }
+    for (const auto& group : kGroups) {
+        group.add(app, ctx);
+    }
+}
+
 }  // namespace
 
 void printJson(const nlohmann::json& value) {
@@ -52,21 +117,7 @@ int runCtl(int argc, char** argv) {
     app.fallthrough();
     app.set_version_flag("--version", std::string("fetchmlctl ") + FETCHML_VERSION);
     addGlobalOptions(app, ctx.options);
-    addUserCommands(app, ctx);
-    addQueueCommand(app, ctx);
-    addSyncCommand(app, ctx);
-    addWatchCommand(app, ctx);
-    addStatusCommand(app, ctx);
-    addJobCommands(app, ctx);
-    addPruneCommand(app, ctx);
-    addPinCommands(app, ctx);
-    addDataCommands(app, ctx);
-    addResultsCommand(app, ctx);
-    addRerunCommand(app, ctx);
-    addCompareCommand(app, ctx);
-    addKeyCommands(app, ctx);
-    addLoginCommand(app, ctx);
-    addBackupCommands(app, ctx);
+    addCommands(app, ctx, argc, argv);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

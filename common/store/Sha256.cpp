@@ -1,3 +1,6 @@
+// SHA256_Init/Update/Final are marked deprecated in OpenSSL 3.0 in favour of EVP; they remain
+// supported and are used on purpose (Sha256.hpp says why).
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include "store/Sha256.hpp"
 
 #include <fcntl.h>
@@ -12,21 +15,17 @@
 
 namespace fetchml {
 
-Sha256::Sha256() : ctx_(EVP_MD_CTX_new()) {
-    if (!ctx_ || EVP_DigestInit_ex(ctx_.get(), EVP_sha256(), nullptr) != 1) {
-        throw std::bad_alloc();
-    }
+Sha256::Sha256() : ctx_{} {
+    SHA256_Init(&ctx_);  // only fails for a null context
 }
 
 void Sha256::update(const void* data, std::size_t size) {
-    // EVP_DigestUpdate only fails on a misused context, which would be a programming error.
-    EVP_DigestUpdate(ctx_.get(), data, size);
+    SHA256_Update(&ctx_, data, size);  // only fails for a null context
 }
 
 Sha256::Digest Sha256::finish() {
     Digest digest{};
-    unsigned int length = 0;
-    EVP_DigestFinal_ex(ctx_.get(), digest.data(), &length);
+    SHA256_Final(digest.data(), &ctx_);
     return digest;
 }
 

@@ -1,14 +1,16 @@
 #pragma once
-// SHA-256 (FIPS 180-4) through OpenSSL's EVP interface, which uses the CPU's SHA instructions
-// where present. Digests are handed out as 64 lowercase hex digits, the form used everywhere in
-// FetchML (store paths, manifests, commit ids; docs/architecture/decisions.md).
+// SHA-256 (FIPS 180-4) through OpenSSL's SHA256_Init/Update/Final, which use the CPU's SHA
+// instructions where present (the same code as EVP's SHA-256). Not EVP: in OpenSSL 3 the first
+// EVP digest of a process fetches it from the default provider and builds OpenSSL's name map,
+// about 0.75 ms here, a large share of a `fetchmlctl queue` call (decisions.md "A short
+// client start"). Digests are handed out as 64 lowercase hex digits, the form used everywhere
+// in FetchML (store paths, manifests, commit ids; docs/architecture/decisions.md).
 
-#include <openssl/evp.h>
+#include <openssl/sha.h>
 
 #include <array>
 #include <cstddef>
 #include <cstdint>
-#include <memory>
 #include <string>
 #include <string_view>
 
@@ -17,7 +19,7 @@
 namespace fetchml {
 
 /// Incremental SHA-256. Feed bytes with update(), then call finish() or finishHex() once.
-/// Creating the context only fails when memory is exhausted: then std::bad_alloc is thrown.
+/// Never fails (no allocation; the context is part of the object).
 class Sha256 {
 public:
     /// Length of a digest in bytes (32) and in hex digits (64).
@@ -56,10 +58,7 @@ public:
     static bool isValidHex(std::string_view text);
 
 private:
-    struct CtxDeleter {
-        void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
-    };
-    std::unique_ptr<EVP_MD_CTX, CtxDeleter> ctx_;
+    SHA256_CTX ctx_;
 };
 
 }  // namespace fetchml

@@ -71,6 +71,52 @@ std::vector<DataRef> dataFromJson(const nlohmann::json& json) {
     return out;
 }
 
+nlohmann::json specToJson(const JobSpec& spec) {
+    return {{"name", spec.name},
+            {"user", spec.user},
+            {"commit", spec.commit},
+            {"command", spec.command},
+            {"image", spec.image},
+            {"priority", spec.priority},
+            {"params", spec.params},
+            {"max_retries", spec.maxRetries},
+            {"cpus", spec.cpus},
+            {"memory_mib", spec.memoryMib},
+            {"gpus", spec.gpus},
+            {"max_runtime_s", spec.maxRuntimeS},
+            {"data", dataToJson(spec.data)}};
+}
+
+Result<JobSpec> specFromJson(const nlohmann::json& s) {
+    if (!s.is_object()) {
+        return makeError(ErrorCode::InvalidArgument, "spec: missing");
+    }
+    try {
+        JobSpec spec;
+        spec.name = s.at("name").get<std::string>();
+        spec.user = s.at("user").get<std::string>();
+        spec.commit = s.at("commit").get<std::string>();
+        spec.command = s.at("command").get<std::vector<std::string>>();
+        spec.image = s.at("image").get<std::string>();
+        spec.priority = s.at("priority").get<std::int32_t>();
+        spec.params = s.at("params").get<std::map<std::string, std::string>>();
+        spec.maxRetries = s.at("max_retries").get<std::int32_t>();
+        spec.cpus = s.at("cpus").get<double>();
+        spec.memoryMib = s.at("memory_mib").get<std::uint64_t>();
+        spec.gpus = s.at("gpus").get<std::uint32_t>();
+        spec.maxRuntimeS = s.at("max_runtime_s").get<std::uint32_t>();
+        if (auto data = s.find("data"); data != s.end()) {
+            spec.data = dataFromJson(*data);
+        }
+        if (spec.command.empty() || spec.user.empty()) {
+            return makeError(ErrorCode::InvalidArgument, "spec: no command or no user");
+        }
+        return spec;
+    } catch (const nlohmann::json::exception& e) {
+        return makeError(ErrorCode::InvalidArgument, std::string("spec: ") + e.what());
+    }
+}
+
 std::vector<std::string> dataNames(const std::vector<DataRef>& data) {
     std::vector<std::string> out;
     for (const auto& d : data) {

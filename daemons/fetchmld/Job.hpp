@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "JobState.hpp"
+#include "core/Result.hpp"
 
 namespace fetchml {
 
@@ -84,6 +85,13 @@ nlohmann::json dataToJson(const std::vector<DataRef>& data);
 /// Inverse of dataToJson; entries of the wrong shape are left out (nothing but fetchmld
 /// writes this column).
 std::vector<DataRef> dataFromJson(const nlohmann::json& json);
+/// A spec without its dependencies as JSON: {"name", "user", "commit", "command", "image",
+/// "priority", "params", "max_retries", "cpus", "memory_mib", "gpus", "max_runtime_s",
+/// "data"} (the shared queue's entry payload and a pending sweep's template).
+nlohmann::json specToJson(const JobSpec& spec);
+/// Inverse of specToJson (after and after_ok stay empty). Errors: InvalidArgument "spec: ..."
+/// naming what is missing or of the wrong type, or "spec: no command or no user".
+Result<JobSpec> specFromJson(const nlohmann::json& json);
 /// "NAME@VERSION" of each, in order (the job dictionary's "data").
 std::vector<std::string> dataNames(const std::vector<DataRef>& data);
 /// NAME to tree id of each (the job dictionary's "data_trees").

@@ -144,7 +144,7 @@ Result<void> JobPruner::selectAndDelete(const PruneFilter& filter, PruneReport& 
     }
     for (std::int64_t sweep : sweeps) {
         auto del = db_.prepare(
-            "DELETE FROM sweeps WHERE seq = ?1 AND NOT EXISTS "
+            "DELETE FROM sweeps WHERE seq = ?1 AND pending = '' AND NOT EXISTS "
             "(SELECT 1 FROM jobs WHERE sweep_seq = ?1)");
         if (!del) {
             return del.error();

@@ -197,7 +197,7 @@ Result<SweepRecord> JobStore::submitSweep(const std::vector<JobSpec>& specs, Job
     sweep.user = specs.front().user;
     sweep.size = static_cast<std::int64_t>(specs.size());
     sweep.createdAt = now;
-    sweep.jobs.reserve(specs.size());
+    sweep.state = initial;
     auto done = db_.transaction([&]() -> Result<void> {
         auto stmt = db_.prepare("INSERT INTO sweeps (user, size, created_at) VALUES (?, ?, ?)");
         if (!stmt) {
@@ -207,26 +207,10 @@ Result<SweepRecord> JobStore::submitSweep(const std::vector<JobSpec>& specs, Job
             return r;
         }
         sweep.seq = db_.lastInsertRowid();
-        for (std::size_t i = 0; i < specs.size(); ++i) {
-            const JobSpec& spec = specs[i];
-            auto seq = insertJob(spec, initial, reason, sweep.seq, now, seqs.empty() ? 0 : seqs[i],
-                                 !seqs.empty());
-            if (!seq) {
-                return seq.error();
-            }
-            // The row as inserted, without reading it back (a sweep may have 10,000 jobs).
-            Job job;
-            job.seq = *seq;
-            job.id = jobIdFromSeq(*seq);
-            job.spec = spec;
-            job.state = initial;
-            job.submittedAt = now;
-            job.effectivePriority = spec.priority;
-            job.sweepSeq = sweep.seq;
-            job.shared = !seqs.empty();
-            sweep.jobs.push_back(std::move(job));
-        }
-        return {};
+        return insertSweepJobs(
+            sweep, specs, initial, reason,
+            [&seqs](std::size_t i) { return seqs.empty() ? std::int64_t{0} : seqs[i]; },
+            !seqs.empty());
     });
     if (!done) {
         sweep.jobs.clear();
@@ -236,13 +220,167 @@ Result<SweepRecord> JobStore::submitSweep(const std::vector<JobSpec>& specs, Job
     return sweep;
 }
 
+Result<void> JobStore::insertSweepJobs(SweepRecord& sweep, const std::vector<JobSpec>& specs,
+                                       JobState initial, const std::string& reason,
+                                       const std::function<std::int64_t(std::size_t)>& seqOf,
+                                       bool shared) {
+    sweep.jobs.reserve(specs.size());
+    for (std::size_t i = 0; i < specs.size(); ++i) {
+        const JobSpec& spec = specs[i];
+        const std::int64_t explicitSeq = seqOf(i);
+        auto seq =
+            insertJob(spec, initial, reason, sweep.seq, sweep.createdAt, explicitSeq, shared);
+        if (!seq) {
+            return seq.error();
+        }
+        // The row as inserted, without reading it back (a sweep may have 10,000 jobs).
+        Job job;
+        job.seq = *seq;
+        job.id = jobIdFromSeq(*seq);
+        job.spec = spec;
+        job.state = initial;
+        job.submittedAt = sweep.createdAt;
+        job.effectivePriority = spec.priority;
+        job.sweepSeq = sweep.seq;
+        job.shared = shared;
+        sweep.jobs.push_back(std::move(job));
+    }
+    return {};
+}
+
+Result<SweepRecord> JobStore::reserveSweep(const std::string& user, std::int64_t size,
+                                           const std::string& plan) {
+    if (size < 1 || plan.empty()) {
+        return makeError(ErrorCode::InvalidArgument, "sweep: no jobs or no plan");
+    }
+    SweepRecord sweep;
+    sweep.user = user;
+    sweep.size = size;
+    sweep.createdAt = clock_();
+    auto done = db_.transaction([&]() -> Result<void> {
+        // The next job seq AUTOINCREMENT would give (sqlite_sequence holds the largest seq
+        // ever used; max(seq) covers a table that never had one), then the counter is raised
+        // past the reserved range so no later job takes one of them (SQLite's "Autoincrement"
+        // documentation: sqlite_sequence may be changed with ordinary UPDATE and INSERT).
+        auto last = db_.prepare(
+            "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'jobs'), 0), "
+            "coalesce((SELECT max(seq) FROM jobs), 0))");
+        if (!last) {
+            return last.error();
+        }
+        auto row = (*last)->step();
+        if (!row) {
+            return row.error();
+        }
+        sweep.firstSeq = (*last)->int64(0) + 1;
+        (*last)->reset();
+        const std::int64_t end = sweep.firstSeq + size - 1;
+        auto raise = db_.prepare("UPDATE sqlite_sequence SET seq = ? WHERE name = 'jobs'");
+        if (!raise) {
+            return raise.error();
+        }
+        if (auto r = (*raise)->bind(1, end).run(); !r) {
+            return r;
+        }
+        if (db_.changes() == 0) {
+            auto first = db_.prepare("INSERT INTO sqlite_sequence (name, seq) VALUES ('jobs', ?)");
+            if (!first) {
+                return first.error();
+            }
+            if (auto r = (*first)->bind(1, end).run(); !r) {
+                return r;
+            }
+        }
+        auto insert = db_.prepare(
+            "INSERT INTO sweeps (user, size, created_at, first_seq, pending) "
+            "VALUES (?, ?, ?, ?, ?)");
+        if (!insert) {
+            return insert.error();
+        }
+        if (auto r = (*insert)
+                         ->bind(1, user)
+                         .bind(2, size)
+                         .bind(3, sweep.createdAt)
+                         .bind(4, sweep.firstSeq)
+                         .bind(5, plan)
+                         .run();
+            !r) {
+            return r;
+        }
+        sweep.seq = db_.lastInsertRowid();
+        return {};
+    });
+    if (!done) {
+        return done.error();
+    }
+    sweep.id = sweepIdFromSeq(sweep.seq);
+    return sweep;
+}
+
+Result<std::vector<std::pair<SweepRecord, std::string>>> JobStore::pendingSweeps() {
+    auto stmt = db_.prepare(
+        "SELECT seq, user, size, created_at, first_seq, pending FROM sweeps "
+        "WHERE pending != '' ORDER BY seq");
+    if (!stmt) {
+        return stmt.error();
+    }
+    std::vector<std::pair<SweepRecord, std::string>> out;
+    if (auto done = (*stmt)->forEachRow([&](const Statement& row) {
+            SweepRecord sweep;
+            sweep.seq = row.int64(0);
+            sweep.id = sweepIdFromSeq(sweep.seq);
+            sweep.user = row.text(1);
+            sweep.size = row.int64(2);
+            sweep.createdAt = row.int64(3);
+            sweep.firstSeq = row.int64(4);
+            out.emplace_back(std::move(sweep), row.text(5));
+        });
+        !done) {
+        return done.error();
+    }
+    return out;
+}
+
+Result<SweepRecord> JobStore::expandSweep(const SweepRecord& pending,
+                                          const std::vector<JobSpec>& specs, JobState initial,
+                                          const std::string& reason) {
+    if (static_cast<std::int64_t>(specs.size()) != pending.size || pending.firstSeq < 1) {
+        return makeError(ErrorCode::InvalidArgument,
+                         "sweep " + pending.id + ": " + std::to_string(specs.size()) +
+                             " jobs for " + std::to_string(pending.size) + " reserved seqs");
+    }
+    SweepRecord sweep = pending;
+    sweep.state = initial;
+    sweep.jobs.clear();
+    auto done = db_.transaction([&]() -> Result<void> {
+        auto clear = db_.prepare("UPDATE sweeps SET pending = '' WHERE seq = ? AND pending != ''");
+        if (!clear) {
+            return clear.error();
+        }
+        if (auto r = (*clear)->bind(1, sweep.seq).run(); !r) {
+            return r;
+        }
+        if (db_.changes() == 0) {
+            return makeError(ErrorCode::NotFound, "sweep " + sweep.id + " is not pending");
+        }
+        return insertSweepJobs(
+            sweep, specs, initial, reason,
+            [&sweep](std::size_t i) { return sweep.firstSeq + static_cast<std::int64_t>(i); },
+            false);
+    });
+    if (!done) {
+        return done.error();
+    }
+    return sweep;
+}
+
 Result<SweepRecord> JobStore::sweep(const std::string& id) {
     const std::int64_t seq = seqFromSweepId(id);
     auto missing = makeError(ErrorCode::NotFound, "sweep " + id.substr(0, 40) + " does not exist");
     if (seq == 0) {
         return missing;
     }
-    auto stmt = db_.prepare("SELECT user, size, created_at FROM sweeps WHERE seq = ?");
+    auto stmt = db_.prepare("SELECT user, size, created_at, first_seq FROM sweeps WHERE seq = ?");
     if (!stmt) {
         return stmt.error();
     }
@@ -253,8 +391,14 @@ Result<SweepRecord> JobStore::sweep(const std::string& id) {
     if (!*row) {
         return missing;
     }
-    SweepRecord out{
-        seq, sweepIdFromSeq(seq), (*stmt)->text(0), (*stmt)->int64(1), (*stmt)->int64(2), {}};
+    SweepRecord out{seq,
+                    sweepIdFromSeq(seq),
+                    (*stmt)->text(0),
+                    (*stmt)->int64(1),
+                    (*stmt)->int64(2),
+                    (*stmt)->int64(3),
+                    JobState::Queued,
+                    {}};
     (*stmt)->reset();
     return out;
 }

@@ -43,7 +43,13 @@ struct SweepRecord {
     std::string user;            ///< who submitted it
     std::int64_t size = 0;       ///< jobs created with it (pruning may remove some later)
     std::int64_t createdAt = 0;  ///< ms since the Unix epoch
-    std::vector<Job> jobs;       ///< as stored, from submitSweep only (empty from sweep())
+    /// Seq of its first job when its seqs were reserved together (reserveSweep): its jobs
+    /// are firstSeq .. firstSeq + size - 1. 0 for a sweep stored with its jobs at once.
+    std::int64_t firstSeq = 0;
+    /// The state its jobs were stored in (queued, or held for their dependencies); from
+    /// submitSweep/expandSweep, and from Scheduler::submitSweep the state they will have.
+    JobState state = JobState::Queued;
+    std::vector<Job> jobs;  ///< as stored, from submitSweep/expandSweep only
 };
 
 /// Job and commit records. Expects a database migrated with schedulerMigrations().
@@ -72,6 +78,25 @@ public:
     Result<SweepRecord> submitSweep(const std::vector<JobSpec>& specs, JobState initial,
                                     const std::string& reason = "",
                                     const std::vector<std::int64_t>& seqs = {});
+    /// Accepts a sweep as ONE row, before any of its jobs exists (decisions.md "Sweeps: one
+    /// record, expanded after the answer"): the sweep of `user` with `plan` (what expanding it
+    /// needs, JSON text, never empty) pending, and `size` job seqs reserved for it,
+    /// consecutive from the returned record's firstSeq (the jobs table's AUTOINCREMENT
+    /// counter is raised past them), in one transaction. Errors: InvalidArgument for size < 1
+    /// or an empty plan; Busy/Internal from SQLite (then nothing is stored).
+    Result<SweepRecord> reserveSweep(const std::string& user, std::int64_t size,
+                                     const std::string& plan);
+    /// The sweeps reserveSweep accepted and expandSweep has not expanded yet, oldest first,
+    /// each with its plan (index sweeps_pending).
+    Result<std::vector<std::pair<SweepRecord, std::string>>> pendingSweeps();
+    /// Expands a pending sweep: inserts its jobs (specs[i] gets seq firstSeq + i; state
+    /// `initial` with `reason` on its first event; submitted at the sweep's createdAt) and
+    /// clears its plan, in ONE transaction. Returns the sweep with its jobs as stored.
+    /// Errors: InvalidArgument when specs.size() is not the sweep's size; NotFound when the
+    /// sweep is not pending (expanded already); Busy/Internal from SQLite (then nothing
+    /// changes and the sweep stays pending).
+    Result<SweepRecord> expandSweep(const SweepRecord& sweep, const std::vector<JobSpec>& specs,
+                                    JobState initial, const std::string& reason = "");
     /// The sweep with id "s000001" (without its jobs). Errors: NotFound "sweep <id> does not
     /// exist".
     Result<SweepRecord> sweep(const std::string& id);
@@ -179,6 +204,12 @@ private:
     Result<Job> load(std::int64_t seq);
     /// One job row, its dependencies and its first event (inside the caller's transaction);
     /// returns its seq.
+    /// Inserts the jobs of `sweep` (submitSweep, expandSweep): specs[i] with seq seqOf(i) (0:
+    /// the next rowid), appended to sweep.jobs as inserted. Call inside a transaction.
+    Result<void> insertSweepJobs(SweepRecord& sweep, const std::vector<JobSpec>& specs,
+                                 JobState initial, const std::string& reason,
+                                 const std::function<std::int64_t(std::size_t)>& seqOf,
+                                 bool shared);
     Result<std::int64_t> insertJob(const JobSpec& spec, JobState initial, const std::string& reason,
                                    std::int64_t sweepSeq, std::int64_t now,
                                    std::int64_t explicitSeq = 0, bool shared = false);

@@ -244,6 +244,69 @@ void Scheduler::resolveHeld(const std::string& id) {
     }
 }
 
+namespace {
+
+/// The dependencies of a spec with the states their jobs are in now.
+std::vector<Dependency> dependenciesOf(JobStore& jobs, const JobSpec& spec) {
+    std::vector<Dependency> deps;
+    for (const auto& [ids, okOnly] : {std::pair{&spec.after, false}, {&spec.afterOk, true}}) {
+        for (const auto& id : *ids) {
+            auto dep = jobs.get(id);
+            deps.push_back(
+                Dependency{id, okOnly, dep ? std::optional<JobState>{dep->state} : std::nullopt});
+        }
+    }
+    return deps;
+}
+
+/// What expanding a sweep needs, as JobStore::reserveSweep keeps it: {"spec": the template
+/// (specToJson, its params the fixed ones), "after", "after_ok", "axes": [{"name", "values"}]}.
+std::string sweepPlan(const JobSpec& templ, const std::vector<SweepAxis>& axes) {
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& axis : axes) {
+        list.push_back({{"name", axis.name}, {"values", axis.values}});
+    }
+    return nlohmann::json{{"spec", specToJson(templ)},
+                          {"after", templ.after},
+                          {"after_ok", templ.afterOk},
+                          {"axes", std::move(list)}}
+        .dump();
+}
+
+/// The jobs of a plan (sweepPlan): the template once per combination, in sweep order.
+Result<std::vector<JobSpec>> specsOfPlan(const std::string& text) {
+    auto plan = nlohmann::json::parse(text, nullptr, false);
+    if (plan.is_discarded() || !plan.is_object()) {
+        return makeError(ErrorCode::Internal, "the sweep's plan is not a JSON object");
+    }
+    auto templ = specFromJson(plan.value("spec", nlohmann::json()));
+    if (!templ) {
+        return templ.error();
+    }
+    std::vector<SweepAxis> axes;
+    try {
+        templ->after = plan.at("after").get<std::vector<std::string>>();
+        templ->afterOk = plan.at("after_ok").get<std::vector<std::string>>();
+        for (const auto& axis : plan.at("axes")) {
+            axes.push_back(SweepAxis{axis.at("name").get<std::string>(),
+                                     axis.at("values").get<std::vector<std::string>>()});
+        }
+    } catch (const nlohmann::json::exception& e) {
+        return makeError(ErrorCode::Internal, std::string("the sweep's plan: ") + e.what());
+    }
+    auto combos = expandSweep(templ->params, axes);
+    if (!combos) {
+        return combos.error();
+    }
+    std::vector<JobSpec> specs(combos->size(), *templ);
+    for (std::size_t i = 0; i < specs.size(); ++i) {
+        specs[i].params = std::move((*combos)[i]);
+    }
+    return specs;
+}
+
+}  // namespace
+
 Result<SweepRecord> Scheduler::submitSweep(JobSpec templ, const std::vector<SweepAxis>& axes) {
     if (templ.image.empty()) {
         templ.image = options_.defaultImage;
@@ -261,52 +324,73 @@ Result<SweepRecord> Scheduler::submitSweep(JobSpec templ, const std::vector<Swee
     }
     // Every job differs only in parameter values: validating the first validates the names,
     // the commit, the dependencies and the rest once (expandSweep checked every value).
-    std::vector<JobSpec> specs(combos->size(), templ);
-    for (std::size_t i = 0; i < specs.size(); ++i) {
-        specs[i].params = std::move((*combos)[i]);
-    }
-    if (auto valid = validate(specs.front()); !valid) {
+    JobSpec first = templ;
+    first.params = combos->front();
+    if (auto valid = validate(first); !valid) {
         return valid.error();
     }
     // Dependencies are the same for every job: judged once, so a sweep whose dependencies are
     // met is stored queued rather than held and released job by job.
-    std::vector<Dependency> deps;
-    for (const auto& [ids, okOnly] : {std::pair{&templ.after, false}, {&templ.afterOk, true}}) {
-        for (const auto& id : *ids) {
-            auto dep = jobs_.get(id);
-            deps.push_back(
-                Dependency{id, okOnly, dep ? std::optional<JobState>{dep->state} : std::nullopt});
-        }
-    }
     std::string why;
-    const DepsVerdict verdict = judgeDependencies(deps, why);
+    const DepsVerdict verdict = judgeDependencies(dependenciesOf(jobs_, templ), why);
     const bool queued = verdict == DepsVerdict::Met;
-    std::vector<std::int64_t> seqs;
-    if (shared_) {
-        // Ids from the shared queue, then every queued job into it before the records exist
-        // (as submit() does).
-        for (std::size_t i = 0; i < specs.size(); ++i) {
-            auto next = shared_->nextSeq();
-            if (!next) {
-                return next.error();
-            }
-            seqs.push_back(*next);
+    if (!shared_) {
+        // One row now; the jobs right after the answer (expandPendingSweeps).
+        const std::string plan = sweepPlan(templ, axes);
+        auto sweep =
+            jobs_.reserveSweep(templ.user, static_cast<std::int64_t>(combos->size()), plan);
+        if (!sweep) {
+            return sweep.error();
         }
-        for (std::size_t i = 0; queued && i < specs.size(); ++i) {
-            if (auto published = shared_->publish(jobIdFromSeq(seqs[i]), specs[i]); !published) {
-                return published.error();
-            }
+        sweep->state = verdict == DepsVerdict::Never ? JobState::Failed  // at expansion
+                       : queued                      ? JobState::Queued
+                                                     : JobState::Held;
+        log()->info("sweep {} by {}: {} jobs {} (priority {})", sweep->id, templ.user, sweep->size,
+                    queued ? "queued" : "held for their dependencies", templ.priority);
+        sweepsPending_ = true;
+        if (sweepPending_) {
+            sweepPending_();
+            return sweep;
+        }
+        auto expanded = expandSweepPlan(*sweep, plan);
+        dispatch();
+        return expanded;
+    }
+    std::vector<JobSpec> specs(combos->size(), templ);
+    for (std::size_t i = 0; i < specs.size(); ++i) {
+        specs[i].params = std::move((*combos)[i]);
+    }
+    // Ids from the shared queue, then every queued job into it before the records exist (as
+    // submit() does).
+    std::vector<std::int64_t> seqs;
+    for (std::size_t i = 0; i < specs.size(); ++i) {
+        auto next = shared_->nextSeq();
+        if (!next) {
+            return next.error();
+        }
+        seqs.push_back(*next);
+    }
+    for (std::size_t i = 0; queued && i < specs.size(); ++i) {
+        if (auto published = shared_->publish(jobIdFromSeq(seqs[i]), specs[i]); !published) {
+            return published.error();
         }
     }
+    const bool hasDeps = !templ.after.empty() || !templ.afterOk.empty();
     auto sweep = jobs_.submitSweep(specs, queued ? JobState::Queued : JobState::Held,
-                                   queued && !deps.empty() ? "dependencies met" : "", seqs);
+                                   queued && hasDeps ? "dependencies met" : "", seqs);
     if (!sweep) {
         return sweep.error();
     }
     log()->info("sweep {} by {}: {} jobs {} (priority {})", sweep->id, templ.user,
                 sweep->jobs.size(), queued ? "queued" : "held for their dependencies",
                 templ.priority);
-    for (auto& job : sweep->jobs) {
+    announceSweep(*sweep, verdict);
+    dispatch();
+    return sweep;
+}
+
+void Scheduler::announceSweep(SweepRecord& sweep, DepsVerdict verdict) {
+    for (auto& job : sweep.jobs) {
         if (changed_) {
             changed_(job);
         }
@@ -317,8 +401,53 @@ Result<SweepRecord> Scheduler::submitSweep(JobSpec templ, const std::vector<Swee
             }
         }
     }
-    dispatch();
+    if (!sweep.jobs.empty()) {
+        sweep.state = sweep.jobs.front().state;
+    }
+}
+
+Result<SweepRecord> Scheduler::expandSweepPlan(const SweepRecord& pending,
+                                               const std::string& plan) {
+    auto specs = specsOfPlan(plan);
+    if (!specs) {
+        return specs.error();
+    }
+    // Judged again: a dependency may have ended since the sweep was accepted, and its jobs
+    // had no rows yet to be released by it.
+    std::string why;
+    const std::vector<Dependency> deps = dependenciesOf(jobs_, specs->front());
+    const DepsVerdict verdict = judgeDependencies(deps, why);
+    const bool queued = verdict == DepsVerdict::Met;
+    auto sweep = jobs_.expandSweep(pending, *specs, queued ? JobState::Queued : JobState::Held,
+                                   queued && !deps.empty() ? "dependencies met" : "");
+    if (!sweep) {
+        return sweep.error();
+    }
+    announceSweep(*sweep, verdict);
     return sweep;
+}
+
+void Scheduler::expandPendingSweeps() {
+    if (!sweepsPending_) {
+        return;
+    }
+    auto pending = jobs_.pendingSweeps();
+    if (!pending) {
+        log()->error("accepted sweeps not expanded yet: {}", pending.error().message);
+        return;
+    }
+    bool failed = false;
+    for (const auto& [sweep, plan] : *pending) {
+        if (auto expanded = expandSweepPlan(sweep, plan); !expanded) {
+            log()->error("sweep {}: its {} jobs are not stored yet: {}", sweep.id, sweep.size,
+                         expanded.error().message);
+            failed = true;
+        }
+    }
+    sweepsPending_ = failed;
+    if (!pending->empty()) {
+        dispatch();
+    }
 }
 
 Result<SweepCancel> Scheduler::cancelSweep(const SweepRecord& sweep) {

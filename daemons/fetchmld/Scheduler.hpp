@@ -156,11 +156,25 @@ public:
     /// none is stored); Internal when the queue is shared (see batchesSubmissions()).
     Result<std::vector<Job>> submitBatch(const std::vector<JobSpec>& specs);
     /// A sweep: `templ` (its params are the fixed parameters) once for every combination of
-    /// the axes (expandSweep, at most kMaxSweepJobs), validated once, stored with all its
-    /// jobs in one transaction, announced, then one dispatch pass. Dependencies, retries and
-    /// priority of templ apply to every job: queued when they are met already, else held.
+    /// the axes (expandSweep, at most kMaxSweepJobs), validated once. Dependencies, retries
+    /// and priority of templ apply to every job: queued when they are met, else held.
+    /// One host (decisions.md "Sweeps: one record, expanded after the answer"): accepted as
+    /// ONE durable row with its job ids reserved (JobStore::reserveSweep) and returned without
+    /// jobs (firstSeq, size and state say what they will be); the jobs are stored, announced
+    /// and dispatched by expandPendingSweeps(), which the daemon runs right after the answer
+    /// (setSweepPending) and every bus call runs first. Without setSweepPending, and with a
+    /// shared queue, the jobs are stored at once and returned with the sweep.
     /// Errors: InvalidArgument naming the field (validate, expandSweep); SQLite errors.
     Result<SweepRecord> submitSweep(JobSpec templ, const std::vector<SweepAxis>& axes);
+    /// Sets what to call when a sweep has been accepted but not expanded: the daemon arms a
+    /// defer source that runs expandPendingSweeps() once the answer is sent.
+    void setSweepPending(std::function<void()> pending) { sweepPending_ = std::move(pending); }
+    /// Expands every accepted sweep not expanded yet (at the first call, those the database
+    /// holds from before a restart): stores its jobs with their reserved ids in one
+    /// transaction, announces them, resolves held ones, then one dispatch pass. Costs a flag
+    /// test when there is none. A sweep the database refuses to expand stays pending (logged)
+    /// and is tried again at the next call.
+    void expandPendingSweeps();
     /// Cancels a sweep: its queued and held jobs at once (one transaction), its starting and
     /// running ones by asking the worker, as cancel() does. Finished jobs stay as they are.
     /// The caller's permission is checked before (SchedulerBus).
@@ -223,6 +237,9 @@ public:
     std::string runDir(const std::string& id) const { return options_.runsDir + "/" + id; }
 
 private:
+    /// Expands one accepted sweep from its plan (reserveSweep's JSON), announces its jobs and
+    /// resolves them when their dependencies can never be met. Errors: the plan's or SQLite's.
+    Result<SweepRecord> expandSweepPlan(const SweepRecord& pending, const std::string& plan);
     /// After a job's record is committed: logs it, announces it, and resolves it at once when
     /// it is held (its dependencies may have ended already); `job` becomes the job as it is now.
     void submitted(Job& job);
@@ -239,6 +256,9 @@ private:
     /// after_ok one ended otherwise or no longer exists; `why` says which) or Waiting.
     enum class DepsVerdict { Met, Waiting, Never };
     static DepsVerdict judgeDependencies(const std::vector<Dependency>& deps, std::string& why);
+    /// Announces the jobs of a stored sweep; with verdict Never, fails each (resolveHeld) and
+    /// updates it in `sweep`.
+    void announceSweep(SweepRecord& sweep, DepsVerdict verdict);
     /// A held job: queued when every dependency has ended (after) or succeeded (after_ok),
     /// failed when an after_ok dependency ended otherwise or no longer exists, else held.
     void resolveHeld(const std::string& id);
@@ -269,6 +289,8 @@ private:
     std::optional<Reservation> reservation_;
     std::set<std::string> tooBig_;  // queued jobs warned about as never fitting this worker
     std::optional<SharedQueueHooks> shared_;  // set when several hosts share the queue
+    std::function<void()> sweepPending_;
+    bool sweepsPending_ = true;  // the database may hold accepted sweeps not expanded yet
 };
 
 }  // namespace fetchml

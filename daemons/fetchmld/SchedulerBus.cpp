@@ -50,6 +50,9 @@ void unwrap(const Result<void>& result) {
 template <typename F>
 auto SchedulerBus::guarded(const char* method, F&& body) -> decltype(body()) {
     call_ = CallState{};
+    // Every call sees the sweeps accepted before it with their jobs (decisions.md "Sweeps: one
+    // record, expanded after the answer"); a flag test when there is none.
+    deps_.scheduler.expandPendingSweeps();
     try {
         return body();
     } catch (const sdbus::Error& e) {
@@ -592,17 +595,19 @@ VariantMap SchedulerBus::SubmitSweep(const VariantMap& request) {
         auto spec = specFromRequest(request, who.user);
         checkDependenciesReadable(who, spec);
         auto sweep = unwrap(deps_.scheduler.submitSweep(std::move(spec), axes));
+        // Accepted as one record, its jobs stored right after this answer: their ids were
+        // reserved (firstSeq on); a sweep stored at once (shared queue) lists its jobs.
         std::vector<std::string> ids;
-        ids.reserve(sweep.jobs.size());
-        for (const auto& job : sweep.jobs) {
-            ids.push_back(job.id);
+        ids.reserve(static_cast<std::size_t>(sweep.size));
+        for (std::int64_t i = 0; i < sweep.size; ++i) {
+            ids.push_back(sweep.jobs.empty() ? jobIdFromSeq(sweep.firstSeq + i)
+                                             : sweep.jobs[static_cast<std::size_t>(i)].id);
         }
         done(who, "sweep.submit",
              who.user + " queued sweep " + sweep.id + " of " + std::to_string(ids.size()) +
                  " jobs (" + ids.front() + " to " + ids.back() + ")");
-        return VariantMap{{"sweep", sweep.id},
-                          {"jobs", ids},
-                          {"state", std::string(jobStateName(sweep.jobs.front().state))}};
+        return VariantMap{
+            {"sweep", sweep.id}, {"jobs", ids}, {"state", std::string(jobStateName(sweep.state))}};
     });
 }
 

@@ -218,6 +218,24 @@ Result<void> SchedulerDaemon::setupLoop() {
     scheduler_->setWorkerSend([this](const nlohmann::json& m) { return worker_->send(m); });
     scheduler_->setWorkerWanted([this] { worker_->want(); });
     scheduler_->setWakeup([this](std::int64_t atMs) { armRetryTimer(atMs); });
+    if (!shared_) {
+        // A sweep is answered as one record; its jobs are stored once the answer is sent.
+        sd_event_source* source = nullptr;
+        if (sd_event_add_defer(
+                loop_.get(), &source,
+                [](sd_event_source*, void* self) {
+                    static_cast<SchedulerDaemon*>(self)->scheduler_->expandPendingSweeps();
+                    return 0;
+                },
+                this) < 0) {
+            return makeError(ErrorCode::Internal, "cannot create the sweep expansion source");
+        }
+        sweepExpander_.reset(source);
+        sd_event_source_set_enabled(source, SD_EVENT_OFF);
+        sd_event_source_set_description(source, "sweep-expansion");
+        scheduler_->setSweepPending(
+            [this] { sd_event_source_set_enabled(sweepExpander_.get(), SD_EVENT_ONESHOT); });
+    }
     if (auto shared = armSharedTimer(); !shared) {
         return shared;
     }
@@ -292,6 +310,7 @@ void SchedulerDaemon::connectBus() {
 }
 
 int SchedulerDaemon::serve() {
+    scheduler_->expandPendingSweeps();  // accepted before a crash: stored before serving
     worker_->start();
     armWatchdog(watchdogIntervalUsec());
     notifyReady("scheduling");

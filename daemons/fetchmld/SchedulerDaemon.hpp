@@ -84,10 +84,11 @@ private:
     std::unique_ptr<SharedQueue> shared_;  ///< this host's side of it
     SdEventPtr loop_;
     SdEventSourcePtr sigterm_, sigint_, sighup_, watchdog_;
-    SdEventSourcePtr retryTimer_;   ///< runs dispatch() when the earliest retry is due
-    SdEventSourcePtr agingTimer_;   ///< runs age() every scheduler.aging_interval_s
-    SdEventSourcePtr announcer_;    ///< defer source that emits announcements_
-    SdEventSourcePtr sharedTimer_;  ///< SharedQueue::tick() every queue.poll_ms
+    SdEventSourcePtr retryTimer_;     ///< runs dispatch() when the earliest retry is due
+    SdEventSourcePtr agingTimer_;     ///< runs age() every scheduler.aging_interval_s
+    SdEventSourcePtr announcer_;      ///< defer source that emits announcements_
+    SdEventSourcePtr sharedTimer_;    ///< SharedQueue::tick() every queue.poll_ms
+    SdEventSourcePtr sweepExpander_;  ///< defer source: expandPendingSweeps() after an answer
     std::vector<Job> announcements_;
     std::uint64_t watchdogUsec_ = 0;
     std::unique_ptr<sdbus::IConnection> bus_;

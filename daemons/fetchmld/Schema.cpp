@@ -203,12 +203,24 @@ CREATE TABLE dataset_versions (
 ALTER TABLE jobs ADD COLUMN data TEXT NOT NULL DEFAULT '[]';
 )sql";
 
+// Version 12: sweeps expanded after their answer (decisions.md "Sweeps: one record, expanded
+// after the answer"). A sweep is accepted as one row: `pending` holds its template and axes
+// (JSON) and `first_seq` the first of the `size` consecutive job seqs reserved for it (the
+// jobs table's AUTOINCREMENT counter is raised past them in the same transaction). fetchmld
+// then inserts the jobs with exactly those seqs and clears `pending` in one transaction; a
+// sweep still pending at start is expanded then. Rows from before keep pending = ''.
+constexpr const char* kVersion12 = R"sql(
+ALTER TABLE sweeps ADD COLUMN first_seq INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE sweeps ADD COLUMN pending TEXT NOT NULL DEFAULT '';
+CREATE INDEX sweeps_pending ON sweeps (seq) WHERE pending != '';
+)sql";
+
 }  // namespace
 
 const std::vector<std::string>& schedulerMigrations() {
-    static const std::vector<std::string> migrations{kVersion1, kVersion2,  kVersion3, kVersion4,
-                                                     kVersion5, kVersion6,  kVersion7, kVersion8,
-                                                     kVersion9, kVersion10, kVersion11};
+    static const std::vector<std::string> migrations{kVersion1, kVersion2,  kVersion3,  kVersion4,
+                                                     kVersion5, kVersion6,  kVersion7,  kVersion8,
+                                                     kVersion9, kVersion10, kVersion11, kVersion12};
     return migrations;
 }
 

@@ -38,52 +38,15 @@ nlohmann::json SharedQueue::payload(const std::string& origin, const JobSpec& sp
     return {{"origin", origin},
             {"manifest", manifest},
             {"data_manifests", dataManifests},
-            {"spec",
-             {{"name", spec.name},
-              {"user", spec.user},
-              {"commit", spec.commit},
-              {"command", spec.command},
-              {"image", spec.image},
-              {"priority", spec.priority},
-              {"params", spec.params},
-              {"max_retries", spec.maxRetries},
-              {"cpus", spec.cpus},
-              {"memory_mib", spec.memoryMib},
-              {"gpus", spec.gpus},
-              {"max_runtime_s", spec.maxRuntimeS},
-              {"data", dataToJson(spec.data)}}}};
+            {"spec", specToJson(spec)}};
 }
 
 Result<JobSpec> SharedQueue::specFromPayload(const nlohmann::json& payload) {
     auto it = payload.find("spec");
-    if (it == payload.end() || !it->is_object()) {
+    if (it == payload.end()) {
         return makeError(ErrorCode::InvalidArgument, "spec: missing");
     }
-    const auto& s = *it;
-    try {
-        JobSpec spec;
-        spec.name = s.at("name").get<std::string>();
-        spec.user = s.at("user").get<std::string>();
-        spec.commit = s.at("commit").get<std::string>();
-        spec.command = s.at("command").get<std::vector<std::string>>();
-        spec.image = s.at("image").get<std::string>();
-        spec.priority = s.at("priority").get<std::int32_t>();
-        spec.params = s.at("params").get<std::map<std::string, std::string>>();
-        spec.maxRetries = s.at("max_retries").get<std::int32_t>();
-        spec.cpus = s.at("cpus").get<double>();
-        spec.memoryMib = s.at("memory_mib").get<std::uint64_t>();
-        spec.gpus = s.at("gpus").get<std::uint32_t>();
-        spec.maxRuntimeS = s.at("max_runtime_s").get<std::uint32_t>();
-        if (auto data = s.find("data"); data != s.end()) {
-            spec.data = dataFromJson(*data);
-        }
-        if (spec.command.empty() || spec.user.empty()) {
-            return makeError(ErrorCode::InvalidArgument, "spec: no command or no user");
-        }
-        return spec;
-    } catch (const nlohmann::json::exception& e) {
-        return makeError(ErrorCode::InvalidArgument, std::string("spec: ") + e.what());
-    }
+    return specFromJson(*it);
 }
 
 SharedQueueHooks SharedQueue::hooks() {

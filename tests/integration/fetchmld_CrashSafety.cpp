@@ -174,3 +174,96 @@ TEST_CASE("every acknowledged submission survives SIGKILL of fetchmld", "[fetchm
     client.reset();
     server.stop();
 }
+
+// A sweep is answered as one record and its jobs are stored right after the answer
+// (decisions.md "Sweeps: one record, expanded after the answer"): a SIGKILL soon after the
+// answer often lands before or during that expansion. Every acknowledged sweep must still have
+// exactly its jobs, under the ids it was answered with, once fetchmld is back.
+TEST_CASE("every acknowledged sweep has all its jobs after SIGKILL of fetchmld",
+          "[fetchmld][crash][sweep]") {
+    // Large sweeps: storing 2,000 jobs takes long enough for kills to land inside it.
+    constexpr int kSweeps = 8;
+    constexpr int kSize = 2000;
+    Scheduler server;
+    mkdir(server.path("exp").c_str(), 0755);
+    auto manifest = fetchml::Manifest::scan(server.path("exp"));
+    REQUIRE(manifest.ok());
+    const std::string commit = manifest->commitId();
+    server.client()->PutManifest({{"manifest", sdbus::Variant(manifest->text())}});
+    std::vector<std::string> values;
+    for (int v = 0; v < kSize; ++v) {
+        values.push_back(std::to_string(v));
+    }
+
+    std::mt19937 random(std::random_device{}());
+    std::uniform_int_distribution<int> delayUs(0, 8000);
+    std::map<std::string, std::vector<std::string>> answered;  // sweep id -> job ids
+    int kills = 0;
+    int failedCalls = 0;
+    for (int s = 0; s < kSweeps;) {
+        try {
+            auto client = server.client();
+            auto reply = client->SubmitSweep(
+                {{"commit", sdbus::Variant(commit)},
+                 {"command", sdbus::Variant(std::vector<std::string>{"true"})},
+                 {"name", sdbus::Variant("sweep" + std::to_string(s))},
+                 {"sweep",
+                  sdbus::Variant(std::vector<std::map<std::string, sdbus::Variant>>{
+                      {{"name", sdbus::Variant("i")}, {"values", sdbus::Variant(values)}}})}});
+            answered[reply.at("sweep").get<std::string>()] =
+                reply.at("jobs").get<std::vector<std::string>>();
+            ++s;
+        } catch (const sdbus::Error&) {
+            ++failedCalls;  // killed before it answered: it may or may not exist
+        }
+        // Most sweeps: killed soon after the answer, while the jobs may be being stored.
+        if (s % 4 != 0) {
+            std::this_thread::sleep_for(std::chrono::microseconds(delayUs(random)));
+            server.crash();
+            ++kills;
+            server.start();
+        }
+    }
+    server.crash();
+    CHECK(integrityOf(server.database()) == "ok");
+    server.start();
+
+    auto client = server.client();
+    std::set<std::string> seen;
+    for (const auto& [sweep, ids] : answered) {
+        REQUIRE(ids.size() == static_cast<std::size_t>(kSize));
+        auto listed = client->ListJobs(
+            {{"sweep", sdbus::Variant(sweep)}, {"limit", sdbus::Variant(std::uint64_t{10000})}});
+        INFO(sweep << " after " << kills << " kills");
+        CHECK(listed.size() == static_cast<std::size_t>(kSize));
+        std::map<std::string, std::string> valueOf;  // job id -> its parameter i
+        for (const auto& job : listed) {
+            CHECK(job.at("state").get<std::string>() == "queued");
+            valueOf[job.at("id").get<std::string>()] =
+                job.at("params").get<std::map<std::string, std::string>>().at("i");
+        }
+        for (std::size_t v = 0; v < ids.size(); ++v) {
+            CHECK(valueOf[ids[v]] == std::to_string(v));  // the id it was answered with
+            CHECK(seen.insert(ids[v]).second);            // no id answered twice
+        }
+    }
+    CHECK(answered.size() == static_cast<std::size_t>(kSweeps));
+    std::size_t total = 0;  // every job, in pages of 10,000
+    std::string before;
+    for (;;) {
+        std::map<std::string, sdbus::Variant> page{{"limit", sdbus::Variant(std::uint64_t{10000})}};
+        if (!before.empty()) {
+            page["before"] = sdbus::Variant(before);
+        }
+        auto jobs = client->ListJobs(page);
+        if (jobs.empty()) {
+            break;
+        }
+        total += jobs.size();
+        before = jobs.back().at("id").get<std::string>();
+    }
+    CHECK(total >= seen.size());
+    CHECK(total <= seen.size() + static_cast<std::size_t>(failedCalls * kSize));
+    client.reset();
+    server.stop();
+}

@@ -172,6 +172,61 @@ TEST_CASE("commits are stored once", "[fetchmld][jobstore]") {
     CHECK_FALSE(store.getCommit(std::string(64, 'c'))->has_value());
 }
 
+TEST_CASE("a reserved sweep keeps its job ids across a reopen until it is expanded",
+          "[fetchmld][jobstore][sweep]") {
+    TempDb t;
+    std::int64_t now = 40;
+    std::vector<JobSpec> specs(2, spec("grid", 0));
+    specs[1].params = {{"lr", "0.2"}};
+    {
+        JobStore store(*t.db, [&] { return now; });
+        // No job ever stored: the reserved ids start at 1.
+        CHECK_FALSE(store.reserveSweep("alice", 0, "{}").ok());
+        CHECK_FALSE(store.reserveSweep("alice", 2, "").ok());
+        auto sweep = store.reserveSweep("alice", 2, R"({"plan":1})");
+        REQUIRE(sweep.ok());
+        CHECK(sweep->firstSeq == 1);
+        CHECK(sweep->id == "s000001");
+        CHECK(store.sweepMembers(sweep->seq)->empty());
+    }
+    auto db = Database::open(t.dir + "/fetchml.db");  // another process, later
+    REQUIRE(db.ok());
+    now = 41;
+    JobStore store(**db, [&] { return now; });
+    auto pending = store.pendingSweeps();
+    REQUIRE(pending.ok());
+    REQUIRE(pending->size() == 1);
+    const SweepRecord& sweep = pending->front().first;
+    CHECK(pending->front().second == R"({"plan":1})");
+    CHECK(sweep.createdAt == 40);
+    CHECK(sweep.firstSeq == 1);
+    auto single = store.submit(spec("single", 0));  // after the reserved ids
+    REQUIRE(single.ok());
+    CHECK(single->id == "j000003");
+
+    CHECK(store.expandSweep(sweep, {specs[0]}, JobState::Queued).error().code ==
+          ErrorCode::InvalidArgument);
+    auto expanded = store.expandSweep(sweep, specs, JobState::Held, "waits");
+    REQUIRE(expanded.ok());
+    REQUIRE(expanded->jobs.size() == 2);
+    CHECK(expanded->jobs[1].id == "j000002");
+    auto second = store.get("j000002");
+    REQUIRE(second.ok());
+    CHECK(second->state == JobState::Held);
+    CHECK(second->submittedAt == 40);
+    CHECK(second->spec.params.at("lr") == "0.2");
+    CHECK(store.events("j000001")->front().reason == "waits");
+    CHECK(store.pendingSweeps()->empty());
+    // Expanding twice stores nothing twice.
+    CHECK(store.expandSweep(sweep, specs, JobState::Queued).error().code == ErrorCode::NotFound);
+    CHECK(store.sweepMembers(sweep.seq)->size() == 2);
+    // A later reservation starts after every id used so far.
+    auto next = store.reserveSweep("alice", 5, "{}");
+    REQUIRE(next.ok());
+    CHECK(next->firstSeq == 4);
+    CHECK(store.submit(spec("after", 0))->id == "j000009");
+}
+
 TEST_CASE("a sweep and its jobs are stored in one transaction", "[fetchmld][jobstore][sweep]") {
     TempDb t;
     std::int64_t now = 50;

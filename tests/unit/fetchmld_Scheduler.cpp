@@ -648,6 +648,93 @@ TEST_CASE("a sweep is stored as one group and dispatched in one pass", "[fetchml
     CHECK(w.sent[0]["job"]["env"]["FETCHML_PARAM_bs"] == "32");
 }
 
+TEST_CASE("a sweep is accepted as one record and expanded after the answer", "[fetchmld][sweep]") {
+    World w;
+    int armed = 0;
+    w.scheduler->setSweepPending([&armed] { ++armed; });
+    REQUIRE(w.scheduler->submit(w.spec("before", 0)).ok());  // j000001
+    auto templ = w.spec("grid", 0);
+    templ.params.clear();
+    auto sweep = w.scheduler->submitSweep(templ, {{"lr", {"1", "2", "3"}}});
+    REQUIRE(sweep.ok());
+    CHECK(armed == 1);
+    CHECK(sweep->jobs.empty());  // the answer: the sweep and its reserved ids
+    CHECK(sweep->firstSeq == 2);
+    CHECK(sweep->size == 3);
+    CHECK(sweep->state == JobState::Queued);
+    CHECK(w.jobs->get("j000002").error().code == ErrorCode::NotFound);
+    // A job submitted before the expansion takes the next id after the reserved ones.
+    auto between = w.scheduler->submit(w.spec("between", 0));
+    REQUIRE(between.ok());
+    CHECK(between->id == "j000005");
+
+    w.now = 99;  // the jobs keep the time the sweep was accepted
+    w.changes.clear();
+    w.scheduler->expandPendingSweeps();
+    for (int i = 0; i < 3; ++i) {
+        auto job = w.jobs->get("j00000" + std::to_string(2 + i));
+        REQUIRE(job.ok());
+        CHECK(job->sweepSeq == sweep->seq);
+        CHECK(job->state == JobState::Queued);
+        CHECK(job->submittedAt == 7);
+        CHECK(job->spec.params.at("lr") == std::to_string(1 + i));
+    }
+    CHECK(w.changes ==
+          std::vector<std::string>{"j000002:queued", "j000003:queued", "j000004:queued"});
+    CHECK(w.jobs->pendingSweeps()->empty());
+    w.scheduler->expandPendingSweeps();  // nothing left: nothing stored twice
+    CHECK(w.jobs->list(std::nullopt, 100, "", "", sweep->seq)->size() == 3);
+    w.scheduler->workerConnected(slots(5), {});
+    CHECK(w.sent.size() == 5);
+}
+
+TEST_CASE("a sweep accepted before a crash is expanded by the next scheduler",
+          "[fetchmld][sweep]") {
+    World w;
+    w.scheduler->setSweepPending([] {});  // the answer went out; the process dies before
+    auto first = w.scheduler->submit(w.spec("first", 0));
+    REQUIRE(first.ok());
+    auto templ = w.spec("grid", 3);
+    templ.params = {{"seed", "1"}};
+    templ.after = {first->id};
+    auto sweep = w.scheduler->submitSweep(templ, {{"lr", {"1", "2"}}, {"bs", {"8", "16"}}});
+    REQUIRE(sweep.ok());
+    CHECK(sweep->state == JobState::Held);
+    // The dependency ends before the expansion: the jobs have no rows yet to be released by
+    // it, so the expansion judges the dependencies again.
+    w.scheduler->workerConnected(slots(1), {});
+    REQUIRE(w.scheduler->jobExited(first->id, {1, 0, "exited", ""}));
+
+    // A new process: the same database, a new Scheduler (its flag says "look").
+    w.scheduler.reset();
+    w.sent.clear();
+    Scheduler again(*w.jobs, *w.store,
+                    SchedulerOptions{w.dir + "/runs", "rootfs:busybox", 64, 60, 10, 0},
+                    [&w](const Job& job) { w.changes.push_back(job.id); });
+    again.setWorkerSend([&w](const nlohmann::json& m) {
+        w.sent.push_back(m);
+        return true;
+    });
+    REQUIRE(w.jobs->pendingSweeps()->size() == 1);
+    again.expandPendingSweeps();
+    CHECK(w.jobs->pendingSweeps()->empty());
+    auto members = w.jobs->sweepMembers(sweep->seq);
+    REQUIRE(members.ok());
+    REQUIRE(members->size() == 4);
+    using Map = std::map<std::string, std::string>;
+    CHECK(w.jobs->get("j000003")->spec.params == Map{{"bs", "16"}, {"lr", "1"}, {"seed", "1"}});
+    for (const auto& [id, state] : *members) {
+        CHECK(state == JobState::Queued);  // its dependency (after) has ended
+        auto job = w.jobs->get(id);
+        CHECK(job->spec.after == std::vector<std::string>{first->id});
+        CHECK(job->spec.priority == 3);
+        CHECK(w.jobs->events(id)->front().reason == "dependencies met");
+    }
+    again.workerConnected(slots(1), {});
+    REQUIRE(w.sent.size() == 1);
+    CHECK(w.sent[0]["job"]["id"] == "j000002");
+}
+
 TEST_CASE("a bad sweep is refused whole, naming the field", "[fetchmld][sweep]") {
     World w;
     auto badName = w.scheduler->submitSweep(w.spec("x", 0), {{"9lives", {"1", "2"}}});
