@@ -13,6 +13,7 @@
 #include <memory>
 
 #include "Commands.hpp"
+#include "TextFormat.hpp"
 #include "store/Manifest.hpp"
 #include "store/Sha256.hpp"
 #include "sys/UniqueFd.hpp"
@@ -125,8 +126,9 @@ Outcome download(Transport& transport, const Manifest& manifest, const std::stri
         ++fetched;
         bytes += entry.size;
     }
-    std::fprintf(stderr, "downloaded %zu files (%llu bytes) into %s, %zu already present\n",
-                 fetched, static_cast<unsigned long long>(bytes), dir.c_str(), present);
+    std::fprintf(stderr, "downloaded %s (%llu bytes) into %s, %zu already present\n",
+                 plural(fetched, "file").c_str(), static_cast<unsigned long long>(bytes),
+                 dir.c_str(), present);
     return std::nullopt;
 }
 

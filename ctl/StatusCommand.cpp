@@ -190,12 +190,11 @@ void printDetail(const json& job) {
                                                       ? " (" + timeText(job, "waiting_until") + ")"
                                                       : ""));
     }
-    std::string command;
+    std::vector<std::string> argv;
     for (const auto& arg : job.value("command", json::array())) {
-        command +=
-            (command.empty() ? "" : " ") + (arg.is_string() ? arg.get<std::string>() : arg.dump());
+        argv.push_back(arg.is_string() ? arg.get<std::string>() : arg.dump());
     }
-    line("command:", command);
+    line("command:", shellWords(argv));
     line("commit:", job.value("commit", std::string()));
     if (std::string data = dataText(job); !data.empty()) {
         line("data:", data);

@@ -172,9 +172,9 @@ void printSubmitted(const nlohmann::json& answer, bool sweep, bool json) {
         std::cout << id << "\n";
     }
     std::cout.flush();
-    std::fprintf(stderr, "fetchmlctl: sweep %s: %zu jobs %s\n",
-                 answer.value("sweep", std::string()).c_str(), ids.size(),
-                 answer.value("state", std::string("queued")).c_str());
+    // A notice, not an error: without the "fetchmlctl:" prefix errors carry.
+    std::fprintf(stderr, "sweep %s: %zu jobs %s\n", answer.value("sweep", std::string()).c_str(),
+                 ids.size(), answer.value("state", std::string("queued")).c_str());
 }
 
 }  // namespace fetchml::ctl

@@ -26,6 +26,28 @@ std::string plural(std::uint64_t n, const char* noun) {
     return std::to_string(n) + " " + noun + (n == 1 ? "" : "s");
 }
 
+std::string shellWords(const std::vector<std::string>& argv) {
+    std::string out;
+    for (const auto& word : argv) {
+        if (!out.empty()) {
+            out += ' ';
+        }
+        const bool plain = !word.empty() && word.find_first_not_of(
+                                                "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstu"
+                                                "vwxyz0123456789_@%+=:,./-") == std::string::npos;
+        if (plain) {
+            out += word;
+            continue;
+        }
+        out += '\'';
+        for (char c : word) {
+            out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+        }
+        out += '\'';
+    }
+    return out;
+}
+
 std::string formatTime(std::int64_t ms, const char* format, bool local) {
     std::time_t seconds = static_cast<std::time_t>(ms / 1000);
     std::tm tm{};

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace fetchml::ctl {
 
@@ -11,6 +12,10 @@ std::string humanBytes(std::uint64_t bytes);
 
 /// "1 file", "3 files": n and noun, with an "s" unless n is 1.
 std::string plural(std::uint64_t n, const char* noun);
+
+/// argv as one line a POSIX shell would split back into the same words: a word of only
+/// [A-Za-z0-9_@%+=:,./-] (and not empty) as is, any other in single quotes, a ' inside as '\''.
+std::string shellWords(const std::vector<std::string>& argv);
 
 /// ms since the epoch as strftime(3) format, in local time or UTC.
 std::string formatTime(std::int64_t ms, const char* format, bool local);

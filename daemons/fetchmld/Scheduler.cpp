@@ -511,7 +511,7 @@ Result<Job> Scheduler::cancel(const std::string& id) {
     }
     if (isTerminal(job->state)) {
         return makeError(ErrorCode::InvalidArgument,
-                         "id: job " + id + " is already " + jobStateName(job->state));
+                         "id: job " + id + " has already ended (" + jobStateName(job->state) + ")");
     }
     if (job->shared && shared_) {
         // In the shared queue or run by another host: whoever holds it cancels it.

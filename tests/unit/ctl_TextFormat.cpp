@@ -2,6 +2,10 @@
 
 #include <catch2/catch.hpp>
 
+#include <cstdio>
+#include <string>
+#include <vector>
+
 #include "TextFormat.hpp"
 
 using namespace fetchml::ctl;
@@ -20,4 +24,31 @@ TEST_CASE("sizes, counts and UTC times for people", "[ctl][format]") {
     CHECK(utcMinute(0) == "1970-01-01 00:00 UTC");
     CHECK(utcMinute(1796023080000) == "2026-11-30 07:18 UTC");
     CHECK(formatTime(1796023080999, "%H:%M:%S", false) == "07:18:00");
+}
+
+TEST_CASE("a command is shown as words a shell splits back the same", "[ctl][text]") {
+    CHECK(shellWords({"python3", "train.py", "--lr=0.1"}) == "python3 train.py --lr=0.1");
+    CHECK(shellWords({"sh", "-c", "echo hi; exit 3"}) == "sh -c 'echo hi; exit 3'");
+    CHECK(shellWords({"echo", ""}) == "echo ''");
+    CHECK(shellWords({"echo", "it's"}) == "echo 'it'\\''s'");
+    CHECK(shellWords({"a$b", "*"}) == "'a$b' '*'");
+    // The shell's own reading of it gives the words back.
+    const std::vector<std::string> argv{"printf", "%s|", "a b", "it's", "", "$HOME", "x\ny"};
+    const std::string line =
+        "set -- " + shellWords(argv) + "; for w in \"$@\"; do printf '%s\\0' \"$w\"; done";
+    const std::string cmd = "sh -c " + shellWords({line});
+    FILE* pipe = popen(cmd.c_str(), "r");
+    REQUIRE(pipe != nullptr);
+    std::string out;
+    char buf[256];
+    for (std::size_t n; (n = fread(buf, 1, sizeof buf, pipe)) > 0;) {
+        out.append(buf, n);
+    }
+    CHECK(pclose(pipe) == 0);
+    std::vector<std::string> words;
+    for (std::size_t start = 0, nul; (nul = out.find('\0', start)) != std::string::npos;
+         start = nul + 1) {
+        words.push_back(out.substr(start, nul - start));
+    }
+    CHECK(words == argv);
 }
