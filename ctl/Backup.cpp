@@ -25,6 +25,7 @@
 #include "store/BlobStore.hpp"
 #include "store/Manifest.hpp"
 #include "store/Sha256.hpp"
+#include "store/StoreLock.hpp"
 #include "sys/UniqueFd.hpp"
 
 namespace fetchml::ctl {
@@ -80,6 +81,8 @@ public:
 
 private:
     Result<void> lockDir();
+    /// The store's lock, shared: waits while a garbage collection removes blobs.
+    Result<StoreLock> lockStore();
     Result<void> snapshot();
     Result<std::map<std::string, std::string>> referencedBlobs();
     Result<void> copyBlobs(const std::map<std::string, std::string>& referenced);
@@ -114,17 +117,25 @@ Result<BackupSummary> BackupRun::run() {
         return locked.error();
     }
     previous_ = previousManifest(dir_);
-    // The database first: the blobs copied afterwards are a superset of what it references,
-    // since the store only grows (blob garbage collection must not run meanwhile).
-    if (auto snap = snapshot(); !snap) {
-        return snap.error();
-    }
-    auto referenced = referencedBlobs();
-    if (!referenced) {
-        return referenced.error();
-    }
-    if (auto copied = copyBlobs(*referenced); !copied) {
-        return copied.error();
+    {
+        // The database first: the blobs copied afterwards are a superset of what it
+        // references. fetchmld's garbage collection removes no blob until they are copied: it
+        // needs the store's lock exclusively, held here shared (StoreLock.hpp). The logs need
+        // no lock.
+        auto storeLock = lockStore();
+        if (!storeLock) {
+            return storeLock.error();
+        }
+        if (auto snap = snapshot(); !snap) {
+            return snap.error();
+        }
+        auto referenced = referencedBlobs();
+        if (!referenced) {
+            return referenced.error();
+        }
+        if (auto copied = copyBlobs(*referenced); !copied) {
+            return copied.error();
+        }
     }
     if (auto logs = copyLogs(); !logs) {
         return logs.error();
@@ -154,6 +165,20 @@ Result<void> BackupRun::lockDir() {
         return ioError("locking " + dir_);
     }
     return {};
+}
+
+Result<StoreLock> BackupRun::lockStore() {
+    auto now = StoreLock::tryLock(server_.storeDir, StoreLock::Mode::Shared);
+    if (!now) {
+        return now.error();
+    }
+    if (*now) {
+        return std::move(**now);
+    }
+    if (options_.notice) {
+        options_.notice("waiting for the store's garbage collection (fetchmlctl prune) to end");
+    }
+    return StoreLock::lock(server_.storeDir, StoreLock::Mode::Shared);
 }
 
 Result<void> BackupRun::snapshot() {

@@ -40,6 +40,9 @@ struct BackupOptions {
     bool prune = false;
     /// ms since the epoch, for the manifest's `created`.
     std::function<std::int64_t()> clockMs;
+    /// Told once, before waiting, when the store's garbage collection holds the store's lock
+    /// (StoreLock): the backup waits for it to end. Unset: nothing is told.
+    std::function<void(const std::string& message)> notice;
 };
 
 /// What a backup did. Sizes in bytes.

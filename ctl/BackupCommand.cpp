@@ -5,6 +5,7 @@
 #include <unistd.h>
 #include <CLI/CLI.hpp>
 
+#include <cstdio>
 #include <cstdlib>
 #include <iostream>
 #include <memory>
@@ -102,7 +103,10 @@ Outcome runBackup(const BackupArgs& args) {
     }
     const std::string dir =
         trimSlashes(args.dir.empty() ? server->stateDir + "/backups" : args.dir);
-    auto summary = backupServer(*server, dir, BackupOptions{args.verify, args.prune, {}});
+    BackupOptions options{args.verify, args.prune, {}, [](const std::string& message) {
+                              std::fprintf(stderr, "fetchmlctl backup: %s\n", message.c_str());
+                          }};
+    auto summary = backupServer(*server, dir, options);
     if (!summary) {
         return localFailure(summary.error());
     }

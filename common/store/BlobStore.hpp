@@ -3,6 +3,7 @@
 // its bytes. Layout (docs/architecture/decisions.md "State layout"):
 //   <root>/objects/sha256/ab/cdef...   the blob whose hash is "abcdef...", mode 0444
 //   <root>/tmp/                        temporary files, same file system, for atomic writes
+//   <root>/lock                        garbage collection against backups (StoreLock.hpp)
 // Writes are atomic and safe between processes: a blob is written to an unnamed temporary file
 // (O_TMPFILE, or mkstemp(3) where that is not supported) while it is hashed, verified, fsync'd,
 // made 0444 and only then linked into place with link(2)/linkat(2), which fails with EEXIST when

@@ -184,15 +184,33 @@ Result<bool> BlobCollector::step(std::chrono::milliseconds budget) {
     const auto deadline = std::chrono::steady_clock::now() + budget;
     for (;;) {
         const bool sweeping = marked_;
+        if (sweeping && !dryRun_ && !sweepLock_) {
+            // Blobs go only while no backup reads the store (StoreLock.hpp).
+            auto lock = StoreLock::tryLock(store_.root(), StoreLock::Mode::Exclusive);
+            if (!lock || !*lock) {
+                live_ = {};
+                cursor_.reset();
+                if (!lock) {
+                    return lock.error();
+                }
+                report_.sweepSkipped =
+                    "a backup (fetchmlctl backup) is reading the store; the blobs no record "
+                    "names any more are removed by the next prune";
+                return true;
+            }
+            sweepLock_ = std::move(**lock);
+        }
         auto done = sweeping ? sweepSome() : markSome();
         if (!done) {
             live_ = {};
             cursor_.reset();
+            sweepLock_.reset();
             return done.error();
         }
         if (sweeping && *done) {
             live_ = {};  // frees the mark's memory
             cursor_.reset();
+            sweepLock_.reset();
             return true;
         }
         if (std::chrono::steady_clock::now() >= deadline) {

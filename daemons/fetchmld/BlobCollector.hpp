@@ -5,7 +5,9 @@
 //            are chosen and, unless it is a dry run, their records deleted;
 //   step()   mark: the blobs of every tree still recorded (read a few records a step);
 //            then sweep: each blob of the store that is not marked and whose modification time
-//            is before the cutoff (start time less the grace period) is removed.
+//            is before the cutoff (start time less the grace period) is removed, holding the
+//            store's lock (StoreLock) exclusively; when a backup holds it, the sweep is
+//            skipped and the blobs wait for the next collection (GcReport::sweepSkipped).
 // Roots: the code, results and dataset trees of every job, every pin, every dataset version,
 // and every tree recorded within the grace period (kRootSources in BlobCollector.cpp is the one
 // list of them). A tree's record is deleted before any of its blobs, and every tree still
@@ -27,6 +29,7 @@
 #include "core/Result.hpp"
 #include "store/BlobCursor.hpp"
 #include "store/BlobStore.hpp"
+#include "store/StoreLock.hpp"
 
 namespace fetchml {
 
@@ -36,6 +39,9 @@ struct GcReport {
     std::vector<std::pair<std::string, std::string>> trees;
     std::uint64_t blobsRemoved = 0;
     std::uint64_t bytesFreed = 0;
+    /// Why no blob was removed although the mark was complete ("" when the sweep ran): a backup
+    /// held the store's lock (StoreLock), so the blobs wait for the next collection.
+    std::string sweepSkipped;
 };
 
 /// Collects one store against one database; one collection at a time.
@@ -92,7 +98,8 @@ private:
     std::int64_t markedRowid_ = 0;   ///< commits rows up to this rowid are marked
     bool marked_ = false;            ///< the mark is complete
     std::unordered_set<Digest, DigestHash> live_;
-    std::optional<BlobCursor> cursor_;  ///< the sweep's walk (after the mark)
+    std::optional<BlobCursor> cursor_;    ///< the sweep's walk (after the mark)
+    std::optional<StoreLock> sweepLock_;  ///< held exclusively while the sweep removes blobs
     GcReport report_;
 };
 

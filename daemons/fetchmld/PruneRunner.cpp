@@ -103,6 +103,10 @@ void PruneRunner::advance() {
         return;
     }
     outcome_.store = collector_->report();
+    if (!outcome_.store.sweepSkipped.empty()) {
+        outcome_.gcSkipped = outcome_.store.sweepSkipped;
+        log()->info("store: blobs not collected: {}", outcome_.store.sweepSkipped);
+    }
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                         std::chrono::steady_clock::now() - startedAt_)
                         .count();

@@ -6,10 +6,13 @@
 #include <unistd.h>
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "Backup.hpp"
 #include "BackupDatabase.hpp"
@@ -20,6 +23,7 @@
 #include "store/BlobStore.hpp"
 #include "store/Manifest.hpp"
 #include "store/Sha256.hpp"
+#include "store/StoreLock.hpp"
 #include "store_TempDir.hpp"
 
 using namespace fetchml;
@@ -178,8 +182,8 @@ TEST_CASE("a backup holds the database, every blob and the jobs' logs; the next 
     ::chmod(damaged.c_str(), 0644);
     writeTestFile(damaged, "0rphan", 0444);
     CHECK(backup(server, dir).blobsCopied == 0);  // same size: trusted
-    auto verified =
-        backup(server, dir, BackupOptions{.verify = true, .prune = false, .clockMs = {}});
+    auto verified = backup(
+        server, dir, BackupOptions{.verify = true, .prune = false, .clockMs = {}, .notice = {}});
     CHECK(verified.blobsReplaced == 1);
     CHECK(verified.blobsCopied == 1);
     CHECK(readTestFile(damaged) == "orphan");
@@ -192,7 +196,8 @@ TEST_CASE("a backup holds the database, every blob and the jobs' logs; the next 
     CHECK(kept.blobs == 4);
     CHECK(kept.pruned == 0);
     CHECK(std::filesystem::exists(blobPath(dir + "/store", gone)));
-    auto pruned = backup(server, dir, BackupOptions{.verify = false, .prune = true, .clockMs = {}});
+    auto pruned = backup(
+        server, dir, BackupOptions{.verify = false, .prune = true, .clockMs = {}, .notice = {}});
     CHECK(pruned.pruned == 2);  // the blob, and the log's first version
     CHECK_FALSE(std::filesystem::exists(blobPath(dir + "/store", gone)));
     for (const auto& log : manifestOf(dir).logs) {
@@ -218,6 +223,51 @@ TEST_CASE("the snapshot is taken online and holds only committed transactions", 
     CHECK(summary.jobs == 1);
     REQUIRE((*writer)->exec("COMMIT").ok());
     CHECK(backup(server, tmp / "backup").jobs == 2);
+}
+
+TEST_CASE("a backup waits while the store's garbage collection holds the store's lock",
+          "[ctl][backup]") {
+    StoreTempDir tmp;
+    Server server(tmp / "state");
+    server.submit(server.commit({{"a", "a\n"}}));
+    // fetchmld's collection is removing blobs: it holds the lock exclusively.
+    auto collection = StoreLock::tryLock(server.paths.storeDir, StoreLock::Mode::Exclusive);
+    REQUIRE(collection.ok());
+    REQUIRE(collection->has_value());
+
+    std::promise<std::string> told;  // Catch2's assertions stay on this thread
+    BackupOptions options;
+    options.clockMs = [] { return std::int64_t{1764460800000}; };
+    options.notice = [&told](const std::string& message) { told.set_value(message); };
+    std::atomic<bool> finished{false};
+    Result<BackupSummary> result = makeError(ErrorCode::Internal, "not run");
+    std::thread run([&] {
+        result = backupServer(server.paths, tmp / "backup", options);
+        finished = true;
+    });
+    // It says it waits, before taking its snapshot (a backup that did not wait would finish
+    // instead, and fail the checks below rather than hang).
+    auto notice = told.get_future();
+    while (!finished &&
+           notice.wait_for(std::chrono::milliseconds(1)) != std::future_status::ready) {
+    }
+    const bool waited = !finished;
+    const bool noticed = notice.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
+    const bool snapshotTaken = std::filesystem::exists(tmp / "backup/backup-manifest");
+    collection->reset();  // the collection ends
+    run.join();
+    CHECK(waited);
+    CHECK_FALSE(snapshotTaken);
+    REQUIRE(noticed);
+    CHECK(notice.get().find("garbage collection") != std::string::npos);
+    INFO((result ? "" : result.error().message));
+    REQUIRE(result.ok());
+    CHECK(result->jobs == 1);
+    // While a backup copies, it holds the lock shared: a collection could not take it. Taken
+    // now, after the backup, it is free again.
+    auto after = StoreLock::tryLock(server.paths.storeDir, StoreLock::Mode::Exclusive);
+    REQUIRE(after.ok());
+    CHECK(after->has_value());
 }
 
 TEST_CASE("a backup refuses a store that lacks a blob the database names", "[ctl][backup]") {

@@ -25,6 +25,7 @@
 #include "fetchmld_TempDb.hpp"
 #include "store/Manifest.hpp"
 #include "store/Sha256.hpp"
+#include "store/StoreLock.hpp"
 
 using namespace fetchml;
 namespace fs = std::filesystem;
@@ -297,6 +298,58 @@ TEST_CASE("a tree recorded again, and blobs vouched for, start their grace perio
     REQUIRE(report.ok());
     CHECK(report->blobsRemoved == 0);
     CHECK(w.store.has(pending));
+}
+
+TEST_CASE("a collection removes no blob while a backup holds the store's lock",
+          "[fetchmld][gc][backup]") {
+    World w;
+    const std::string old = w.blob("of a tree nothing keeps", 2 * kDay);
+    const std::string tree = w.tree({old}, 2 * kDay);
+    // A backup (fetchmlctl backup) reads the store: it holds the lock shared.
+    auto backup = StoreLock::tryLock(w.store.root(), StoreLock::Mode::Shared);
+    REQUIRE(backup.ok());
+    REQUIRE(backup->has_value());
+    // A second backup may read at the same time; a collection may not remove.
+    auto second = StoreLock::tryLock(w.store.root(), StoreLock::Mode::Shared);
+    REQUIRE(second.ok());
+    CHECK(second->has_value());
+    second->reset();
+    auto report = w.collector.run(false);
+    REQUIRE(report.ok());
+    CHECK(report->blobsRemoved == 0);
+    CHECK(report->sweepSkipped.find("backup") != std::string::npos);
+    CHECK(w.store.has(old));
+    CHECK_FALSE(w.recorded(tree));  // the record went (start() needs no lock)
+    w.checkInvariant();
+    // A dry run removes nothing and needs no lock.
+    auto dry = w.collector.run(true);
+    REQUIRE(dry.ok());
+    CHECK(dry->sweepSkipped.empty());
+    CHECK(dry->blobsRemoved == 1);
+
+    // The backup ends: the next collection removes the blob, and holds the lock meanwhile
+    // (a backup starting then would wait).
+    backup->reset();
+    REQUIRE(w.collector.start(false).ok());
+    bool sawLockHeld = false;
+    for (;;) {
+        auto done = w.collector.step(std::chrono::milliseconds(0));
+        REQUIRE(done.ok());
+        if (*done) {
+            break;
+        }
+        auto probe = StoreLock::tryLock(w.store.root(), StoreLock::Mode::Shared);
+        REQUIRE(probe.ok());
+        sawLockHeld = sawLockHeld || !probe->has_value();
+    }
+    CHECK(w.collector.report().blobsRemoved == 1);
+    CHECK(w.collector.report().sweepSkipped.empty());
+    CHECK_FALSE(w.store.has(old));
+    CHECK(sawLockHeld);
+    // Released at the end.
+    auto after = StoreLock::tryLock(w.store.root(), StoreLock::Mode::Exclusive);
+    REQUIRE(after.ok());
+    CHECK(after->has_value());
 }
 
 TEST_CASE("a recorded manifest that does not parse stops the collection before any blob",
