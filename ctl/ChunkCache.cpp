@@ -1,7 +1,13 @@
 #include "ChunkCache.hpp"
 
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <charconv>
 #include <fstream>
+#include <memory>
 #include <sstream>
 
 #include "BackupFiles.hpp"
@@ -145,6 +151,65 @@ Result<void> ChunkCache::save(const std::string& rel, const FineChunks& entry) c
         return made;
     }
     return writeFileAtomic(pathOf(rel), formatFineChunks(entry), 0600);
+}
+
+namespace {
+
+constexpr std::int64_t kDayS = 86400;
+
+/// mtime of path in seconds since the epoch; -1 when it cannot be read.
+std::int64_t mtimeOf(const std::string& path) {
+    struct stat st {};
+    return ::stat(path.c_str(), &st) == 0 ? static_cast<std::int64_t>(st.st_mtim.tv_sec) : -1;
+}
+
+void setMtime(const std::string& path, std::int64_t nowS) {
+    struct timespec times[2] = {{0, UTIME_OMIT}, {static_cast<time_t>(nowS), 0}};
+    ::utimensat(AT_FDCWD, path.c_str(), times, 0);
+}
+
+}  // namespace
+
+void ChunkCache::keep(const std::vector<std::string>& rels, std::int64_t nowS,
+                      std::int64_t maxAgeS) const {
+    if (dir_.empty()) {
+        return;
+    }
+    for (const auto& rel : rels) {
+        const std::string entry = pathOf(rel);
+        const std::int64_t used = mtimeOf(entry);
+        if (used >= 0 && used < nowS - kDayS) {
+            setMtime(entry, nowS);
+        }
+    }
+    const std::string marker = dir_ + "/.pruned";
+    const std::int64_t pruned = mtimeOf(marker);
+    if (pruned >= nowS - kDayS && pruned <= nowS) {
+        return;  // pruned within the last day
+    }
+    std::unique_ptr<DIR, int (*)(DIR*)> listing(::opendir(dir_.c_str()), &::closedir);
+    if (!listing) {
+        return;
+    }
+    while (const dirent* e = ::readdir(listing.get())) {
+        const std::string name = e->d_name;
+        // Entries only: "<64 hex digits>.fine".
+        if (name.size() != Sha256::kHexDigits + 5 ||
+            name.compare(Sha256::kHexDigits, 5, ".fine") != 0) {
+            continue;
+        }
+        const std::string path = dir_ + "/" + name;
+        const std::int64_t used = mtimeOf(path);
+        if (used >= 0 && used < nowS - maxAgeS) {
+            ::unlink(path.c_str());
+        }
+    }
+    // The marker: created (0600) if missing, its time set to now.
+    const int fd = ::open(marker.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd >= 0) {
+        ::close(fd);
+        setMtime(marker, nowS);
+    }
 }
 
 }  // namespace fetchml::ctl

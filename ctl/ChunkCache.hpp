@@ -63,6 +63,17 @@ public:
     /// directory is made 0700 if missing). Errors: Internal naming the file or directory.
     Result<void> save(const std::string& rel, const FineChunks& entry) const;
 
+    /// Keeps the cache from growing without bound (one entry, about 1% of its file's size, for
+    /// every large file ever sent): marks the entries of `rels` (the large files of the tree
+    /// just synced) as used now (their modification time, when older than a day), then, at
+    /// most once a day (the time of <dir>/.pruned), removes every entry, of any tree, not used
+    /// for maxAgeS seconds. nowS: seconds since the epoch. Failures are ignored: the cache is
+    /// a hint, and an entry removed only costs its file one full chunk list.
+    void keep(const std::vector<std::string>& rels, std::int64_t nowS,
+              std::int64_t maxAgeS = kMaxAgeS) const;
+    /// How long an entry nobody uses is kept: 90 days.
+    static constexpr std::int64_t kMaxAgeS = 90 * 86400;
+
     /// The entry file of rel (for tests and error messages); "" when disabled.
     std::string pathOf(const std::string& rel) const;
 

@@ -9,6 +9,7 @@
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <set>
 
 #include "BackupFiles.hpp"
@@ -445,6 +446,14 @@ Result<void> syncTree(Transport& transport, const Manifest& manifest, const std:
                          upload.path.c_str(), saved.error().message.c_str());
         }
     }
+    // The entries of this tree's large files stay; those nobody used for 90 days go.
+    std::vector<std::string> largeFiles;
+    for (const auto& entry : manifest.entries()) {
+        if (entry.size > FastCdc::kChunkedFileBytes) {
+            largeFiles.push_back(entry.path);
+        }
+    }
+    cache.keep(largeFiles, static_cast<std::int64_t>(std::time(nullptr)));
     // What of the chunked files was not sent is what the server had already (a delta the
     // server refused sends pieces and then chunks of the same bytes: never below zero).
     summary.bytesReused -= std::min(summary.bytesReused, chunkBytesSent);

@@ -1,6 +1,7 @@
 // The client side of chunked files (ChunkedUpload.hpp, ChunkCache.hpp): the fine chunk cache's
 // format, and how a changed large file becomes a delta against the version sent before.
 
+#include <fcntl.h>
 #include <sys/stat.h>
 
 #include <catch2/catch.hpp>
@@ -96,6 +97,51 @@ TEST_CASE("chunk cache: one entry per tree path, replaced atomically", "[ctl][ch
     CHECK(chunkCacheDir("/x/cache", "/home/me") == "/x/cache/fetchml/chunks");
     CHECK(chunkCacheDir("relative", "/home/me") == "/home/me/.cache/fetchml/chunks");
     CHECK(chunkCacheDir(nullptr, nullptr).empty());
+}
+
+TEST_CASE("chunk cache: entries of synced files stay, those unused for 90 days go",
+          "[ctl][chunks]") {
+    StoreTempDir tmp;
+    const std::string dir = tmp / "cache/chunks";
+    ChunkCache cache(dir, "/home/me/exp");
+    ChunkCache other(dir, "/home/me/old-project");
+    REQUIRE(cache.save("kept.bin", sample()));
+    REQUIRE(cache.save("gone.bin", sample()));
+    REQUIRE(other.save("data.bin", sample()));
+    writeTestFile(dir + "/notes.txt", "not an entry\n", 0600);
+    const std::int64_t now = 1'800'000'000;
+    const std::int64_t day = 86400;
+    auto age = [&](const std::string& path, std::int64_t days) {
+        struct timespec t[2] = {{0, UTIME_OMIT}, {static_cast<time_t>(now - days * day), 0}};
+        REQUIRE(::utimensat(AT_FDCWD, path.c_str(), t, 0) == 0);
+    };
+    auto mtime = [](const std::string& path) -> std::int64_t {
+        struct stat st {};
+        return ::stat(path.c_str(), &st) == 0 ? st.st_mtim.tv_sec : -1;
+    };
+    for (const auto& path : {cache.pathOf("kept.bin"), cache.pathOf("gone.bin"),
+                             other.pathOf("data.bin"), dir + "/notes.txt"}) {
+        age(path, 100);
+    }
+    // A sync of /home/me/exp whose only large file is kept.bin.
+    cache.keep({"kept.bin"}, now);
+    CHECK(mtime(cache.pathOf("kept.bin")) == now);        // used now
+    CHECK(mtime(cache.pathOf("gone.bin")) == -1);         // unused for 100 days
+    CHECK(mtime(other.pathOf("data.bin")) == -1);         // another tree's, as old
+    CHECK(mtime(dir + "/notes.txt") == now - 100 * day);  // not an entry: left alone
+    CHECK(mtime(dir + "/.pruned") == now);
+
+    // At most one pass a day: an entry that grew old since stays until the next day's pass.
+    age(cache.pathOf("kept.bin"), 91);
+    cache.keep({}, now + day / 2);
+    CHECK(mtime(cache.pathOf("kept.bin")) == now - 91 * day);
+    cache.keep({}, now + day + 1);
+    CHECK(mtime(cache.pathOf("kept.bin")) == -1);
+    // Used within the last day: not rewritten.
+    REQUIRE(cache.save("fresh.bin", sample()));
+    age(cache.pathOf("fresh.bin"), 0);
+    cache.keep({"fresh.bin"}, now + 3600);
+    CHECK(mtime(cache.pathOf("fresh.bin")) == now);
 }
 
 TEST_CASE("planDelta: unchanged chunks become ranges of the base, new ones pieces",
