@@ -3,6 +3,8 @@
 #define OPENSSL_SUPPRESS_DEPRECATED
 #include "store/Sha256.hpp"
 
+#include <openssl/sha.h>
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -15,17 +17,28 @@
 
 namespace fetchml {
 
+namespace {
+
+static_assert(sizeof(SHA256_CTX) <= 128 && alignof(SHA256_CTX) <= 8,
+              "Sha256::ctx_ must hold an OpenSSL SHA256_CTX");
+
+SHA256_CTX* context(unsigned char* bytes) {
+    return reinterpret_cast<SHA256_CTX*>(bytes);
+}
+
+}  // namespace
+
 Sha256::Sha256() : ctx_{} {
-    SHA256_Init(&ctx_);  // only fails for a null context
+    SHA256_Init(context(ctx_));  // only fails for a null context
 }
 
 void Sha256::update(const void* data, std::size_t size) {
-    SHA256_Update(&ctx_, data, size);  // only fails for a null context
+    SHA256_Update(context(ctx_), data, size);  // only fails for a null context
 }
 
 Sha256::Digest Sha256::finish() {
     Digest digest{};
-    SHA256_Final(digest.data(), &ctx_);
+    SHA256_Final(digest.data(), context(ctx_));
     return digest;
 }
 

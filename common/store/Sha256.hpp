@@ -6,8 +6,6 @@
 // client start"). Digests are handed out as 64 lowercase hex digits, the form used everywhere
 // in FetchML (store paths, manifests, commit ids; docs/architecture/decisions.md).
 
-#include <openssl/sha.h>
-
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -58,7 +56,9 @@ public:
     static bool isValidHex(std::string_view text);
 
 private:
-    SHA256_CTX ctx_;
+    // OpenSSL's SHA256_CTX (112 bytes on 64-bit), kept opaque here so that no header depends on
+    // OpenSSL's deprecated declarations; Sha256.cpp checks the size and alignment.
+    alignas(8) unsigned char ctx_[128];
 };
 
 }  // namespace fetchml

@@ -21,6 +21,10 @@ constexpr const char* kRootSources[] = {
     "SELECT tree FROM dataset_versions",
     "SELECT json_extract(d.value, '$.tree') FROM jobs j, json_each(j.data) d "
     "WHERE j.data != '[]' AND j.seq NOT IN (SELECT value FROM json_each(?1))",
+    // Sweeps accepted but not expanded into jobs yet (their plan, JobStore::reserveSweep).
+    "SELECT json_extract(pending, '$.spec.commit') FROM sweeps WHERE pending != ''",
+    "SELECT json_extract(d.value, '$.tree') FROM sweeps s, json_each(s.pending, '$.spec.data') d "
+    "WHERE s.pending != ''",
 };
 
 // Records read per mark round, and blobs per sweep round: each round is short (a handful of

@@ -8,8 +8,9 @@
 //            is before the cutoff (start time less the grace period) is removed, holding the
 //            store's lock (StoreLock) exclusively; when a backup holds it, the sweep is
 //            skipped and the blobs wait for the next collection (GcReport::sweepSkipped).
-// Roots: the code, results and dataset trees of every job, every pin, every dataset version,
-// and every tree recorded within the grace period (kRootSources in BlobCollector.cpp is the one
+// Roots: the code, results and dataset trees of every job and of every sweep accepted but not
+// yet expanded into jobs, every pin, every dataset version, and every tree recorded within the
+// grace period (kRootSources in BlobCollector.cpp is the one
 // list of them). A tree's record is deleted before any of its blobs, and every tree still
 // recorded is marked, so fetchmld never drops a blob of a recorded tree. Blobs stored or vouched
 // for while the collection runs are newer than the cutoff (BlobStore::retain), so they are kept

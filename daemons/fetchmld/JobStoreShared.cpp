@@ -192,7 +192,12 @@ Result<std::optional<Job>> JobStore::mirror(const std::string& id, JobState stat
 }
 
 Result<std::int64_t> JobStore::maxSeq() {
-    auto stmt = db_.prepare("SELECT COALESCE(MAX(seq), 0) FROM jobs");
+    // Every id used or reserved here: the rows, the AUTOINCREMENT counter (ids of pruned jobs)
+    // and the ranges of accepted sweeps not expanded yet (JobStore::reserveSweep).
+    auto stmt = db_.prepare(
+        "SELECT max(COALESCE((SELECT MAX(seq) FROM jobs), 0), "
+        "COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'jobs'), 0), "
+        "COALESCE((SELECT MAX(first_seq + size - 1) FROM sweeps WHERE pending != ''), 0))");
     if (!stmt) {
         return stmt.error();
     }

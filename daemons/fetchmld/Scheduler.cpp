@@ -352,7 +352,15 @@ Result<SweepRecord> Scheduler::submitSweep(JobSpec templ, const std::vector<Swee
             sweepPending_();
             return sweep;
         }
+        // No loop (tests, tools): at once. The sweep is durable already: if its jobs cannot be
+        // stored now it stays pending (expandPendingSweeps) rather than being answered as
+        // failed, which would invite a second, duplicate sweep.
         auto expanded = expandSweepPlan(*sweep, plan);
+        if (!expanded) {
+            log()->error("sweep {}: its {} jobs are not stored yet: {}", sweep->id, sweep->size,
+                         expanded.error().message);
+            return sweep;
+        }
         dispatch();
         return expanded;
     }
@@ -438,9 +446,17 @@ void Scheduler::expandPendingSweeps() {
     }
     bool failed = false;
     for (const auto& [sweep, plan] : *pending) {
-        if (auto expanded = expandSweepPlan(sweep, plan); !expanded) {
-            log()->error("sweep {}: its {} jobs are not stored yet: {}", sweep.id, sweep.size,
-                         expanded.error().message);
+        // Runs before every bus call and from a defer source: nothing may escape from here.
+        std::string why;
+        try {
+            if (auto expanded = expandSweepPlan(sweep, plan); !expanded) {
+                why = expanded.error().message;
+            }
+        } catch (const std::exception& e) {
+            why = e.what();
+        }
+        if (!why.empty()) {
+            log()->error("sweep {}: its {} jobs are not stored yet: {}", sweep.id, sweep.size, why);
             failed = true;
         }
     }

@@ -173,8 +173,11 @@ public:
     /// holds from before a restart): stores its jobs with their reserved ids in one
     /// transaction, announces them, resolves held ones, then one dispatch pass. Costs a flag
     /// test when there is none. A sweep the database refuses to expand stays pending (logged)
-    /// and is tried again at the next call.
+    /// and is tried again at the next call. Never throws.
     void expandPendingSweeps();
+    /// True while an accepted sweep may still lack its jobs (an expansion failed, or none ran
+    /// since the start): the daemon tries again after a while.
+    bool sweepsPending() const { return sweepsPending_; }
     /// Cancels a sweep: its queued and held jobs at once (one transaction), its starting and
     /// running ones by asking the worker, as cancel() does. Finished jobs stay as they are.
     /// The caller's permission is checked before (SchedulerBus).

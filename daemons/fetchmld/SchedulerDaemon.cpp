@@ -224,7 +224,7 @@ Result<void> SchedulerDaemon::setupLoop() {
         if (sd_event_add_defer(
                 loop_.get(), &source,
                 [](sd_event_source*, void* self) {
-                    static_cast<SchedulerDaemon*>(self)->scheduler_->expandPendingSweeps();
+                    static_cast<SchedulerDaemon*>(self)->expandSweeps();
                     return 0;
                 },
                 this) < 0) {
@@ -290,6 +290,31 @@ void SchedulerDaemon::armRetryTimer(std::int64_t atMs) {
     retryTimer_.reset(source);
 }
 
+void SchedulerDaemon::expandSweeps() {
+    scheduler_->expandPendingSweeps();
+    if (!scheduler_->sweepsPending()) {
+        return;
+    }
+    // The database refused (busy, full): again in a second, not only at the next bus call.
+    std::uint64_t now = 0;
+    sd_event_now(loop_.get(), CLOCK_MONOTONIC, &now);
+    if (sweepRetry_) {
+        sd_event_source_set_time(sweepRetry_.get(), now + 1000000);
+        sd_event_source_set_enabled(sweepRetry_.get(), SD_EVENT_ONESHOT);
+        return;
+    }
+    sd_event_source* source = nullptr;
+    if (sd_event_add_time(
+            loop_.get(), &source, CLOCK_MONOTONIC, now + 1000000, 100000,
+            [](sd_event_source*, std::uint64_t, void* self) {
+                static_cast<SchedulerDaemon*>(self)->expandSweeps();
+                return 0;
+            },
+            this) >= 0) {
+        sweepRetry_.reset(source);
+    }
+}
+
 void SchedulerDaemon::connectBus() {
     bus_ = settings_.scheduler.bus == "session" ? sdbus::createSessionBusConnection()
                                                 : sdbus::createSystemBusConnection();
@@ -303,14 +328,17 @@ void SchedulerDaemon::connectBus() {
                                 *chunks_, *datasets_, loop_.get()});
     // A prune's roots are read only once the submissions waiting for their group commit are
     // stored: they were validated against commits the collection could otherwise drop.
-    prunes_->setBeforeStart([this] { object_->commitSubmissions(); });
+    prunes_->setBeforeStart([this] {
+        object_->commitSubmissions();
+        scheduler_->expandPendingSweeps();
+    });
     bus_->requestName(kSchedulerBusName);
     pump_ = std::make_unique<SdEventBus>(loop_.get(), *bus_);
     log()->info("serving {} on the {} bus", kSchedulerBusName, settings_.scheduler.bus);
 }
 
 int SchedulerDaemon::serve() {
-    scheduler_->expandPendingSweeps();  // accepted before a crash: stored before serving
+    expandSweeps();  // accepted before a crash: stored before serving
     worker_->start();
     armWatchdog(watchdogIntervalUsec());
     notifyReady("scheduling");

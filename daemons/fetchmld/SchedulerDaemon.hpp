@@ -58,6 +58,9 @@ private:
     Result<void> armSharedTimer();
     /// (Re)arms retryTimer_ for atMs (ms since the epoch, CLOCK_REALTIME).
     void armRetryTimer(std::int64_t atMs);
+    /// Stores the jobs of accepted sweeps (Scheduler::expandPendingSweeps); when the database
+    /// refuses, tries again a second later.
+    void expandSweeps();
     static int onWatchdog(sd_event_source* source, std::uint64_t usec, void* self);
     /// Queues a JobChanged for the next loop iteration (announcements_), so a call that changes
     /// many jobs (a sweep) is answered before its signals are sent; order is kept.
@@ -89,6 +92,7 @@ private:
     SdEventSourcePtr announcer_;      ///< defer source that emits announcements_
     SdEventSourcePtr sharedTimer_;    ///< SharedQueue::tick() every queue.poll_ms
     SdEventSourcePtr sweepExpander_;  ///< defer source: expandPendingSweeps() after an answer
+    SdEventSourcePtr sweepRetry_;     ///< timer: expandSweeps() again after a failed expansion
     std::vector<Job> announcements_;
     std::uint64_t watchdogUsec_ = 0;
     std::unique_ptr<sdbus::IConnection> bus_;

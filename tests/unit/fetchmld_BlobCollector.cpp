@@ -16,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "BlobCollector.hpp"
 #include "DatasetStore.hpp"
 #include "JobPruner.hpp"
@@ -298,6 +300,32 @@ TEST_CASE("a tree recorded again, and blobs vouched for, start their grace perio
     REQUIRE(report.ok());
     CHECK(report->blobsRemoved == 0);
     CHECK(w.store.has(pending));
+}
+
+TEST_CASE("a sweep accepted but not expanded yet keeps its commit and datasets",
+          "[fetchmld][gc][sweep]") {
+    World w;
+    const std::string code = w.blob("the sweep's code", 2 * kDay);
+    const std::string commit = w.tree({code}, 2 * kDay);
+    const std::string data = w.blob("the sweep's dataset", 2 * kDay);
+    const std::string dataTree = w.tree({data}, 2 * kDay);
+    const std::string other = w.blob("nobody's", 2 * kDay);
+    const std::string orphan = w.tree({other}, 2 * kDay);
+    // Its plan names the commit and the dataset version's tree (JobStore::reserveSweep); no
+    // job row does yet.
+    const nlohmann::json plan = {
+        {"spec",
+         {{"commit", commit}, {"data", {{{"name", "d"}, {"version", 1}, {"tree", dataTree}}}}}},
+        {"axes", nlohmann::json::array()}};
+    REQUIRE(w.jobs.reserveSweep("alice", 2, plan.dump()).ok());
+    auto report = w.collector.run(false);
+    REQUIRE(report.ok());
+    CHECK(w.recorded(commit));
+    CHECK(w.recorded(dataTree));
+    CHECK(w.store.has(code));
+    CHECK(w.store.has(data));
+    CHECK_FALSE(w.recorded(orphan));
+    CHECK_FALSE(w.store.has(other));
 }
 
 TEST_CASE("a collection removes no blob while a backup holds the store's lock",

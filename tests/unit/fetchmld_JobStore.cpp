@@ -224,6 +224,8 @@ TEST_CASE("a reserved sweep keeps its job ids across a reopen until it is expand
     auto next = store.reserveSweep("alice", 5, "{}");
     REQUIRE(next.ok());
     CHECK(next->firstSeq == 4);
+    // The highest id used or reserved (what a shared queue starts above): its last job's.
+    CHECK(*store.maxSeq() == 8);
     CHECK(store.submit(spec("after", 0))->id == "j000009");
 }
 
