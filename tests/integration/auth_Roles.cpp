@@ -284,8 +284,8 @@ TEST_CASE("own versus any: listing and reading", "[auth][roles]") {
     std::string log = readFile(stack.schedulerLog());
     CHECK(log.find("action=job.cancel result=ok user=res") != std::string::npos);
     CHECK(log.find("action=job.cancel result=failed user=res") != std::string::npos);
-    CHECK(log.find("res: job.cancel failed: id: job " + w.jobs["res"] + " has already ended (cancelled)") !=
-          std::string::npos);
+    CHECK(log.find("res: job.cancel failed: id: job " + w.jobs["res"] +
+                   " has already ended (cancelled)") != std::string::npos);
 
     // Keys: a researcher lists only its own and never sees a secret or hash.
     auto mine = stack.client->ListKeys(with(w.keys["res"]));

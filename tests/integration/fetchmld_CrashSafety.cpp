@@ -79,17 +79,21 @@ std::string integrityOf(const std::string& path) {
     return result;
 }
 
+/// The commit of an empty tree, recorded with fetchmld (a commit without blobs).
+std::string emptyCommit(Scheduler& server) {
+    mkdir(server.path("exp").c_str(), 0755);
+    auto manifest = fetchml::Manifest::scan(server.path("exp"));
+    REQUIRE(manifest.ok());
+    server.client()->PutManifest({{"manifest", sdbus::Variant(manifest->text())}});
+    return manifest->commitId();
+}
+
 }  // namespace
 
 TEST_CASE("every acknowledged submission survives SIGKILL of fetchmld", "[fetchmld][crash]") {
     constexpr int kJobs = 1000;
     Scheduler server;
-    // An empty tree: a commit without blobs.
-    mkdir(server.path("exp").c_str(), 0755);
-    auto manifest = fetchml::Manifest::scan(server.path("exp"));
-    REQUIRE(manifest.ok());
-    const std::string commit = manifest->commitId();
-    server.client()->PutManifest({{"manifest", sdbus::Variant(manifest->text())}});
+    const std::string commit = emptyCommit(server);
 
     std::map<int, std::string> acknowledged;  // submission number -> job id
     std::atomic<int> failedCalls{0};
@@ -185,11 +189,7 @@ TEST_CASE("every acknowledged sweep has all its jobs after SIGKILL of fetchmld",
     constexpr int kSweeps = 8;
     constexpr int kSize = 2000;
     Scheduler server;
-    mkdir(server.path("exp").c_str(), 0755);
-    auto manifest = fetchml::Manifest::scan(server.path("exp"));
-    REQUIRE(manifest.ok());
-    const std::string commit = manifest->commitId();
-    server.client()->PutManifest({{"manifest", sdbus::Variant(manifest->text())}});
+    const std::string commit = emptyCommit(server);
     std::vector<std::string> values;
     for (int v = 0; v < kSize; ++v) {
         values.push_back(std::to_string(v));
