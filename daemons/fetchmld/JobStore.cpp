@@ -258,22 +258,15 @@ Result<SweepRecord> JobStore::reserveSweep(const std::string& user, std::int64_t
     sweep.size = size;
     sweep.createdAt = clock_();
     auto done = db_.transaction([&]() -> Result<void> {
-        // The next job seq AUTOINCREMENT would give (sqlite_sequence holds the largest seq
-        // ever used; max(seq) covers a table that never had one), then the counter is raised
-        // past the reserved range so no later job takes one of them (SQLite's "Autoincrement"
-        // documentation: sqlite_sequence may be changed with ordinary UPDATE and INSERT).
-        auto last = db_.prepare(
-            "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'jobs'), 0), "
-            "coalesce((SELECT max(seq) FROM jobs), 0))");
+        // After every id used or reserved (maxSeq: the rows, the AUTOINCREMENT counter, the
+        // pending sweeps); then the counter is raised past the range so no later job takes one
+        // of them (SQLite's "Autoincrement" documentation: sqlite_sequence may be changed with
+        // ordinary UPDATE and INSERT).
+        auto last = maxSeq();
         if (!last) {
             return last.error();
         }
-        auto row = (*last)->step();
-        if (!row) {
-            return row.error();
-        }
-        sweep.firstSeq = (*last)->int64(0) + 1;
-        (*last)->reset();
+        sweep.firstSeq = *last + 1;
         const std::int64_t end = sweep.firstSeq + size - 1;
         auto raise = db_.prepare("UPDATE sqlite_sequence SET seq = ? WHERE name = 'jobs'");
         if (!raise) {

@@ -184,7 +184,9 @@ public:
                                       const std::string& reason, const std::string& host,
                                       std::int32_t attempt, std::int64_t startedAt,
                                       std::int64_t finishedAt, const std::string& results);
-    /// The highest job seq in this database (0 when it has none).
+    /// The highest job seq used or reserved in this database: the jobs' rows, the
+    /// AUTOINCREMENT counter (ids of pruned jobs) and the ranges of sweeps not expanded yet (0
+    /// when there is none). Where a new sweep's range and a shared queue's ids start.
     Result<std::int64_t> maxSeq();
     /// Queued jobs this host may dispatch (shared = 0): how many (index jobs_queue).
     Result<std::int64_t> dispatchableCount();
