@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -16,7 +17,8 @@ namespace fetchml {
 namespace {
 
 constexpr std::size_t kReadChunk = 64 * 1024;
-constexpr std::size_t kDrainLimit = 16u << 20;  // bytes read after exit before giving up
+constexpr std::size_t kDrainLimit = 16u << 20;  // bytes read from a file in one go
+constexpr const char* kLogFile = "output.log";
 constexpr const char* kMetricsFile = "metrics.jsonl";
 
 Error sysError(const std::string& what) {
@@ -59,8 +61,6 @@ JobProcess::JobProcess(sd_event* event, RunSpec spec, Listener& listener)
 
 JobProcess::~JobProcess() {
     // Sources first: their callbacks point at this object.
-    outSource_.reset();
-    errSource_.reset();
     inotifySource_.reset();
     childSource_.reset();
     timeoutTimer_.reset();
@@ -80,7 +80,7 @@ Result<void> JobProcess::start(const WorkerSettings& worker) {
     if (auto r = writeEnvFile(); !r) {
         return fail(r.error());
     }
-    if (auto r = watchMetrics(); !r) {
+    if (auto r = watchFiles(); !r) {
         return fail(r.error());
     }
     if (auto r = spawn(worker); !r) {
@@ -99,11 +99,17 @@ Result<void> JobProcess::prepareDirectories() {
             return r;
         }
     }
-    auto path = spec_.runDir + "/logs/output.log";
+    auto path = spec_.runDir + "/logs/" + kLogFile;
     log_.reset(::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0640));
     if (!log_) {
         return sysError("cannot open " + path);
     }
+    logRead_.reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    struct stat st {};
+    if (!logRead_ || ::fstat(logRead_.get(), &st) != 0) {
+        return sysError("cannot read " + path);
+    }
+    logOffset_ = static_cast<std::uint64_t>(st.st_size);  // metric lines of this run only
     return {};
 }
 
@@ -121,10 +127,15 @@ Result<void> JobProcess::writeEnvFile() {
     return {};
 }
 
-Result<void> JobProcess::watchMetrics() {
+Result<void> JobProcess::watchFiles() {
     inotify_.reset(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
     if (!inotify_) {
         return sysError("inotify_init1");
+    }
+    auto log = spec_.runDir + "/logs/" + kLogFile;
+    logWatch_ = ::inotify_add_watch(inotify_.get(), log.c_str(), IN_MODIFY);
+    if (logWatch_ < 0) {
+        return sysError("cannot watch " + log);
     }
     auto dir = spec_.runDir + "/results";
     if (::inotify_add_watch(inotify_.get(), dir.c_str(),
@@ -141,24 +152,13 @@ Result<void> JobProcess::watchMetrics() {
 }
 
 Result<void> JobProcess::spawn(const WorkerSettings& worker) {
-    int out[2];
-    int err[2];
-    if (::pipe2(out, O_CLOEXEC) != 0) {
-        return sysError("pipe2");
-    }
-    outPipe_.reset(out[0]);
-    UniqueFd outWrite(out[1]);
-    if (::pipe2(err, O_CLOEXEC) != 0) {
-        return sysError("pipe2");
-    }
-    errPipe_.reset(err[0]);
-    UniqueFd errWrite(err[1]);
-    // Only our read ends are non-blocking; podman writes to blocking pipes.
-    ::fcntl(outPipe_.get(), F_SETFL, O_NONBLOCK);
-    ::fcntl(errPipe_.get(), F_SETFL, O_NONBLOCK);
-
-    auto pid = spawnChild(PodmanCommand::runArgs(spec_, worker),
-                          ChildIo{outWrite.get(), errWrite.get()}, childEnvironment());
+    // The log file is podman's stdout and stderr, and with `--log-driver passthrough` the
+    // container's: what the job writes lands in the file with no process in between, so none
+    // of it is lost when podman or this worker goes away (a pipe through podman's attach
+    // socket lost the output of short jobs: decisions.md "Job output goes straight to its
+    // log"). One open file description with O_APPEND: lines interleave as they were written.
+    auto pid = spawnChild(PodmanCommand::runArgs(spec_, worker), ChildIo{log_.get(), log_.get()},
+                          childEnvironment());
     if (!pid) {
         return pid.error();
     }
@@ -172,13 +172,6 @@ Result<void> JobProcess::spawn(const WorkerSettings& worker) {
                          std::string("sd_event_add_child: ") + std::strerror(-r));
     }
     childSource_.reset(src);
-    for (auto [fd, slot] :
-         {std::pair{outPipe_.get(), &outSource_}, std::pair{errPipe_.get(), &errSource_}}) {
-        src = nullptr;
-        if (sd_event_add_io(event_, &src, fd, EPOLLIN, &JobProcess::onOutput, this) >= 0) {
-            slot->reset(src);
-        }
-    }
     return {};
 }
 
@@ -199,7 +192,7 @@ void JobProcess::stop(const std::string& reason, const std::string& message, std
     reason_ = reason;
     message_ = message;
     notice(message + "; sending SIGTERM");
-    ::kill(pid_, SIGTERM);
+    listener_.jobStopDue(*this);
     armTimer(killTimer_, graceS, &JobProcess::onKillDue);
 }
 
@@ -218,33 +211,46 @@ void JobProcess::notice(std::string_view text) {
     }
 }
 
-ssize_t JobProcess::readOutput(Stream stream) {
-    int fd = stream == Stream::Stdout ? outPipe_.get() : errPipe_.get();
-    LineBuffer& lines = stream == Stream::Stdout ? outLines_ : errLines_;
+void JobProcess::readLog(bool atExit) {
     char buf[kReadChunk];
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n <= 0) {
-        return n;
+    std::size_t total = 0;
+    for (;;) {
+        ssize_t n = ::pread(logRead_.get(), buf, sizeof buf, static_cast<off_t>(logOffset_));
+        if (n <= 0) {
+            break;
+        }
+        logOffset_ += static_cast<std::uint64_t>(n);
+        total += static_cast<std::size_t>(n);
+        logLines_.append(buf, static_cast<std::size_t>(n));
+        while (auto line = logLines_.next()) {
+            handleOutputLine(*line);
+        }
+        if (logLines_.overflowed()) {
+            logLines_ = LineBuffer();  // a very long line is log, not a metric
+        }
+        if (total >= kDrainLimit) {
+            // Far behind a job that writes faster than the loop reads: skip to the end (the
+            // bytes stay in the log; metrics.jsonl is the channel that never skips).
+            struct stat st {};
+            if (::fstat(logRead_.get(), &st) == 0) {
+                logOffset_ = std::max(logOffset_, static_cast<std::uint64_t>(st.st_size));
+            }
+            logLines_ = LineBuffer();
+            break;
+        }
     }
-    if (log_) {
-        writeAll(log_.get(), std::string_view(buf, static_cast<std::size_t>(n)));
+    if (atExit) {
+        logLines_.append("\n", 1);  // the unterminated last line
+        while (auto line = logLines_.next()) {
+            handleOutputLine(*line);
+        }
     }
-    lines.append(buf, static_cast<std::size_t>(n));
-    while (auto line = lines.next()) {
-        handleOutputLine(*line, stream);
-    }
-    if (lines.overflowed()) {
-        lines = LineBuffer();  // a very long line is log, not a metric
-    }
-    // Metrics files are read on output too: jobs often print and write at the same time.
-    readMetricsFile();
-    return n;
 }
 
-void JobProcess::handleOutputLine(const std::string& line, Stream stream) {
+void JobProcess::handleOutputLine(const std::string& line) {
     if (auto metric = MetricParser::parseLine(line)) {
         emitMetric(*metric);
-    } else if (stream == Stream::Stderr && line.rfind("Error: ", 0) == 0) {
+    } else if (line.rfind("Error: ", 0) == 0) {
         podmanError_ = line.substr(7);
     }
 }
@@ -291,20 +297,9 @@ void JobProcess::emitMetric(const Metric& metric) {
 
 void JobProcess::finish(const siginfo_t& info) {
     exited_ = true;
-    // Drain what podman wrote before it exited (up to EAGAIN or EOF: conmon may still hold
-    // the write end), then the unterminated last lines.
-    for (Stream s : {Stream::Stdout, Stream::Stderr}) {
-        std::size_t total = 0;
-        ssize_t n = 0;
-        while (total < kDrainLimit && (n = readOutput(s)) > 0) {
-            total += static_cast<std::size_t>(n);
-        }
-        LineBuffer& lines = s == Stream::Stdout ? outLines_ : errLines_;
-        lines.append("\n", 1);
-        while (auto line = lines.next()) {
-            handleOutputLine(*line, s);
-        }
-    }
+    // Everything the container wrote is in the log now (its processes have ended): read the
+    // rest, then the metrics file.
+    readLog(true);
     readMetricsFile();
     metricLines_.append("\n", 1);
     while (auto line = metricLines_.next()) {
@@ -312,8 +307,6 @@ void JobProcess::finish(const siginfo_t& info) {
             emitMetric(*metric);
         }
     }
-    outSource_.reset();
-    errSource_.reset();
     inotifySource_.reset();
     timeoutTimer_.reset();
     killTimer_.reset();
@@ -334,21 +327,11 @@ void JobProcess::finish(const siginfo_t& info) {
     listener_.jobExited(*this, exitCode, signal);
 }
 
-int JobProcess::onOutput(sd_event_source* s, int fd, std::uint32_t, void* userdata) {
-    auto* self = static_cast<JobProcess*>(userdata);
-    Stream stream = fd == self->outPipe_.get() ? Stream::Stdout : Stream::Stderr;
-    ssize_t n = self->readOutput(stream);
-    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
-        // EOF: stop watching; the fd is closed with the job.
-        sd_event_source_set_enabled(s, SD_EVENT_OFF);
-    }
-    return 0;
-}
-
 int JobProcess::onInotify(sd_event_source*, int fd, std::uint32_t, void* userdata) {
     auto* self = static_cast<JobProcess*>(userdata);
     alignas(inotify_event) char buf[4096];
-    bool relevant = false;
+    bool metrics = false;
+    bool log = false;
     for (;;) {
         ssize_t n = ::read(fd, buf, sizeof buf);
         if (n <= 0) {
@@ -356,13 +339,18 @@ int JobProcess::onInotify(sd_event_source*, int fd, std::uint32_t, void* userdat
         }
         for (char* p = buf; p < buf + n;) {
             auto* ev = reinterpret_cast<inotify_event*>(p);
-            if (ev->len > 0 && std::strcmp(ev->name, kMetricsFile) == 0) {
-                relevant = true;
+            if (ev->wd == self->logWatch_) {
+                log = true;
+            } else if (ev->len > 0 && std::strcmp(ev->name, kMetricsFile) == 0) {
+                metrics = true;
             }
             p += sizeof(inotify_event) + ev->len;
         }
     }
-    if (relevant) {
+    if (log) {
+        self->readLog(false);
+    }
+    if (metrics) {
         self->readMetricsFile();
     }
     return 0;

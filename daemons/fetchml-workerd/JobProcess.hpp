@@ -1,7 +1,8 @@
 #pragma once
-// JobProcess: one running job: its `podman run` child, the pipes carrying the container's
-// stdout and stderr into <run_dir>/logs/output.log, the watch on results/metrics.jsonl, and
-// its timers (max run time, cancel grace). All sources live on the worker's sd-event loop.
+// JobProcess: one running job: its `podman run` child, whose stdout and stderr (and, with
+// podman's passthrough log driver, the container's) are <run_dir>/logs/output.log itself; the
+// watches that read new lines of that log and of results/metrics.jsonl for metrics; and its
+// timers (max run time, cancel grace). All sources live on the worker's sd-event loop.
 
 #include <sys/types.h>
 
@@ -28,6 +29,10 @@ public:
         virtual ~Listener() = default;
         /// A metric line was seen; step is filled in (previous step + 1 when the line had none).
         virtual void jobMetric(JobProcess& job, std::int64_t step, const Metric& metric) = 0;
+        /// stop() was called: the container is to get SIGTERM (`podman kill --signal TERM`;
+        /// not a signal to podman run, whose rootless wrapper may exit 0 on it and leave the
+        /// container running).
+        virtual void jobStopDue(JobProcess& job) = 0;
         /// The grace period after SIGTERM ended and podman is still running.
         virtual void jobKillDue(JobProcess& job) = 0;
         /// podman exited; exitCode is its exit status (128+signal when killed by a signal, then
@@ -42,14 +47,15 @@ public:
     JobProcess(const JobProcess&) = delete;
     JobProcess& operator=(const JobProcess&) = delete;
 
-    /// Creates results/ and logs/ (0770), opens logs/output.log (append, 0640), writes the env
-    /// file (0600), starts `podman run` (PodmanCommand::runArgs) and arms the max-run-time
-    /// timer (job's max_runtime_s, else worker.max_runtime_s). Errors: Internal with the
-    /// failing step and strerror; the message is also appended to the log when it is open.
+    /// Creates results/ and logs/ (0770), opens logs/output.log (append, 0640) as podman's
+    /// stdout and stderr, writes the env file (0600), starts `podman run`
+    /// (PodmanCommand::runArgs) and arms the max-run-time timer (job's max_runtime_s, else
+    /// worker.max_runtime_s). Errors: Internal with the failing step and strerror; the message
+    /// is also appended to the log when it is open.
     Result<void> start(const WorkerSettings& worker);
 
-    /// Asks the job to end: SIGTERM to podman (which forwards it to the container), then
-    /// jobKillDue after graceS seconds. reason ("cancelled", "timeout", "error") and message
+    /// Asks the job to end: jobStopDue (SIGTERM to the container), then jobKillDue after
+    /// graceS seconds. reason ("cancelled", "timeout", "error") and message
     /// are reported at exit. A second call while stopping does nothing.
     void stop(const std::string& reason, const std::string& message, std::uint32_t graceS);
 
@@ -71,21 +77,18 @@ public:
     const std::string& message() const { return message_; }
 
 private:
-    enum class Stream { Stdout, Stderr };
-
     Result<void> prepareDirectories();
     Result<void> writeEnvFile();
     Result<void> spawn(const WorkerSettings& worker);
-    Result<void> watchMetrics();
+    Result<void> watchFiles();
     void armTimer(SdEventSourcePtr& timer, std::uint64_t seconds, sd_event_time_handler_t cb);
 
-    ssize_t readOutput(Stream stream);
-    void handleOutputLine(const std::string& line, Stream stream);
+    void readLog(bool atExit);
+    void handleOutputLine(const std::string& line);
     void readMetricsFile();
     void emitMetric(const Metric& metric);
     void finish(const siginfo_t& info);
 
-    static int onOutput(sd_event_source* s, int fd, std::uint32_t revents, void* userdata);
     static int onInotify(sd_event_source* s, int fd, std::uint32_t revents, void* userdata);
     static int onChild(sd_event_source* s, const siginfo_t* info, void* userdata);
     static int onTimeout(sd_event_source* s, std::uint64_t usec, void* userdata);
@@ -100,20 +103,18 @@ private:
     bool stopping_ = false;
     std::string reason_ = "exited";
     std::string message_;
-    std::string podmanError_;  // last "Error: ..." line podman printed on stderr
+    std::string podmanError_;  // last "Error: ..." line in the log (podman's own, at exit 125-127)
     std::int64_t lastStep_ = -1;
 
-    UniqueFd log_;
-    UniqueFd outPipe_;
-    UniqueFd errPipe_;
+    UniqueFd log_;      // O_APPEND: podman's stdout and stderr, and notice()
+    UniqueFd logRead_;  // the same file, read from logOffset_ for metric lines
+    std::uint64_t logOffset_ = 0;
+    LineBuffer logLines_;
     UniqueFd inotify_;
-    LineBuffer outLines_;
-    LineBuffer errLines_;
+    int logWatch_ = -1;
     LineBuffer metricLines_;
     std::uint64_t metricsOffset_ = 0;
 
-    SdEventSourcePtr outSource_;
-    SdEventSourcePtr errSource_;
     SdEventSourcePtr inotifySource_;
     SdEventSourcePtr childSource_;
     SdEventSourcePtr timeoutTimer_;

@@ -52,6 +52,9 @@ std::vector<std::string> PodmanCommand::runArgs(const RunSpec& job, const Worker
         // without systemd to kill its cgroup) is stopped and removed first: one job, one
         // container, never two at once. The name is per job and run directory.
         "--replace",
+        // The container's stdout and stderr are podman's own (the job's log file), not a
+        // relay through conmon and the attach socket: nothing between the job and its log.
+        "--log-driver", "passthrough",
         "--runtime", worker.runtime,
         "--network", "none",
         "--read-only",
@@ -97,8 +100,9 @@ std::vector<std::string> PodmanCommand::runArgs(const RunSpec& job, const Worker
     return args;
 }
 
-std::vector<std::string> PodmanCommand::killArgs(const RunSpec& job, const WorkerSettings& worker) {
-    return {worker.podman, "kill", "--signal", "KILL", containerName(job)};
+std::vector<std::string> PodmanCommand::killArgs(const RunSpec& job, const WorkerSettings& worker,
+                                                 const std::string& signal) {
+    return {worker.podman, "kill", "--signal", signal, containerName(job)};
 }
 
 std::vector<std::string> PodmanCommand::removeArgs(const RunSpec& job,

@@ -40,8 +40,10 @@ public:
     /// /workspace/data/<name>, then the image (or --rootfs <dir>) and the command.
     static std::vector<std::string> runArgs(const RunSpec& job, const WorkerSettings& worker);
 
-    /// `podman kill --signal KILL fetchml-<id>`.
-    static std::vector<std::string> killArgs(const RunSpec& job, const WorkerSettings& worker);
+    /// `podman kill --signal <signal> fetchml-<id>`; signal is a name podman knows ("TERM",
+    /// "KILL"). The signal goes to the container's PID 1 through the OCI runtime.
+    static std::vector<std::string> killArgs(const RunSpec& job, const WorkerSettings& worker,
+                                             const std::string& signal);
 
     /// `podman rm --force --ignore --time 0 fetchml-<id>`: removes a container left behind
     /// when podman run itself was killed (e.g. SIGTERM before it forwarded signals).

@@ -174,9 +174,14 @@ void PodmanExecutor::jobMetric(JobProcess& job, std::int64_t step, const Metric&
     emit_({{"type", "metric"}, {"id", job.id()}, {"step", step}, {"values", metric.values}});
 }
 
+void PodmanExecutor::jobStopDue(JobProcess& job) {
+    // When the container does not exist yet this fails; the grace period's kill follows.
+    spawnHelper(PodmanCommand::killArgs(job.spec(), worker_, "TERM"), job.id(), false);
+}
+
 void PodmanExecutor::jobKillDue(JobProcess& job) {
     log()->warn("job {}: still running after {} s; podman kill", job.id(), worker_.cancelGraceS);
-    spawnHelper(PodmanCommand::killArgs(job.spec(), worker_), job.id(), true);
+    spawnHelper(PodmanCommand::killArgs(job.spec(), worker_, "KILL"), job.id(), true);
 }
 
 void PodmanExecutor::spawnHelper(const std::vector<std::string>& argv, const std::string& jobId,

@@ -68,6 +68,7 @@ public:
 
     // JobProcess::Listener
     void jobMetric(JobProcess& job, std::int64_t step, const Metric& metric) override;
+    void jobStopDue(JobProcess& job) override;
     void jobKillDue(JobProcess& job) override;
     void jobExited(JobProcess& job, int exitCode, int signal) override;
 

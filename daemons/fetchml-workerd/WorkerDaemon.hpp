@@ -24,7 +24,7 @@ public:
     /// Sets up the podman environment and the socket, serves until stopped. Returns the exit
     /// code. SIGHUP reloads the configuration (log level and worker settings for new jobs;
     /// the socket and paths need a restart; a bad file keeps the old settings). On SIGTERM/SIGINT:
-    /// stops accepting, sends SIGTERM to every running podman, kills what still runs after
+    /// stops accepting, sends SIGTERM to every job's container, kills what still runs after
     /// worker.cancel_grace_s, reports the exits, returns 0.
     int run();
 

@@ -65,6 +65,7 @@ TEST_CASE("workerd podman run has every isolation flag", "[workerd][podman]") {
     CHECK(args[1] == "run");
     CHECK(has(args, "--rm"));
     CHECK(has(args, "--replace"));
+    CHECK(hasPair(args, "--log-driver", "passthrough"));  // job output straight to its log
     CHECK(hasPair(args, "--runtime", "runc"));
     CHECK(hasPair(args, "--network", "none"));
     CHECK(has(args, "--read-only"));
@@ -132,7 +133,7 @@ TEST_CASE("workerd rootfs images use --rootfs under rootfs_dir", "[workerd][podm
 TEST_CASE("workerd podman kill and rm commands", "[workerd][podman]") {
     auto spec = parseRunSpec(sampleJob(), kRuns);
     REQUIRE(spec.ok());
-    CHECK(PodmanCommand::killArgs(*spec, sampleWorker()) ==
+    CHECK(PodmanCommand::killArgs(*spec, sampleWorker(), "KILL") ==
           std::vector<std::string>{"/usr/bin/podman", "kill", "--signal", "KILL",
                                    "fetchml-j42-9a3a1af1"});
     CHECK(PodmanCommand::removeArgs(*spec, sampleWorker()) ==
