@@ -212,6 +212,11 @@ void JobProcess::notice(std::string_view text) {
 }
 
 void JobProcess::readLog(bool atExit) {
+    struct stat st {};
+    if (::fstat(logRead_.get(), &st) == 0 && static_cast<std::uint64_t>(st.st_size) < logOffset_) {
+        logOffset_ = 0;  // the job truncated its log (it holds a descriptor of it)
+        logLines_ = LineBuffer();
+    }
     char buf[kReadChunk];
     std::size_t total = 0;
     for (;;) {
@@ -231,7 +236,6 @@ void JobProcess::readLog(bool atExit) {
         if (total >= kDrainLimit) {
             // Far behind a job that writes faster than the loop reads: skip to the end (the
             // bytes stay in the log; metrics.jsonl is the channel that never skips).
-            struct stat st {};
             if (::fstat(logRead_.get(), &st) == 0) {
                 logOffset_ = std::max(logOffset_, static_cast<std::uint64_t>(st.st_size));
             }
