@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <functional>
 
 #include "ChildSpawn.hpp"
 #include "PodmanCommand.hpp"
@@ -52,6 +53,35 @@ void writeAll(int fd, std::string_view data) {
         }
         data.remove_prefix(static_cast<std::size_t>(n));
     }
+}
+
+// Reads what was appended to fd since tail.offset (from the start again when the file is
+// shorter than that: truncated and rewritten), at most kDrainLimit bytes, and hands each
+// complete line to onLine. A line longer than LineBuffer holds is dropped. Returns true when
+// it stopped at the limit, false when it reached the end of the file.
+bool readAppended(int fd, FileTail& tail, const std::function<void(const std::string&)>& onLine) {
+    struct stat st {};
+    if (::fstat(fd, &st) == 0 && static_cast<std::uint64_t>(st.st_size) < tail.offset) {
+        tail = FileTail();
+    }
+    char buf[kReadChunk];
+    std::size_t total = 0;
+    while (total < kDrainLimit) {
+        ssize_t n = ::pread(fd, buf, sizeof buf, static_cast<off_t>(tail.offset));
+        if (n <= 0) {
+            return false;
+        }
+        tail.offset += static_cast<std::uint64_t>(n);
+        total += static_cast<std::size_t>(n);
+        tail.lines.append(buf, static_cast<std::size_t>(n));
+        while (auto line = tail.lines.next()) {
+            onLine(*line);
+        }
+        if (tail.lines.overflowed()) {
+            tail.lines = LineBuffer();  // a very long line is log, not a metric
+        }
+    }
+    return true;
 }
 
 }  // namespace
@@ -109,7 +139,7 @@ Result<void> JobProcess::prepareDirectories() {
     if (!logRead_ || ::fstat(logRead_.get(), &st) != 0) {
         return sysError("cannot read " + path);
     }
-    logOffset_ = static_cast<std::uint64_t>(st.st_size);  // metric lines of this run only
+    logTail_.offset = static_cast<std::uint64_t>(st.st_size);  // metric lines of this run only
     return {};
 }
 
@@ -212,41 +242,20 @@ void JobProcess::notice(std::string_view text) {
 }
 
 void JobProcess::readLog(bool atExit) {
-    struct stat st {};
-    if (::fstat(logRead_.get(), &st) == 0 && static_cast<std::uint64_t>(st.st_size) < logOffset_) {
-        logOffset_ = 0;  // the job truncated its log (it holds a descriptor of it)
-        logLines_ = LineBuffer();
-    }
-    char buf[kReadChunk];
-    std::size_t total = 0;
-    for (;;) {
-        ssize_t n = ::pread(logRead_.get(), buf, sizeof buf, static_cast<off_t>(logOffset_));
-        if (n <= 0) {
-            break;
+    auto onLine = [this](const std::string& line) { handleOutputLine(line); };
+    if (readAppended(logRead_.get(), logTail_, onLine)) {
+        // Far behind a job that writes faster than the loop reads: skip to the end (the
+        // bytes stay in the log; metrics.jsonl is the channel that never skips).
+        struct stat st {};
+        if (::fstat(logRead_.get(), &st) == 0) {
+            logTail_.offset = std::max(logTail_.offset, static_cast<std::uint64_t>(st.st_size));
         }
-        logOffset_ += static_cast<std::uint64_t>(n);
-        total += static_cast<std::size_t>(n);
-        logLines_.append(buf, static_cast<std::size_t>(n));
-        while (auto line = logLines_.next()) {
-            handleOutputLine(*line);
-        }
-        if (logLines_.overflowed()) {
-            logLines_ = LineBuffer();  // a very long line is log, not a metric
-        }
-        if (total >= kDrainLimit) {
-            // Far behind a job that writes faster than the loop reads: skip to the end (the
-            // bytes stay in the log; metrics.jsonl is the channel that never skips).
-            if (::fstat(logRead_.get(), &st) == 0) {
-                logOffset_ = std::max(logOffset_, static_cast<std::uint64_t>(st.st_size));
-            }
-            logLines_ = LineBuffer();
-            break;
-        }
+        logTail_.lines = LineBuffer();
     }
     if (atExit) {
-        logLines_.append("\n", 1);  // the unterminated last line
-        while (auto line = logLines_.next()) {
-            handleOutputLine(*line);
+        logTail_.lines.append("\n", 1);  // the unterminated last line
+        while (auto line = logTail_.lines.next()) {
+            onLine(*line);
         }
     }
 }
@@ -268,29 +277,11 @@ void JobProcess::readMetricsFile() {
     if (!fd || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
         return;
     }
-    if (static_cast<std::uint64_t>(st.st_size) < metricsOffset_) {
-        metricsOffset_ = 0;  // truncated and rewritten
-        metricLines_ = LineBuffer();
-    }
-    char buf[kReadChunk];
-    std::size_t total = 0;
-    while (total < kDrainLimit) {
-        ssize_t n = ::pread(fd.get(), buf, sizeof buf, static_cast<off_t>(metricsOffset_));
-        if (n <= 0) {
-            break;
+    readAppended(fd.get(), metricsTail_, [this](const std::string& line) {
+        if (auto metric = MetricParser::parseJsonLine(line)) {
+            emitMetric(*metric);
         }
-        metricsOffset_ += static_cast<std::uint64_t>(n);
-        total += static_cast<std::size_t>(n);
-        metricLines_.append(buf, static_cast<std::size_t>(n));
-        while (auto line = metricLines_.next()) {
-            if (auto metric = MetricParser::parseJsonLine(*line)) {
-                emitMetric(*metric);
-            }
-        }
-        if (metricLines_.overflowed()) {
-            metricLines_ = LineBuffer();
-        }
-    }
+    });
 }
 
 void JobProcess::emitMetric(const Metric& metric) {
@@ -305,8 +296,8 @@ void JobProcess::finish(const siginfo_t& info) {
     // rest, then the metrics file.
     readLog(true);
     readMetricsFile();
-    metricLines_.append("\n", 1);
-    while (auto line = metricLines_.next()) {
+    metricsTail_.lines.append("\n", 1);
+    while (auto line = metricsTail_.lines.next()) {
         if (auto metric = MetricParser::parseJsonLine(*line)) {
             emitMetric(*metric);
         }

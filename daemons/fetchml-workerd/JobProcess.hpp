@@ -20,6 +20,13 @@
 
 namespace fetchml {
 
+/// How far a file that a job appends to (its log, results/metrics.jsonl) has been read: the
+/// byte offset and the partial last line.
+struct FileTail {
+    std::uint64_t offset = 0;
+    LineBuffer lines;
+};
+
 /// State and event sources of one running job. Not copyable or movable: sources point at it.
 class JobProcess {
 public:
@@ -107,13 +114,11 @@ private:
     std::int64_t lastStep_ = -1;
 
     UniqueFd log_;      // O_APPEND: podman's stdout and stderr, and notice()
-    UniqueFd logRead_;  // the same file, read from logOffset_ for metric lines
-    std::uint64_t logOffset_ = 0;
-    LineBuffer logLines_;
+    UniqueFd logRead_;  // the same file, read for metric lines
+    FileTail logTail_;
     UniqueFd inotify_;
     int logWatch_ = -1;
-    LineBuffer metricLines_;
-    std::uint64_t metricsOffset_ = 0;
+    FileTail metricsTail_;
 
     SdEventSourcePtr inotifySource_;
     SdEventSourcePtr childSource_;
