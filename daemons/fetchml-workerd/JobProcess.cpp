@@ -84,6 +84,14 @@ bool readAppended(int fd, FileTail& tail, const std::function<void(const std::st
     return true;
 }
 
+// The file's writer has ended: its unterminated last line, if any, is a line too.
+void endTail(FileTail& tail, const std::function<void(const std::string&)>& onLine) {
+    tail.lines.append("\n", 1);
+    while (auto line = tail.lines.next()) {
+        onLine(*line);
+    }
+}
+
 }  // namespace
 
 JobProcess::JobProcess(sd_event* event, RunSpec spec, Listener& listener)
@@ -253,10 +261,7 @@ void JobProcess::readLog(bool atExit) {
         logTail_.lines = LineBuffer();
     }
     if (atExit) {
-        logTail_.lines.append("\n", 1);  // the unterminated last line
-        while (auto line = logTail_.lines.next()) {
-            onLine(*line);
-        }
+        endTail(logTail_, onLine);
     }
 }
 
@@ -268,20 +273,23 @@ void JobProcess::handleOutputLine(const std::string& line) {
     }
 }
 
-void JobProcess::readMetricsFile() {
+void JobProcess::readMetricsFile(bool atExit) {
+    auto onLine = [this](const std::string& line) {
+        if (auto metric = MetricParser::parseJsonLine(line)) {
+            emitMetric(*metric);
+        }
+    };
     auto path = spec_.runDir + "/results/" + kMetricsFile;
     // O_NOFOLLOW and the S_ISREG check: the container owns results/ and could plant a
     // symlink to a host file or a FIFO there.
     UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
     struct stat st {};
-    if (!fd || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
-        return;
+    if (fd && ::fstat(fd.get(), &st) == 0 && S_ISREG(st.st_mode)) {
+        readAppended(fd.get(), metricsTail_, onLine);
     }
-    readAppended(fd.get(), metricsTail_, [this](const std::string& line) {
-        if (auto metric = MetricParser::parseJsonLine(line)) {
-            emitMetric(*metric);
-        }
-    });
+    if (atExit) {
+        endTail(metricsTail_, onLine);
+    }
 }
 
 void JobProcess::emitMetric(const Metric& metric) {
@@ -295,13 +303,7 @@ void JobProcess::finish(const siginfo_t& info) {
     // Everything the container wrote is in the log now (its processes have ended): read the
     // rest, then the metrics file.
     readLog(true);
-    readMetricsFile();
-    metricsTail_.lines.append("\n", 1);
-    while (auto line = metricsTail_.lines.next()) {
-        if (auto metric = MetricParser::parseJsonLine(*line)) {
-            emitMetric(*metric);
-        }
-    }
+    readMetricsFile(true);
     inotifySource_.reset();
     timeoutTimer_.reset();
     killTimer_.reset();
@@ -346,7 +348,7 @@ int JobProcess::onInotify(sd_event_source*, int fd, std::uint32_t, void* userdat
         self->readLog(false);
     }
     if (metrics) {
-        self->readMetricsFile();
+        self->readMetricsFile(false);
     }
     return 0;
 }

@@ -90,9 +90,11 @@ private:
     Result<void> watchFiles();
     void armTimer(SdEventSourcePtr& timer, std::uint64_t seconds, sd_event_time_handler_t cb);
 
+    // Read what was appended to the log / results/metrics.jsonl since the last call and emit
+    // its metrics; atExit: the job has ended, so an unterminated last line counts too.
     void readLog(bool atExit);
     void handleOutputLine(const std::string& line);
-    void readMetricsFile();
+    void readMetricsFile(bool atExit);
     void emitMetric(const Metric& metric);
     void finish(const siginfo_t& info);
 
