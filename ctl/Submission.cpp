@@ -136,9 +136,8 @@ Result<Submission> Submission::prepare(const QueueOptions& options) {
 }
 
 Result<nlohmann::json> Submission::submit(Transport& transport, const std::string& commit) const {
-    nlohmann::json request = request_;
-    request["commit"] = commit;
-    return sweep_ ? transport.submitSweep(request) : transport.submitJob(request);
+    request_["commit"] = commit;
+    return sweep_ ? transport.submitSweep(request_) : transport.submitJob(request_);
 }
 
 std::vector<std::string> submittedJobIds(const nlohmann::json& answer, bool sweep) {
@@ -147,7 +146,12 @@ std::vector<std::string> submittedJobIds(const nlohmann::json& answer, bool swee
         ids.push_back(answer.value("id", std::string()));
         return ids;
     }
-    for (const auto& id : answer.value("jobs", nlohmann::json::array())) {
+    auto jobs = answer.find("jobs");
+    if (jobs == answer.end() || !jobs->is_array()) {
+        return ids;
+    }
+    ids.reserve(jobs->size());
+    for (const auto& id : *jobs) {
         ids.push_back(idText(id));
     }
     return ids;
@@ -168,10 +172,13 @@ void printSubmitted(const nlohmann::json& answer, bool sweep, bool json) {
         return;
     }
     const auto ids = submittedJobIds(answer, true);
+    std::string lines;
+    lines.reserve(ids.size() * 8);
     for (const auto& id : ids) {
-        std::cout << id << "\n";
+        lines += id;
+        lines += '\n';
     }
-    std::cout.flush();
+    std::cout << lines << std::flush;
     // A notice, not an error: without the "fetchmlctl:" prefix errors carry.
     std::fprintf(stderr, "sweep %s: %zu jobs %s\n", answer.value("sweep", std::string()).c_str(),
                  ids.size(), answer.value("state", std::string("queued")).c_str());

@@ -56,7 +56,8 @@ public:
     Result<nlohmann::json> submit(Transport& transport, const std::string& commit) const;
 
 private:
-    nlohmann::json request_;
+    // submit() sets "commit" in place: a copy per call would copy every value of a sweep.
+    mutable nlohmann::json request_;
     bool sweep_ = false;
 };
 

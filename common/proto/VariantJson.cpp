@@ -422,6 +422,42 @@ Result<json> variantMapToJson(const VariantMap& map) {
     return out;
 }
 
+Result<json> readVariantMapJson(sdbus::Message& message) {
+    json out = json::object();
+    message.enterContainer("{sv}");
+    std::string type;
+    std::string contents;
+    while (message.enterDictEntry("sv")) {
+        std::string key;
+        message >> key;
+        message.peekType(type, contents);
+        if (contents == "as") {
+            std::vector<std::string> items;
+            message.enterVariant("as");
+            message >> items;
+            message.exitVariant();
+            json list = json::array();
+            list.get_ref<json::array_t&>().reserve(items.size());
+            for (auto& item : items) {
+                list.push_back(std::move(item));
+            }
+            out[key] = std::move(list);
+        } else {
+            sdbus::Variant value;
+            message >> value;
+            auto v = variantToJson(value, key);
+            if (!v) {
+                return v.error();
+            }
+            out[key] = std::move(v).value();
+        }
+        message.exitDictEntry();
+    }
+    message.clearFlags();
+    message.exitContainer();
+    return out;
+}
+
 Result<json> variantToJson(const sdbus::Variant& value, const std::string& field) {
     if (value.isEmpty()) {
         return invalid("field '" + field + "': empty variant");

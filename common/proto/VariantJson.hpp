@@ -46,6 +46,14 @@ Result<nlohmann::json> variantMapToJson(const VariantMap& map);
 /// One variant -> JSON; `field` names it in errors.
 Result<nlohmann::json> variantToJson(const sdbus::Variant& value, const std::string& field);
 
+/// Reads an a{sv} dictionary at the read position of `message` (a method reply) straight into
+/// a JSON object, by the rules above. A list of strings (as) goes from the message into the
+/// JSON array without an sdbus::Variant, which would copy it into a message of its own first:
+/// for a 1,000-job SubmitSweep answer that is most of fetchmlctl's work after the call
+/// (decisions.md "Sweeps: one record, expanded after the answer"). Errors as
+/// variantMapToJson; sdbus::Error when the message holds no a{sv} there.
+Result<nlohmann::json> readVariantMapJson(sdbus::Message& message);
+
 // sanitizeUtf8 (bytes -> valid UTF-8 for "ay" values) lives in core/Utf8.hpp.
 
 // Typed getters for request fields. Each comes in three forms:
