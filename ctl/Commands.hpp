@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include <string>
+#include <vector>
 
 #include "CtlContext.hpp"
 
@@ -64,8 +65,36 @@ void addLoginCommand(CLI::App& app, CtlContext& ctx);
 /// Prints JSON to stdout, indented by 2, with a final newline.
 void printJson(const nlohmann::json& value);
 
+/// Adds one group of commands to the app.
+using AddCommands = void (*)(CLI::App&, CtlContext&);
+
+/// A group of commands: what adds it and the top-level words it adds (up to two).
+struct CommandGroup {
+    AddCommands add;
+    const char* names[2];
+};
+
+/// What one fetchmlctl binary holds beyond the commands over the system bus
+/// (decisions.md "fetchmlctl and fetchmlctl-full"). fetchmlctl holds nothing more: it hands a
+/// command it lacks, and any command for an HTTPS server, to fetchmlctl-full by execv(2)
+/// with the same arguments, so it never loads OpenSSL or SQLite.
+struct CtlEdition {
+    /// Groups only this binary has (login; backup and restore), listed after the others.
+    std::vector<CommandGroup> extraGroups;
+    /// Makes the HTTPS transport; nullptr where it is not linked in (fetchmlctl).
+    HttpsTransportFactory https = nullptr;
+};
+
+/// Where fetchmlctl finds fetchmlctl-full, relative to its own executable (/proc/self/exe) so
+/// that an unpacked package works too: in the same directory (a build tree), else in
+/// ../libexec/fetchml/ (an installed or unpacked tree), else FETCHML_CTL_FULL_PATH (CMake:
+/// <prefix>/libexec/fetchml/fetchmlctl-full).
+std::string fullClientPath();
+
 /// Runs fetchmlctl: parses argv, runs the command, prints a failure as one line
-/// "fetchmlctl: <message>" on stderr and returns the exit code (ExitCode).
-int runCtl(int argc, char** argv);
+/// "fetchmlctl: <message>" on stderr and returns the exit code (ExitCode). Without
+/// edition.https, a command it cannot run is handed to fullClientPath() (this call then does
+/// not return unless the exec fails, which is a usage failure naming the path).
+int runCtl(int argc, char** argv, const CtlEdition& edition);
 
 }  // namespace fetchml::ctl

@@ -2,9 +2,15 @@
 
 #include <CLI/CLI.hpp>
 
+#include <limits.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <exception>
 #include <iostream>
+#include <string>
 #include <string_view>
 
 #include "Commands.hpp"
@@ -36,14 +42,9 @@ void addGlobalOptions(CLI::App& app, GlobalOptions& options) {
                  "Accept any server certificate when no fingerprint is pinned");
 }
 
-using AddCommands = void (*)(CLI::App&, CtlContext&);
-
-/// Every command group, in the order `--help` lists them, with the top-level subcommands each
-/// adds.
-struct CommandGroup {
-    AddCommands add;
-    const char* names[2];
-};
+/// The command groups of every fetchmlctl, in the order `--help` lists them, with the
+/// top-level subcommands each adds. CtlEdition::extraGroups come after these.
+// clang-format off
 constexpr CommandGroup kGroups[] = {
     {addUserCommands, {"user"}},
     {addQueueCommand, {"queue"}},
@@ -58,9 +59,23 @@ constexpr CommandGroup kGroups[] = {
     {addRerunCommand, {"rerun"}},
     {addCompareCommand, {"compare"}},
     {addKeyCommands, {"key", "whoami"}},
-    {addLoginCommand, {"login"}},
-    {addBackupCommands, {"backup", "restore"}},
 };
+// clang-format on
+
+/// Thrown from the parse-complete callback when handing over to fetchmlctl-full fails.
+struct HandOverFailed {
+    CtlFailure failure;
+};
+
+/// Replaces this process with fetchmlctl-full, same arguments and environment (the API key
+/// never is an argument). Returns only when execv(2) fails, with the failure to report.
+CtlFailure handOver(char** argv) {
+    const std::string path = fullClientPath();
+    ::execv(path.c_str(), argv);
+    return usageFailure(
+        "cannot run " + path +
+        " (fetchmlctl-full: login, backup, restore and HTTPS servers): " + std::strerror(errno));
+}
 
 /// The command word of argv: the first argument that is neither a global option nor the value
 /// of one ("" when there is none, or when "--" comes first).
@@ -82,20 +97,52 @@ std::string_view commandWord(int argc, char** argv) {
     return {};
 }
 
+/// The group that adds the command `word`, or nullptr.
+const CommandGroup* groupOf(std::string_view word, const CtlEdition& edition) {
+    auto names = [&](const CommandGroup& group) {
+        for (const char* name : group.names) {
+            if (name != nullptr && word == name) {
+                return true;
+            }
+        }
+        return false;
+    };
+    for (const auto& group : kGroups) {
+        if (names(group)) {
+            return &group;
+        }
+    }
+    for (const auto& group : edition.extraGroups) {
+        if (names(group)) {
+            return &group;
+        }
+    }
+    return nullptr;
+}
+
+/// True when argv asks only for the version (no command word, --version among the options).
+bool versionOnly(int argc, char** argv) {
+    for (int i = 1; i < argc; ++i) {
+        if (std::string_view(argv[i]) == "--version") {
+            return true;
+        }
+    }
+    return false;
+}
+
 /// Adds the command group that argv names, or every group when it names none (usage, --help,
 /// a misspelt command: CLI11 then lists or rejects as usual). Building all of them costs each
 /// call more than its bus round trip (decisions.md "A short client start").
-void addCommands(CLI::App& app, CtlContext& ctx, int argc, char** argv) {
-    const std::string_view word = commandWord(argc, argv);
-    for (const auto& group : kGroups) {
-        for (const char* name : group.names) {
-            if (name != nullptr && word == name) {
-                group.add(app, ctx);
-                return;
-            }
-        }
+void addCommands(CLI::App& app, CtlContext& ctx, const CommandGroup* named,
+                 const CtlEdition& edition) {
+    if (named != nullptr) {
+        named->add(app, ctx);
+        return;
     }
     for (const auto& group : kGroups) {
+        group.add(app, ctx);
+    }
+    for (const auto& group : edition.extraGroups) {
         group.add(app, ctx);
     }
 }
@@ -106,8 +153,32 @@ void printJson(const nlohmann::json& value) {
     std::cout << value.dump(2) << "\n";
 }
 
-int runCtl(int argc, char** argv) {
+std::string fullClientPath() {
+    std::string self(PATH_MAX, '\0');
+    ssize_t n = ::readlink("/proc/self/exe", self.data(), self.size());
+    if (n > 0 && static_cast<std::size_t>(n) < self.size()) {
+        self.resize(static_cast<std::size_t>(n));
+        const std::string dir = self.substr(0, self.rfind('/') + 1);
+        for (const char* relative : {"fetchmlctl-full", "../libexec/fetchml/fetchmlctl-full"}) {
+            std::string candidate = dir + relative;
+            if (::access(candidate.c_str(), X_OK) == 0) {
+                return candidate;
+            }
+        }
+    }
+    return FETCHML_CTL_FULL_PATH;
+}
+
+int runCtl(int argc, char** argv, const CtlEdition& edition) {
+    const CommandGroup* named = groupOf(commandWord(argc, argv), edition);
+    const bool complete = edition.https != nullptr;
+    if (!complete && named == nullptr && !versionOnly(argc, argv)) {
+        // A command only fetchmlctl-full has, --help (which lists every command) or a
+        // misspelt one (whose error lists them too).
+        return fail(handOver(argv));
+    }
     CtlContext ctx;
+    ctx.https = edition.https;
     CLI::App app{
         "fetchmlctl: queue and manage FetchML experiments.\n"
         "The API key comes from FETCHML_API_KEY or client.yaml, never from arguments.",
@@ -117,9 +188,22 @@ int runCtl(int argc, char** argv) {
     app.fallthrough();
     app.set_version_flag("--version", std::string("fetchmlctl ") + FETCHML_VERSION);
     addGlobalOptions(app, ctx.options);
-    addCommands(app, ctx, argc, argv);
+    if (named != nullptr || !versionOnly(argc, argv)) {
+        addCommands(app, ctx, named, edition);  // --version alone needs none
+    }
+    if (!complete) {
+        // Once the options are known and before the command runs: an HTTPS server (--server,
+        // FETCHML_SERVER or client.yaml) is for fetchmlctl-full.
+        app.parse_complete_callback([&ctx, argv] {
+            if (ctx.wantsHttps()) {
+                throw HandOverFailed{handOver(argv)};
+            }
+        });
+    }
     try {
         app.parse(argc, argv);
+    } catch (const HandOverFailed& e) {
+        return fail(e.failure);
     } catch (const CLI::ParseError& e) {
         if (e.get_exit_code() == 0) {
             return app.exit(e);

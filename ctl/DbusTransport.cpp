@@ -1,7 +1,5 @@
 #include "DbusTransport.hpp"
 
-#include <openssl/crypto.h>
-
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -143,10 +141,6 @@ DbusTransport::DbusTransport(std::unique_ptr<sdbus::IConnection> connection, std
 DbusTransport::~DbusTransport() = default;
 
 Result<std::unique_ptr<DbusTransport>> DbusTransport::create(const std::string& apiKey) {
-    // Over the local bus OpenSSL only hashes files (SHA-256 of blobs and manifests), which
-    // needs nothing from the system's openssl.cnf: not reading and parsing it saves about 1 ms
-    // of every command (bench/scheduler). Without effect when OpenSSL is initialised already.
-    OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, nullptr);
     try {
         auto connection = sdbus::createSystemBusConnection();
         return std::unique_ptr<DbusTransport>(new DbusTransport(std::move(connection), apiKey));

@@ -1,8 +1,42 @@
 #include "HttpsTransport.hpp"
 
+#include "ClientConfig.hpp"
 #include "store/Pack.hpp"
 
 namespace fetchml::ctl {
+
+std::unique_ptr<Transport> makeHttpsTransport(const ClientConfig& config, bool insecure,
+                                              Outcome& failure) {
+    auto url = parseHttpsUrl(config.server);
+    if (!url) {
+        failure = usageFailure(url.error().message);
+        return nullptr;
+    }
+    if (config.fingerprint.empty() && !insecure) {
+        failure = usageFailure("no certificate fingerprint pinned for " + config.server +
+                               ": pass --fingerprint, set FETCHML_FINGERPRINT or 'fingerprint:' "
+                               "in client.yaml (fetchml-httpsd logs it at start), or --insecure");
+        return nullptr;
+    }
+    if (config.apiKey.empty()) {
+        failure = usageFailure("no API key for " + config.server +
+                               ": set FETCHML_API_KEY or 'api_key:' in client.yaml (mode 0600); "
+                               "an admin creates one with 'fetchmlctl user add NAME --role ROLE'");
+        return nullptr;
+    }
+    HttpsClientOptions httpsOptions;
+    httpsOptions.host = url->host;
+    httpsOptions.port = url->port;
+    httpsOptions.fingerprint = config.fingerprint;
+    httpsOptions.insecure = insecure && config.fingerprint.empty();
+    auto client = HttpsClient::create(httpsOptions);
+    if (!client) {
+        failure = usageFailure(client.error().message);
+        return nullptr;
+    }
+    (*client)->setBearerToken(config.apiKey);
+    return std::make_unique<HttpsTransport>(std::move(*client));
+}
 
 namespace {
 

@@ -3,10 +3,17 @@
 
 #include <memory>
 
+#include "CtlContext.hpp"
 #include "Transport.hpp"
 #include "net/HttpsClient.hpp"
 
 namespace fetchml::ctl {
+
+/// The HttpsTransportFactory of fetchmlctl-full: checks config.server (an https:// URL), that
+/// a fingerprint is pinned (or insecure) and that there is an API key, then sets up the
+/// client. Returns nullptr and sets failure (usage, exit 1) naming what is missing or wrong.
+std::unique_ptr<Transport> makeHttpsTransport(const ClientConfig& config, bool insecure,
+                                              Outcome& failure);
 
 /// Transport over HTTPS with a pinned certificate and a bearer API key.
 class HttpsTransport : public Transport {

@@ -1,16 +1,15 @@
-// SHA256_Init/Update/Final are marked deprecated in OpenSSL 3.0 in favour of EVP; they remain
-// supported and are used on purpose (Sha256.hpp says why).
-#define OPENSSL_SUPPRESS_DEPRECATED
 #include "store/Sha256.hpp"
 
-#include <openssl/sha.h>
+#include <gcrypt.h>
 
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <mutex>
 #include <new>
+#include <utility>
 #include <vector>
 
 #include "sys/UniqueFd.hpp"
@@ -19,26 +18,48 @@ namespace fetchml {
 
 namespace {
 
-static_assert(sizeof(SHA256_CTX) <= 128 && alignof(SHA256_CTX) <= 8,
-              "Sha256::ctx_ must hold an OpenSSL SHA256_CTX");
-
-SHA256_CTX* context(unsigned char* bytes) {
-    return reinterpret_cast<SHA256_CTX*>(bytes);
+/// libgcrypt must be initialised once per process before use ("Initializing the library" in
+/// the libgcrypt manual). libsystemd may have done it already; hashing needs no secure memory.
+void initializeGcrypt() {
+    static std::once_flag once;
+    std::call_once(once, [] {
+        if (gcry_control(GCRYCTL_INITIALIZATION_FINISHED_P) != 0) {
+            return;
+        }
+        gcry_check_version(nullptr);
+        gcry_control(GCRYCTL_DISABLE_SECMEM, 0);
+        gcry_control(GCRYCTL_INITIALIZATION_FINISHED, 0);
+    });
 }
 
 }  // namespace
 
-Sha256::Sha256() : ctx_{} {
-    SHA256_Init(context(ctx_));  // only fails for a null context
+Sha256::Sha256() {
+    initializeGcrypt();
+    if (gcry_md_open(&handle_, GCRY_MD_SHA256, 0) != 0) {
+        throw std::bad_alloc();  // only fails without memory (the algorithm is always there)
+    }
+}
+
+Sha256::~Sha256() {
+    gcry_md_close(handle_);  // accepts nullptr (a moved-from object)
+}
+
+Sha256::Sha256(Sha256&& other) noexcept : handle_(std::exchange(other.handle_, nullptr)) {}
+
+Sha256& Sha256::operator=(Sha256&& other) noexcept {
+    std::swap(handle_, other.handle_);
+    return *this;
 }
 
 void Sha256::update(const void* data, std::size_t size) {
-    SHA256_Update(context(ctx_), data, size);  // only fails for a null context
+    gcry_md_write(handle_, data, size);
 }
 
 Sha256::Digest Sha256::finish() {
     Digest digest{};
-    SHA256_Final(digest.data(), context(ctx_));
+    const unsigned char* bytes = gcry_md_read(handle_, GCRY_MD_SHA256);  // finalises
+    std::memcpy(digest.data(), bytes, digest.size());
     return digest;
 }
 
@@ -59,9 +80,10 @@ std::string Sha256::toHex(const void* data, std::size_t size) {
 }
 
 std::string Sha256::hashBuffer(std::string_view data) {
-    Sha256 sha;
-    sha.update(data);
-    return sha.finishHex();
+    initializeGcrypt();
+    Digest digest{};
+    gcry_md_hash_buffer(GCRY_MD_SHA256, digest.data(), data.data(), data.size());
+    return toHex(digest.data(), digest.size());
 }
 
 Result<std::string> Sha256::hashFd(int fd, std::uint64_t* bytesRead) {

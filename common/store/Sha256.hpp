@@ -1,10 +1,10 @@
 #pragma once
-// SHA-256 (FIPS 180-4) through OpenSSL's SHA256_Init/Update/Final, which use the CPU's SHA
-// instructions where present (the same code as EVP's SHA-256). Not EVP: in OpenSSL 3 the first
-// EVP digest of a process fetches it from the default provider and builds OpenSSL's name map,
-// about 0.75 ms here, a large share of a `fetchmlctl queue` call (decisions.md "A short
-// client start"). Digests are handed out as 64 lowercase hex digits, the form used everywhere
-// in FetchML (store paths, manifests, commit ids; docs/architecture/decisions.md).
+// SHA-256 (FIPS 180-4) through libgcrypt (gcry_md_*, GCRY_MD_SHA256), which uses the CPU's SHA
+// instructions where present. libgcrypt, not OpenSSL: libsystemd loads libgcrypt into every
+// FetchML process anyway, while linking libcrypto costs fetchmlctl about 130 page faults and
+// 3,400 symbol bindings at each start for one manifest hash (decisions.md "A short client
+// start"). Digests are handed out as 64 lowercase hex digits, the form used everywhere in
+// FetchML (store paths, manifests, commit ids; docs/architecture/decisions.md).
 
 #include <array>
 #include <cstddef>
@@ -14,10 +14,12 @@
 
 #include "core/Result.hpp"
 
+struct gcry_md_handle;  // <gcrypt.h>
+
 namespace fetchml {
 
 /// Incremental SHA-256. Feed bytes with update(), then call finish() or finishHex() once.
-/// Never fails (no allocation; the context is part of the object).
+/// Move-only: it owns a libgcrypt digest context.
 class Sha256 {
 public:
     /// Length of a digest in bytes (32) and in hex digits (64).
@@ -28,7 +30,14 @@ public:
 
     using Digest = std::array<unsigned char, kDigestBytes>;
 
+    /// Initialises libgcrypt on first use (without secure memory, which hashing needs not).
+    /// Throws std::bad_alloc when libgcrypt cannot allocate the context.
     Sha256();
+    ~Sha256();
+    Sha256(Sha256&& other) noexcept;
+    Sha256& operator=(Sha256&& other) noexcept;
+    Sha256(const Sha256&) = delete;
+    Sha256& operator=(const Sha256&) = delete;
 
     /// Adds size bytes at data to the hash.
     void update(const void* data, std::size_t size);
@@ -56,9 +65,7 @@ public:
     static bool isValidHex(std::string_view text);
 
 private:
-    // OpenSSL's SHA256_CTX (112 bytes on 64-bit), kept opaque here so that no header depends on
-    // OpenSSL's deprecated declarations; Sha256.cpp checks the size and alignment.
-    alignas(8) unsigned char ctx_[128];
+    gcry_md_handle* handle_ = nullptr;  ///< libgcrypt's gcry_md_hd_t
 };
 
 }  // namespace fetchml
