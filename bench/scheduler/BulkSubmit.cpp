@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "CtlContext.hpp"
+#include "HttpsTransport.hpp"
 
 using namespace fetchml;
 using Clock = std::chrono::steady_clock;
@@ -44,6 +45,7 @@ int main(int argc, char** argv) {
     std::vector<ctl::Transport*> transports;
     for (int c = 0; c < clients; ++c) {
         auto ctx = std::make_unique<ctl::CtlContext>();
+        ctx->https = ctl::makeHttpsTransport;  // what fetchmlctl-full has
         if (via == "dbus") {
             ctx->options.server = "";  // the system bus, whatever FETCHML_SERVER says
         }

@@ -10,6 +10,7 @@
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "support/Support.hpp"
 
@@ -78,6 +79,22 @@ TEST_CASE("fetchmlctl hands what it lacks to fetchmlctl-full", "[ctl][handover]"
         CHECK(fromEnv.exitCode == 1);
         CHECK(contains(fromEnv.err, "no certificate fingerprint pinned"));
     }
+    SECTION("--server=URL, a server in client.yaml, and --server after the command word") {
+        auto joined = run({ctl, "--server=https://127.0.0.1:9", "whoami"}, env);
+        CHECK(joined.exitCode == 1);
+        CHECK(contains(joined.err, "no certificate fingerprint pinned for https://127.0.0.1:9"));
+        // CLI11 lets a global option follow the command word; the parsed options decide then.
+        auto after = run({ctl, "whoami", "--server", "https://127.0.0.1:9"}, env);
+        CHECK(after.exitCode == 1);
+        CHECK(contains(after.err, "no certificate fingerprint pinned for https://127.0.0.1:9"));
+        std::filesystem::create_directories(tmp.sub("config/fetchml"));
+        writeFile(tmp.sub("config/fetchml/client.yaml"), "server: https://127.0.0.1:9\n");
+        auto configured = run({ctl, "whoami"}, {"XDG_CONFIG_HOME=" + tmp.sub("config"),
+                                                "FETCHML_FINGERPRINT=", "FETCHML_API_KEY="});
+        CHECK(configured.exitCode == 1);
+        CHECK(
+            contains(configured.err, "no certificate fingerprint pinned for https://127.0.0.1:9"));
+    }
     SECTION("a misspelt command is rejected as fetchmlctl-full rejects it") {
         auto typo = run({ctl, "qeueu"}, env);
         auto full = run({binaryPath("fetchmlctl-full"), "qeueu"}, env);
@@ -101,4 +118,46 @@ TEST_CASE("fetchmlctl without fetchmlctl-full says what it looked for", "[ctl][h
     CHECK(backup.exitCode == 1);
     CHECK(contains(backup.err, "fetchmlctl: cannot run " FETCHML_CTL_FULL_PATH));
     CHECK(contains(backup.err, "No such file or directory"));
+}
+
+TEST_CASE("fetchmlctl keeps on the bus what is for the bus", "[ctl][handover]") {
+    // A copy without fetchmlctl-full beside it: a hand-over would fail with "cannot run".
+    TempDir tmp;
+    const std::string alone = tmp.sub("fetchmlctl");
+    std::filesystem::copy_file(binaryPath("fetchmlctl"), alone);
+    ::chmod(alone.c_str(), 0755);
+    if (::access(FETCHML_CTL_FULL_PATH, X_OK) == 0) {
+        WARN("an installed " FETCHML_CTL_FULL_PATH " answers instead; not checked");
+        return;
+    }
+    std::vector<std::string> env = {"XDG_CONFIG_HOME=" + tmp.sub("config"),
+                                    "FETCHML_SERVER=https://127.0.0.1:9",
+                                    "FETCHML_FINGERPRINT=", "FETCHML_API_KEY=",
+                                    "DBUS_SYSTEM_BUS_ADDRESS=unix:path=" + tmp.sub("no-bus")};
+    SECTION("an empty --server overrides FETCHML_SERVER") {
+        auto empty = run({alone, "--server", "", "whoami"}, env);
+        CHECK(empty.exitCode == 4);
+        CHECK(contains(empty.err, "cannot connect to the system bus"));
+    }
+    SECTION("--server in a job's command is the job's") {
+        env[1] = "FETCHML_SERVER=";
+        std::filesystem::create_directories(tmp.sub("exp"));
+        writeFile(tmp.sub("exp/run.sh"), "echo hi\n");
+        auto job = run(
+            {alone, "queue", tmp.sub("exp"), "--", "echo", "--server", "https://127.0.0.1:9"}, env);
+        CHECK(job.exitCode == 4);
+        CHECK(contains(job.err, "cannot connect to the system bus"));
+    }
+    SECTION("a server named anywhere is handed over") {
+        auto flag = run({alone, "--server", "https://127.0.0.1:9", "whoami"}, env);
+        CHECK(contains(flag.err, "cannot run " FETCHML_CTL_FULL_PATH));
+        auto fromEnv = run({alone, "whoami"}, env);
+        CHECK(contains(fromEnv.err, "cannot run " FETCHML_CTL_FULL_PATH));
+        env[1] = "FETCHML_SERVER=";  // then client.yaml decides, once the options are parsed
+        std::filesystem::create_directories(tmp.sub("config/fetchml"));
+        writeFile(tmp.sub("config/fetchml/client.yaml"), "server: https://127.0.0.1:9\n");
+        env.erase(env.begin() + 1);
+        auto configured = run({alone, "whoami"}, env);
+        CHECK(contains(configured.err, "cannot run " FETCHML_CTL_FULL_PATH));
+    }
 }
