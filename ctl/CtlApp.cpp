@@ -159,6 +159,19 @@ bool versionOnly(int argc, char** argv) {
     return false;
 }
 
+/// The message for CLI11's parse error `e`. A command word that names no command gets its own
+/// message: CLI11 would only say that a subcommand is required.
+std::string parseErrorText(const CLI::App& app, const CLI::ParseError& e, std::string_view word) {
+    if (!word.empty()) {
+        const auto known = app.get_subcommands(
+            [word](const CLI::App* sub) { return sub->check_name(std::string(word)); });
+        if (known.empty()) {
+            return "unknown command '" + std::string(word) + "' (see fetchmlctl --help)";
+        }
+    }
+    return std::string(e.what()) + " (see fetchmlctl --help)";
+}
+
 /// Adds the command group that argv names, or every group when it names none (usage, --help,
 /// a misspelt command: CLI11 then lists or rejects as usual). Building all of them costs each
 /// call more than its bus round trip (decisions.md "A short client start").
@@ -239,7 +252,7 @@ int runCtl(int argc, char** argv, const CtlEdition& edition) {
         if (e.get_exit_code() == 0) {
             return app.exit(e);
         }
-        return fail(usageFailure(std::string(e.what()) + " (see fetchmlctl --help)"));
+        return fail(usageFailure(parseErrorText(app, e, commandWord(argc, argv))));
     } catch (const std::exception& e) {
         // Unexpected shapes in a server's answer end up here (e.g. a JSON type error).
         return fail(CtlFailure{ExitCode::Connection, std::string("unexpected: ") + e.what()});
