@@ -80,6 +80,8 @@ public:
     Result<BackupSummary> run();
 
 private:
+    /// Refuses before anything is written when there is no fetchmld database to back up.
+    Result<void> checkServer() const;
     Result<void> lockDir();
     /// The store's lock, shared: waits while a garbage collection removes blobs.
     Result<StoreLock> lockStore();
@@ -110,6 +112,9 @@ private:
 Result<BackupSummary> BackupRun::run() {
     const auto start = std::chrono::steady_clock::now();
     manifest_.createdMs = options_.clockMs ? options_.clockMs() : wallClockMs();
+    if (auto server = checkServer(); !server) {
+        return server.error();
+    }
     if (auto made = makeDirs(dir_, 0700); !made) {
         return made.error();
     }
@@ -151,6 +156,19 @@ Result<BackupSummary> BackupRun::run() {
     summary_.seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return summary_;
+}
+
+Result<void> BackupRun::checkServer() const {
+    struct stat st {};
+    if (::stat(server_.database.c_str(), &st) == 0) {
+        return {};
+    }
+    if (errno == ENOENT) {
+        return makeError(ErrorCode::NotFound, "no fetchmld database at " + server_.database +
+                                                  " (is this fetchmld's configuration? see "
+                                                  "--server-config)");
+    }
+    return ioError("reading " + server_.database);
 }
 
 Result<void> BackupRun::lockDir() {

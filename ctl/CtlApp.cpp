@@ -78,13 +78,13 @@ CtlFailure handOver(char** argv) {
         " (fetchmlctl-full: login, backup, restore and HTTPS servers): " + std::strerror(errno));
 }
 
-/// The command word of argv: the first argument that is neither a global option nor the value
-/// of one ("" when there is none, or when "--" comes first).
-std::string_view commandWord(int argc, char** argv) {
+/// The index in argv of the command word: the first argument that is neither a global option
+/// nor the value of one (argc when there is none, or when "--" comes first).
+int commandWordIndex(int argc, char** argv) {
     for (int i = 1; i < argc; ++i) {
         const std::string_view arg = argv[i];
         if (arg == "--") {
-            return {};
+            return argc;
         }
         if (arg == "--server" || arg == "--fingerprint" || arg == "--config") {
             ++i;  // its value
@@ -93,9 +93,15 @@ std::string_view commandWord(int argc, char** argv) {
         if (!arg.empty() && arg.front() == '-') {
             continue;
         }
-        return arg;
+        return i;
     }
-    return {};
+    return argc;
+}
+
+/// The command word of argv ("" when there is none).
+std::string_view commandWord(int argc, char** argv) {
+    const int i = commandWordIndex(argc, argv);
+    return i < argc ? std::string_view(argv[i]) : std::string_view();
 }
 
 /// True when the global --server option (before the command word) or, without it,
@@ -159,15 +165,27 @@ bool versionOnly(int argc, char** argv) {
     return false;
 }
 
-/// The message for CLI11's parse error `e`. A command word that names no command gets its own
-/// message: CLI11 would only say that a subcommand is required.
-std::string parseErrorText(const CLI::App& app, const CLI::ParseError& e, std::string_view word) {
-    if (!word.empty()) {
-        const auto known = app.get_subcommands(
-            [word](const CLI::App* sub) { return sub->check_name(std::string(word)); });
-        if (known.empty()) {
-            return "unknown command '" + std::string(word) + "' (see fetchmlctl --help)";
+/// The message for CLI11's parse error `e`. A word where a command is required that names
+/// none (`fetchmlctl qeueu`, `fetchmlctl user ad`) gets its own message: CLI11 says only that
+/// a subcommand is required.
+std::string parseErrorText(const CLI::App& app, const CLI::ParseError& e, int argc, char** argv) {
+    const CLI::App* level = &app;
+    std::string words;
+    for (int i = commandWordIndex(argc, argv); i < argc && level->get_require_subcommand_min() > 0;
+         ++i) {
+        const std::string word = argv[i];
+        if (word.empty() || word.front() == '-') {
+            break;
         }
+        words += word;
+        const auto named =
+            level->get_subcommands([&word](const CLI::App* sub) { return sub->check_name(word); });
+        if (named.empty()) {
+            return "unknown command '" + words + "' (see fetchmlctl " +
+                   words.substr(0, words.size() - word.size()) + "--help)";
+        }
+        words += ' ';
+        level = named.front();
     }
     return std::string(e.what()) + " (see fetchmlctl --help)";
 }
@@ -252,7 +270,7 @@ int runCtl(int argc, char** argv, const CtlEdition& edition) {
         if (e.get_exit_code() == 0) {
             return app.exit(e);
         }
-        return fail(usageFailure(parseErrorText(app, e, commandWord(argc, argv))));
+        return fail(usageFailure(parseErrorText(app, e, argc, argv)));
     } catch (const std::exception& e) {
         // Unexpected shapes in a server's answer end up here (e.g. a JSON type error).
         return fail(CtlFailure{ExitCode::Connection, std::string("unexpected: ") + e.what()});

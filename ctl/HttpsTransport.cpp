@@ -19,9 +19,10 @@ std::unique_ptr<Transport> makeHttpsTransport(const ClientConfig& config, bool i
         return nullptr;
     }
     if (config.apiKey.empty()) {
-        failure = usageFailure("no API key for " + config.server +
-                               ": set FETCHML_API_KEY or 'api_key:' in client.yaml (mode 0600); "
-                               "an admin creates one with 'fetchmlctl user add NAME --role ROLE'");
+        failure = CtlFailure{
+            ExitCode::Auth, "no API key for " + config.server +
+                                ": set FETCHML_API_KEY or 'api_key:' in client.yaml (mode 0600); "
+                                "an admin creates one with 'fetchmlctl user add NAME --role ROLE'"};
         return nullptr;
     }
     HttpsClientOptions httpsOptions;

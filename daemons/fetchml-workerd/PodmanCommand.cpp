@@ -55,6 +55,10 @@ std::vector<std::string> PodmanCommand::runArgs(const RunSpec& job, const Worker
         // The container's stdout and stderr are podman's own (the job's log file), not a
         // relay through conmon and the attach socket: nothing between the job and its log.
         "--log-driver", "passthrough",
+        // Only images already in the worker's storage (podman-run(1) --pull): a job's image
+        // name never makes the host contact a registry, and a missing one fails at once with
+        // podman's "image not known".
+        "--pull", "never",
         "--runtime", worker.runtime,
         "--network", "none",
         "--read-only",

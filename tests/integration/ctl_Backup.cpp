@@ -351,3 +351,20 @@ TEST_CASE("a running server is backed up, incrementally, and restored elsewhere 
     CHECK(jobsById(b).at(nextId).at("state") == "succeeded");
     checkResults(b, key, nextId);
 }
+
+TEST_CASE("backup refuses a configuration with no fetchmld state, writing nothing",
+          "[integration][ctl][backup]") {
+    // A host where fetchmld never ran (or a wrong --server-config): the state directory exists
+    // but holds no database. Nothing may be created, neither the backup nor anything in it.
+    TempDir tmp;
+    std::filesystem::create_directories(tmp.sub("state"));
+    writeFile(tmp.sub("fetchml.yaml"), "paths:\n  state_dir: " + tmp.sub("state") + "\n");
+    auto r = run({binaryPath("fetchmlctl"), "backup", tmp.sub("state/backups"), "--server-config",
+                  tmp.sub("fetchml.yaml")},
+                 {"FETCHML_SERVER=", "FETCHML_CONFIG="});
+    CHECK(r.exitCode == 1);
+    CHECK(r.err.find("no fetchmld database at " + tmp.sub("state/fetchml.db") +
+                     " (is this fetchmld's configuration? see --server-config)") !=
+          std::string::npos);
+    CHECK(std::filesystem::is_empty(tmp.sub("state")));
+}

@@ -78,6 +78,11 @@ TEST_CASE("fetchmlctl hands what it lacks to fetchmlctl-full", "[ctl][handover]"
                                              "FETCHML_FINGERPRINT=", "FETCHML_API_KEY="});
         CHECK(fromEnv.exitCode == 1);
         CHECK(contains(fromEnv.err, "no certificate fingerprint pinned"));
+        // A missing API key is an authentication failure (exit 3, docs/cli.md), found before
+        // connecting.
+        auto noKey = run({ctl, "--server", "https://127.0.0.1:9", "--insecure", "whoami"}, env);
+        CHECK(noKey.exitCode == 3);
+        CHECK(contains(noKey.err, "no API key for https://127.0.0.1:9"));
     }
     SECTION("--server=URL, a server in client.yaml, and --server after the command word") {
         auto joined = run({ctl, "--server=https://127.0.0.1:9", "whoami"}, env);
@@ -102,6 +107,9 @@ TEST_CASE("fetchmlctl hands what it lacks to fetchmlctl-full", "[ctl][handover]"
         CHECK(typo.exitCode == full.exitCode);
         CHECK(typo.err == "fetchmlctl: unknown command 'qeueu' (see fetchmlctl --help)\n");
         CHECK(typo.err == full.err);
+        auto nested = run({ctl, "user", "ad", "alice"}, env);
+        CHECK(nested.exitCode == 1);
+        CHECK(nested.err == "fetchmlctl: unknown command 'user ad' (see fetchmlctl user --help)\n");
     }
 }
 

@@ -263,6 +263,19 @@ TEST_CASE("workerd runs jobs in rootless podman", "[integration][workerd]") {
     CHECK(exit3["exit_code"] == 3);
     CHECK(exit3["reason"] == "exited");
 
+    // An image the worker's storage lacks fails at once: podman never pulls (--pull never), so
+    // a job's image name cannot make the host contact a registry.
+    auto absent = f.job("absent", {"true"});
+    absent["job"]["image"] = "localhost/fetchml-test-absent:latest";
+    client.send(absent);
+    auto absentExit = client.expectFor("exited", "absent");
+    CHECK(absentExit["exit_code"] == 125);
+    auto absentLog = readFile(f.state + "/runs/absent/logs/output.log");
+    INFO("absent log: " << absentLog);
+    CHECK(absentLog.find("localhost/fetchml-test-absent:latest: image not known") !=
+          std::string::npos);
+    CHECK(absentLog.find("registry") == std::string::npos);
+
     // Isolation: root inside, the worker uid outside, read-only code, only lo, env passed,
     // JSON metrics from metrics.jsonl.
     auto iso =

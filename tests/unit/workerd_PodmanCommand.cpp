@@ -66,6 +66,7 @@ TEST_CASE("workerd podman run has every isolation flag", "[workerd][podman]") {
     CHECK(has(args, "--rm"));
     CHECK(has(args, "--replace"));
     CHECK(hasPair(args, "--log-driver", "passthrough"));  // job output straight to its log
+    CHECK(hasPair(args, "--pull", "never"));              // no registry is ever contacted for a job
     CHECK(hasPair(args, "--runtime", "runc"));
     CHECK(hasPair(args, "--network", "none"));
     CHECK(has(args, "--read-only"));
