@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 
 #include <chrono>
+#include <cstdio>
 #include <iostream>
 #include <memory>
 #include <thread>
@@ -63,11 +64,18 @@ Outcome runCancelSweep(Transport& transport, const CancelArgs& args) {
         printJson(*answer);
         return std::nullopt;
     }
+    std::size_t changed = 0;
     for (const char* field : {"cancelled", "stopping", "unreachable"}) {
         for (const auto& id : answer->value(field, nlohmann::json::array())) {
             std::cout << (id.is_string() ? id.get<std::string>() : id.dump()) << " " << field
                       << "\n";
+            ++changed;
         }
+    }
+    if (changed == 0) {
+        // A notice, not an error: cancelling what has ended changes nothing and succeeds.
+        std::fprintf(stderr, "sweep %s: no job left to cancel (every job has ended)\n",
+                     args.sweep.c_str());
     }
     const auto unreachable = answer->value("unreachable", nlohmann::json::array());
     if (!unreachable.empty()) {

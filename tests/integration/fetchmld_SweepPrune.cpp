@@ -152,6 +152,11 @@ TEST_CASE("a sweep is one server-side group: submitted, listed and cancelled tog
     REQUIRE(local.exitCode == 0);
     CHECK(lines(local.out).size() == 4);
     CHECK(local.out.find(ids[0] + " cancelled") != std::string::npos);
+    // Again: every job has ended, nothing changes, and it says so.
+    auto again = f.local({"cancel", "--sweep", "s000001"});
+    CHECK(again.exitCode == 0);
+    CHECK(again.out.empty());
+    CHECK(again.err == "sweep s000001: no job left to cancel (every job has ended)\n");
     CHECK(f.local({"cancel"}).exitCode == 1);  // neither an id nor --sweep
 }
 
